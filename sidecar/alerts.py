@@ -1,0 +1,145 @@
+"""Telling people: a webhook on verdict changes, a push (dead-man switch) on every cycle.
+
+`SIDECAR_WEBHOOK_URL` gets a JSON POST with a `text` field (what Slack and Mattermost incoming
+webhooks display) each time the verdict changes, and only then: no storm while it holds.
+`SIDECAR_PUSH_URL` is called after every cycle with `status=up` while passing and
+`status=down&msg=<reason>` otherwise (Uptime Kuma push monitors); if the sidecar dies the
+pushes stop, which the receiving side notices. Delivery runs in its own task with timeouts
+and bounded retries, so a slow receiver never delays the evaluation loop.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from sidecar.results import Report, Status
+
+log = logging.getLogger("sidecar.alerts")
+
+TIMEOUT = 5.0
+ATTEMPTS = 3
+BACKOFF = 1.0  # seconds before the second attempt, doubled after
+_QUEUE_LIMIT = 100
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """`url` with `params` added to its query string."""
+    parts = urlsplit(url)
+    query = "&".join(p for p in (parts.query, urlencode(params)) if p)
+    return urlunsplit(parts._replace(query=query))
+
+
+def webhook_payload(report: Report, previous: Status | None) -> dict[str, Any]:
+    """The JSON sent on a verdict change."""
+    reasons = report.reasons()
+    was = f" (was {previous})" if previous else ""
+    text = f"sidecar: database verdict is {str(report.status).upper()}{was}"
+    if reasons:
+        text += ": " + "; ".join(reasons)
+    return {
+        "text": text,
+        "status": str(report.status),
+        "previous": str(previous) if previous else None,
+        "reasons": reasons,
+        "checks": {c.key: str(c.status) for c in report.checks},
+    }
+
+
+class Notifier:
+    """Queues notifications from the loop and delivers them from a task of its own."""
+
+    def __init__(
+        self, webhook_url: str | None, push_url: str | None, backoff: float = BACKOFF
+    ) -> None:
+        self.webhook_url = webhook_url
+        self.push_url = push_url
+        self.backoff = backoff
+        self._previous: Status | None = None
+        self._queue: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] = asyncio.Queue(
+            _QUEUE_LIMIT
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.delivered = 0
+        self.failed = 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is anywhere to send to."""
+        return bool(self.webhook_url or self.push_url)
+
+    async def start(self) -> None:
+        """Start the delivery task (a no-op when nothing is configured)."""
+        if self.enabled:
+            self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+            self._task = asyncio.create_task(self._deliver(), name="sidecar-notifier")
+
+    async def on_report(self, report: Report) -> None:
+        """Called after every cycle; never waits for the network."""
+        if not self.enabled:
+            return
+        changed = report.status is not self._previous
+        first_and_healthy = self._previous is None and report.status is Status.PASS
+        if self.webhook_url and changed and not first_and_healthy:
+            self._enqueue(("POST", self.webhook_url, webhook_payload(report, self._previous)))
+        self._previous = report.status
+        if self.push_url:
+            if report.status is Status.PASS:
+                params = {"status": "up", "msg": "pass"}
+            else:
+                params = {"status": "down", "msg": "; ".join(report.reasons())[:200] or str(report.status)}
+            self._enqueue(("GET", with_query(self.push_url, params), None))
+
+    def _enqueue(self, item: tuple[str, str, dict[str, Any] | None]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            log.warning("notification queue full: dropping a notification")
+
+    async def _deliver(self) -> None:
+        assert self._client is not None
+        while True:
+            method, url, payload = await self._queue.get()
+            delay = self.backoff
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    response = await self._client.request(method, url, json=payload)
+                    if response.status_code < 500:
+                        response.raise_for_status()
+                        self.delivered += 1
+                        break
+                    problem = f"HTTP {response.status_code}"
+                except httpx.HTTPStatusError as exc:
+                    # A 4xx will not get better by asking again.
+                    problem = f"HTTP {exc.response.status_code}"
+                    attempt = ATTEMPTS
+                except httpx.HTTPError as exc:
+                    problem = type(exc).__name__
+                if attempt == ATTEMPTS:
+                    self.failed += 1
+                    log.warning("%s notification failed after %d attempt(s): %s", method, attempt, problem)
+                    break
+                await asyncio.sleep(delay)
+                delay *= 2
+            self._queue.task_done()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until queued notifications are delivered (or given up); for shutdown and tests."""
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._queue.join()
+
+    async def stop(self) -> None:
+        """Deliver what is queued (briefly), then stop."""
+        await self.drain(timeout=TIMEOUT)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()

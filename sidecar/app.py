@@ -1,0 +1,101 @@
+"""The HTTP face: `/livez`, `/readyz`, `/health`, `/metrics` (GET and HEAD), served from memory.
+
+No handler touches the database; each reads the monitor's current report. Bodies are rendered
+once per report and reused, so a thousand probes a second cost what one costs.
+"""
+
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sidecar import health
+from sidecar.alerts import Notifier
+from sidecar.config import ResolvedConfig
+from sidecar.evaluator import Evaluator
+from sidecar.metrics import build_registry
+from sidecar.monitor import Monitor
+from sidecar.results import Report, Status
+
+_METHODS = ["GET", "HEAD"]
+
+
+class _BodyCache:
+    """The last rendered /health bodies, keyed by the report they came from."""
+
+    def __init__(self) -> None:
+        self._report: Report | None = None
+        self._bodies: dict[bool, bytes] = {}
+
+    def body(self, report: Report, details: bool) -> bytes:
+        if report is not self._report:
+            self._report, self._bodies = report, {}
+        cached = self._bodies.get(details)
+        if cached is None:
+            cached = self._bodies[details] = health.render(report, details)
+        return cached
+
+
+def create_app(config: ResolvedConfig, monitor: Monitor | None = None) -> Starlette:
+    """The Starlette app; its lifespan runs the evaluation loop and the notifier."""
+    monitor = monitor or Monitor(Evaluator(config))
+    notifier = Notifier(config.settings.webhook_url, config.settings.push_url)
+    token = config.settings.details_token
+    expected_auth = f"Bearer {token.get_secret_value()}".encode() if token else None
+    registry = build_registry(monitor)
+    cache = _BodyCache()
+
+    def status_code(report: Report) -> int:
+        return 503 if report.status is Status.FAIL else 200
+
+    async def livez(request: Request) -> Response:
+        alive = monitor.loop_alive
+        return Response(b"ok\n" if alive else b"loop stopped\n", 200 if alive else 503, media_type="text/plain")
+
+    async def readyz(request: Request) -> Response:
+        report = monitor.current()
+        return Response(f"{report.status}\n".encode(), status_code(report), media_type="text/plain")
+
+    async def health_endpoint(request: Request) -> Response:
+        report = monitor.current()
+        details = expected_auth is None or hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), expected_auth
+        )
+        return Response(
+            cache.body(report, details),
+            status_code(report),
+            media_type=health.MEDIA_TYPE,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        await notifier.start()
+        monitor.listeners.append(notifier.on_report)
+        await monitor.start()
+        try:
+            yield {}
+        finally:
+            await monitor.stop()
+            await notifier.stop()
+
+    routes = [
+        Route("/livez", livez, methods=_METHODS),
+        Route("/readyz", readyz, methods=_METHODS),
+        Route("/health", health_endpoint, methods=_METHODS),
+        Route("/metrics", metrics, methods=_METHODS),
+        # HAProxy's bare `option httpchk` sends `OPTIONS /`: answer it with the verdict.
+        Route("/", readyz, methods=[*_METHODS, "OPTIONS"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.monitor = monitor
+    return app

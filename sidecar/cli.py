@@ -1,0 +1,153 @@
+"""The `sidecar` command line. Only `probe` is on the hot path: it imports the standard library
+alone, so everything else is imported inside the commands that need it."""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sidecar.config import ResolvedConfig
+
+EXIT_BAD_CONFIG = 3
+COMMANDS = ("serve", "check", "probe", "adopt", "snapshot", "verify", "demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sidecar` console script and `python -m sidecar`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "probe":
+        return _probe(args[1:])
+    parser = _parser()
+    options = parser.parse_args(args)
+    if options.command is None:
+        parser.print_help()
+        return 2
+    from sidecar.config import ConfigError
+
+    try:
+        return int(options.handler(options))
+    except ConfigError as exc:
+        print(f"sidecar: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _probe(args: list[str]) -> int:
+    from sidecar.probe import default_url, probe
+
+    parser = argparse.ArgumentParser(prog="sidecar probe", description="exit 0 if URL answers 2xx")
+    parser.add_argument("url", nargs="?", default=None, help="default: /readyz on $SIDECAR_PORT")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
+    options = parser.parse_args(args)
+    return probe(options.url or default_url(), options.timeout)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sidecar",
+        description="Health checks that know whether MariaDB still holds your data.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the service (HTTP endpoints + check loop)")
+    _add_settings(serve)
+    serve.set_defaults(handler=_serve)
+
+    check = sub.add_parser("check", help="evaluate once; exit 0 pass, 1 warn, 2 fail, 3 unknown")
+    _add_settings(check)
+    check.add_argument("--json", action="store_true", help="print application/health+json")
+    check.set_defaults(handler=_check)
+
+    sub.add_parser("probe", help="exit 0 if the sidecar's /readyz answers 2xx (HEALTHCHECK)")
+
+    adopt = sub.add_parser("adopt", help="accept the current database as the baseline")
+    _add_settings(adopt)
+    adopt.add_argument(
+        "--plant-sentinel",
+        action="store_true",
+        help="create the sentinel table (needs CREATE and INSERT; see --admin-url)",
+    )
+    adopt.add_argument(
+        "--admin-url",
+        help="mysql:// URL of an account allowed to create the sentinel (password via "
+        "SIDECAR_ADMIN_PASSWORD or --admin-password-file)",
+    )
+    adopt.add_argument("--admin-password-file", help="file holding the admin password")
+    adopt.set_defaults(handler=_adopt)
+
+    snapshot = sub.add_parser("snapshot", help="record identity and counts before a restart")
+    _add_settings(snapshot)
+    snapshot.add_argument("--out", required=True, help="file to write the snapshot to")
+    snapshot.set_defaults(handler=_snapshot)
+
+    verify = sub.add_parser("verify", help="compare with a snapshot after a restart")
+    _add_settings(verify)
+    verify.add_argument("--against", required=True, help="snapshot file written by `snapshot`")
+    verify.set_defaults(handler=_verify)
+
+    demo = sub.add_parser("demo", help="throwaway MariaDB with sample data, served by the sidecar")
+    demo.add_argument("--incident", action="store_true", help="replay the incident after a while")
+    demo.add_argument("--incident-after", type=float, default=15.0, help="seconds (default 15)")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    demo.add_argument("--duration", type=float, default=0.0, help="stop after N seconds (0: never)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    from sidecar.config import Settings, env_name
+
+    group = parser.add_argument_group("settings (each also an environment variable)")
+    for name in Settings.model_fields:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=f"setting_{name}", metavar="VALUE", help=env_name(name))
+
+
+def load(options: argparse.Namespace, environ: dict[str, str] | None = None) -> "ResolvedConfig":
+    """Settings from the environment, overridden by flags given on the command line."""
+    from sidecar.config import load_settings, settings_from_environ
+
+    values: dict[str, object] = dict(settings_from_environ(os.environ if environ is None else environ))
+    for key, value in vars(options).items():
+        if key.startswith("setting_") and value is not None:
+            values[key.removeprefix("setting_")] = value
+    return load_settings(values)
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from sidecar.server import serve
+
+    return serve(load(options))
+
+
+def _check(options: argparse.Namespace) -> int:
+    from sidecar.oneshot import check
+
+    return check(load(options), as_json=options.json)
+
+
+def _adopt(options: argparse.Namespace) -> int:
+    from sidecar.adopt import adopt
+
+    return adopt(load(options), options.plant_sentinel, options.admin_url, options.admin_password_file)
+
+
+def _snapshot(options: argparse.Namespace) -> int:
+    from sidecar.snapshot import take
+
+    return take(load(options), options.out)
+
+
+def _verify(options: argparse.Namespace) -> int:
+    from sidecar.snapshot import verify
+
+    return verify(load(options), options.against)
+
+
+def _demo(options: argparse.Namespace) -> int:
+    from sidecar.demo import run_demo
+
+    return run_demo(options.port, options.incident, options.incident_after, options.duration)

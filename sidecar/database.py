@@ -1,0 +1,205 @@
+"""Time-bounded, read-only access to MariaDB with errors sorted into reasons an operator reads.
+
+Every call is bounded twice: by the client (`asyncio.timeout`), so a hung server (SIGSTOP, a
+dead network path) cannot hold a cycle, and by the server (`max_statement_time`,
+`lock_wait_timeout`), so a slow query is aborted there rather than left running after the
+client gave up. A connection that saw any error or timeout is closed, never reused.
+"""
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import aiomysql
+import pymysql
+
+from sidecar.dburl import DatabaseURL
+
+# How many idle connections to keep: one per check that may run concurrently is plenty.
+_IDLE_LIMIT = 4
+
+
+class ErrorKind(StrEnum):
+    """Why a database call failed, as far as an operator needs to know."""
+
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    PERMISSION = "permission"
+    MISSING_TABLE = "missing_table"
+    MISSING_COLUMN = "missing_column"
+    MISSING_DATABASE = "missing_database"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    OTHER = "other"
+
+
+# MariaDB error numbers and what they mean for us. Server messages are not passed on: some
+# name the user and the host ("Access denied for user 'monitor'@'10.0.0.5'").
+_CODES: dict[int, tuple[ErrorKind, str]] = {
+    1044: (ErrorKind.PERMISSION, "permission denied on the database"),
+    1045: (ErrorKind.PERMISSION, "access denied (wrong user or password)"),
+    1142: (ErrorKind.PERMISSION, "permission denied (SELECT not granted)"),
+    1143: (ErrorKind.PERMISSION, "permission denied on a column"),
+    1227: (ErrorKind.PERMISSION, "permission denied (privilege missing)"),
+    1146: (ErrorKind.MISSING_TABLE, "table does not exist"),
+    1054: (ErrorKind.MISSING_COLUMN, "column does not exist"),
+    1049: (ErrorKind.MISSING_DATABASE, "database does not exist"),
+    1969: (ErrorKind.TIMEOUT, "query timed out (max_statement_time)"),
+    3024: (ErrorKind.TIMEOUT, "query timed out"),
+    1205: (ErrorKind.TIMEOUT, "query timed out waiting for a lock"),
+    1040: (ErrorKind.TOO_MANY_CONNECTIONS, "too many connections to the database"),
+    1203: (ErrorKind.TOO_MANY_CONNECTIONS, "connection limit of the monitoring user reached"),
+    2003: (ErrorKind.CONNECT, "cannot connect to the database"),
+    2002: (ErrorKind.CONNECT, "cannot connect to the database socket"),
+    2006: (ErrorKind.CONNECT, "lost the connection to the database"),
+    2013: (ErrorKind.CONNECT, "lost the connection to the database"),
+    1152: (ErrorKind.CONNECT, "connection aborted by the database"),
+    1927: (ErrorKind.CONNECT, "connection killed by the database"),
+}
+
+
+class DatabaseError(Exception):
+    """A failed database call: `kind` for logic, `reason` (safe to show) for people."""
+
+    def __init__(self, kind: ErrorKind, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.code = code
+
+
+def classify(exc: BaseException, budget: float) -> DatabaseError:
+    """Turn a driver exception into a `DatabaseError` whose text carries no host or user."""
+    if isinstance(exc, DatabaseError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return DatabaseError(ErrorKind.TIMEOUT, f"no answer within {budget:g}s (timed out)")
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+        kind, reason = _CODES.get(code, (ErrorKind.OTHER, "database error"))
+        cause = exc.__cause__
+        if kind is ErrorKind.CONNECT and isinstance(cause, OSError) and cause.strerror:
+            reason = f"{reason}: {cause.strerror.lower()}"
+        return DatabaseError(kind, f"{reason} (MariaDB error {code})", code)
+    if isinstance(exc, OSError):
+        return DatabaseError(ErrorKind.CONNECT, f"cannot connect to the database: {exc.strerror}")
+    return DatabaseError(ErrorKind.OTHER, f"unexpected database error ({type(exc).__name__})")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of one query and how long it took."""
+
+    rows: list[tuple[Any, ...]]
+    seconds: float
+
+
+class Database:
+    """A small set of connections to one database, each call bounded by `timeout`."""
+
+    def __init__(self, url: DatabaseURL, timeout: float, read_only: bool = True) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._read_only = read_only
+        self._idle: list[aiomysql.Connection] = []
+        self.queries = 0  # statements sent, for tests and benchmarks
+
+    @property
+    def name(self) -> str:
+        """The database (schema) the checks look at."""
+        return self._url.database
+
+    @property
+    def timeout(self) -> float:
+        """The budget of one call, in seconds."""
+        return self._timeout
+
+    def _init_command(self) -> str:
+        # The server stops a statement a little before the client would give up, so the
+        # usual timeout arrives as a clean error and the connection stays usable.
+        server_budget = max(0.1, self._timeout * 0.9)
+        parts = [
+            f"max_statement_time={server_budget:.3f}",
+            f"lock_wait_timeout={max(1, math.ceil(self._timeout))}",
+            # TIMESTAMP columns come back in UTC; DATETIME columns are taken to be UTC.
+            "time_zone='+00:00'",
+        ]
+        command = "SET SESSION " + ", ".join(parts)
+        if self._read_only:
+            command += "; SET SESSION TRANSACTION READ ONLY"
+        return command
+
+    async def _connect(self) -> aiomysql.Connection:
+        url = self._url
+        conn = aiomysql.Connection(
+            host=url.host,
+            port=url.port,
+            user=url.user,
+            password=url.password or "",
+            db=url.database,
+            unix_socket=url.unix_socket,
+            connect_timeout=self._timeout,
+            autocommit=True,
+            init_command=self._init_command(),
+            client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
+        )
+        try:
+            # aiomysql.connect() leaks the socket when cancelled mid-handshake (it only
+            # cleans up on Exception, and CancelledError is not one), which a hung server
+            # would turn into one leaked descriptor per cycle; so we own the object and
+            # close it ourselves on any way out.
+            await conn._connect()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def query(
+        self, sql: str, args: Sequence[Any] | None = None, timeout: float | None = None
+    ) -> QueryResult:
+        """Run one read-only statement; raise `DatabaseError` on failure or timeout."""
+        budget = timeout or self._timeout
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        conn: aiomysql.Connection | None = None
+        try:
+            async with asyncio.timeout(budget):
+                conn = self._idle.pop() if self._idle else await self._connect()
+                async with conn.cursor() as cursor:
+                    self.queries += 1
+                    await cursor.execute(sql, args)
+                    rows = list(await cursor.fetchall())
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            # asyncio.timeout() turns its own cancellation into TimeoutError (an Exception);
+            # a CancelledError from outside (shutdown) propagates untouched.
+            if isinstance(exc, Exception):
+                raise classify(exc, budget) from exc
+            raise
+        if len(self._idle) < _IDLE_LIMIT:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return QueryResult(rows, loop.time() - started)
+
+    async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
+        """Run one writing statement (used only by `sidecar adopt`); return affected rows."""
+        if self._read_only:
+            raise DatabaseError(ErrorKind.PERMISSION, "this connection is read-only")
+        async with asyncio.timeout(self._timeout):
+            conn = await self._connect()
+            try:
+                async with conn.cursor() as cursor:
+                    self.queries += 1
+                    return int(await cursor.execute(sql, args))
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        """Drop every idle connection."""
+        while self._idle:
+            self._idle.pop().close()
+

@@ -1,0 +1,58 @@
+"""Parsing of `SIDECAR_DB_URL` (`mysql://user[:password]@host[:port]/database`)."""
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sidecar import identifiers
+
+_SCHEMES = {"mysql", "mariadb"}
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """Where and as whom to connect; the password is never part of repr()."""
+
+    user: str
+    host: str
+    port: int
+    database: str
+    unix_socket: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def with_password(self, password: str | None) -> "DatabaseURL":
+        """Return a copy carrying `password` (from the URL, env or a secret file)."""
+        return DatabaseURL(
+            self.user, self.host, self.port, self.database, self.unix_socket, password
+        )
+
+
+def parse_db_url(url: str) -> DatabaseURL:
+    """Parse a mysql:// or mariadb:// URL; raise ValueError (never echoing the password)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or 3306
+    except ValueError:
+        raise ValueError("is not a valid URL (mysql://user[:password]@host[:port]/database)") from None
+    if parts.scheme not in _SCHEMES:
+        raise ValueError(
+            "must start with mysql:// or mariadb:// (mysql://user[:password]@host[:port]/database)"
+        )
+    if not parts.username:
+        raise ValueError("names no user (mysql://user[:password]@host[:port]/database)")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError("names no database (mysql://user[:password]@host[:port]/database)")
+    try:
+        identifiers.validate(database)
+    except ValueError:
+        raise ValueError("database name is not a plain identifier") from None
+    query = parse_qs(parts.query)
+    unknown = set(query) - {"unix_socket"}
+    if unknown:
+        raise ValueError(f"has unsupported parameter(s): {', '.join(sorted(unknown))}")
+    socket = query.get("unix_socket", [None])[0]
+    host = parts.hostname or ("localhost" if socket else "")
+    if not host:
+        raise ValueError("names no host (mysql://user[:password]@host[:port]/database)")
+    password = unquote(parts.password) if parts.password is not None else None
+    return DatabaseURL(unquote(parts.username), host, port, database, socket, password)

@@ -1,0 +1,34 @@
+"""Human durations (`500ms`, `5s`, `36h`, `2d`, plain seconds) as used in every setting."""
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Return seconds for a duration; raise ValueError naming the accepted forms."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 500ms, 5s, 36h, 2d or plain seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _PATTERN.match(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a duration (use e.g. 500ms, 5s, 10m, 36h, 2d or plain seconds)"
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0:
+        raise ValueError(f"{value!r} is not a finite, non-negative duration")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds compactly for humans (`1.5s`, `3m`, `2d`)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size) == int(seconds / size):
+            return f"{int(seconds / size)}{unit}"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    return f"{seconds:g}s"

@@ -1,0 +1,1 @@
+"""Where the identity of the storage under the database is read from: one module per source."""

@@ -1,0 +1,42 @@
+"""When the server's datadir was initialised, from `CREATE_TIME` of `mysql.gtid_slave_pos`.
+
+Measured on MariaDB 10.11: that table is created by mariadb-install-db and survived
+`mariadb-upgrade --force`, which recreated most other system tables. Reading it needs
+`GRANT SELECT ON mysql.gtid_slave_pos`; without it information_schema simply shows no row.
+"""
+
+from datetime import UTC, datetime
+
+from sidecar.database import Database, DatabaseError
+from sidecar.identity.reading import Absence, Reading, absent
+
+_QUERY = (
+    "SELECT CREATE_TIME FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'gtid_slave_pos'"
+)
+
+
+def to_epoch(value: datetime) -> float:
+    """A naive UTC datetime from the server as epoch seconds."""
+    return value.replace(tzinfo=UTC).timestamp() if value.tzinfo is None else value.timestamp()
+
+
+def compact(epoch: float) -> str:
+    """`20261125T102958Z`: the form kept in the fingerprint."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_compact(text: str) -> float:
+    """Inverse of `compact()`."""
+    return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+
+
+async def read(db: Database) -> Reading:
+    """The datadir's initialisation time as `compact()` text."""
+    try:
+        result = await db.query(_QUERY)
+    except DatabaseError as exc:
+        return absent("datadir", Absence.ERROR, exc.reason)
+    if not result.rows or result.rows[0][0] is None:
+        return absent("datadir", Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted")
+    return Reading("datadir", compact(to_epoch(result.rows[0][0])))

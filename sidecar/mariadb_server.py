@@ -1,0 +1,202 @@
+"""A throwaway `mariadbd` on a temporary datadir and a free port, for `sidecar demo` and tests.
+
+It uses the server binaries from the OS packages and can be stopped, killed, hung (SIGSTOP),
+resumed, restarted on the same datadir, or restarted on a freshly initialised datadir on the
+same port: the incident, replayed.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+_BINARIES = {
+    "mariadbd": ("/usr/sbin/mariadbd", "/usr/libexec/mariadbd", "/usr/bin/mariadbd"),
+    "mariadb-install-db": ("/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"),
+}
+
+
+class ServerError(RuntimeError):
+    """The throwaway server could not be initialised or started."""
+
+
+def find_binary(name: str) -> str:
+    """Locate a MariaDB binary on PATH or where the Debian packages put it."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in _BINARIES.get(name, ()):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise ServerError(f"{name} not found: install the mariadb-server package")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MariaDBServer:
+    """One `mariadbd` process under `base`, listening on 127.0.0.1:`port`."""
+
+    def __init__(self, base: Path, port: int | None = None) -> None:
+        self.base = base
+        self.port = port or free_port()
+        self.datadir = base / "data"
+        self.socket = base / "mariadb.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._generation = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def initialise(self) -> None:
+        """Create an empty datadir, as the official image's entrypoint does on a new volume."""
+        self.datadir.mkdir(parents=True, exist_ok=False)
+        command = [
+            find_binary("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *self._user_args(),
+        ]
+        result = subprocess.run(command, capture_output=True, check=False, timeout=120)
+        if result.returncode != 0:
+            raise ServerError(f"mariadb-install-db failed: {result.stderr.decode()[-500:]}")
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server on the current datadir and wait until it answers."""
+        if not self.datadir.exists():
+            self.initialise()
+        log = open(self.base / "error.log", "ab")  # noqa: SIM115 - handed to the child
+        command = [
+            find_binary("mariadbd"),
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.socket}",
+            f"--pid-file={self.base / 'mariadbd.pid'}",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            # Small and fast: these servers hold test data, not production.
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=16M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--max-connections=200",
+            *self._user_args(),
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = (self.base / "error.log").read_text(errors="replace")[-800:]
+                raise ServerError(f"mariadbd exited with {self.process.returncode}: {tail}")
+            with contextlib.suppress(pymysql.err.MySQLError):
+                self.execute("SELECT 1")
+                return
+            time.sleep(0.05)
+        raise ServerError(f"mariadbd did not answer within {timeout}s")
+
+    def stop(self) -> None:
+        """Shut the server down cleanly (SIGTERM), resuming it first if it was hung."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash or an OOM kill would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def pause(self) -> None:
+        """Hang the server (SIGSTOP): connections are accepted by the kernel, nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo `pause()`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        """Stop and start again on the same datadir."""
+        self.stop()
+        self.start()
+
+    def swap_datadir(self) -> Path:
+        """Stop, set the datadir aside, start on a new empty one; return the old one's path.
+
+        This is the incident: same host, same port, same credentials, a brand-new datadir.
+        """
+        self.stop()
+        self._generation += 1
+        aside = self.base / f"data.{self._generation}"
+        self.datadir.rename(aside)
+        self.start()
+        return aside
+
+    def restore_datadir(self, aside: Path) -> None:
+        """Stop and bring back a datadir set aside by `swap_datadir()`."""
+        self.stop()
+        shutil.rmtree(self.datadir)
+        aside.rename(self.datadir)
+        self.start()
+
+    # -- access ------------------------------------------------------------------------
+    def connect(self, user: str = "root", password: str = "", database: str | None = None) -> Any:
+        """A blocking pymysql connection (for seeding and fault injection, not the checks)."""
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=user,
+            password=password,
+            database=database,
+            autocommit=True,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+
+    def execute(self, *statements: str, database: str | None = None) -> list[tuple[Any, ...]]:
+        """Run statements as root; return the rows of the last one."""
+        conn = self.connect(database=database)
+        try:
+            rows: list[tuple[Any, ...]] = []
+            with conn.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                    rows = list(cursor.fetchall())
+            return rows
+        finally:
+            conn.close()
+
+    def url(self, user: str = "root", password: str = "", database: str = "app") -> str:
+        """A `SIDECAR_DB_URL` for this server."""
+        secret = f":{password}" if password else ""
+        return f"mysql://{user}{secret}@127.0.0.1:{self.port}/{database}"
+
+    @staticmethod
+    def _user_args() -> list[str]:
+        # mariadbd refuses to run as root unless told to; in a container we are root.
+        return ["--user=root"] if os.geteuid() == 0 else []
