@@ -2,7 +2,7 @@
 
 `SIDECAR_WEBHOOK_URL` gets a JSON POST with a `text` field (what Slack and Mattermost incoming
 webhooks display) each time the verdict changes, and only then: no storm while it holds.
-`SIDECAR_PUSH_URL` is called after every cycle with `status=up` while passing and
+`SIDECAR_PUSH_URL` is called after every cycle with `status=up` while pass or warn and
 `status=down&msg=<reason>` otherwise (Uptime Kuma push monitors); if the sidecar dies the
 pushes stop, which the receiving side notices. Delivery runs in its own task with timeouts
 and bounded retries, so a slow receiver never delays the evaluation loop.
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -27,9 +27,10 @@ _QUEUE_LIMIT = 100
 
 
 def with_query(url: str, params: dict[str, str]) -> str:
-    """`url` with `params` added to its query string."""
+    """`url` with `params` set in its query string (replacing any pasted in with the URL)."""
     parts = urlsplit(url)
-    query = "&".join(p for p in (parts.query, urlencode(params)) if p)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query = urlencode([*kept, *params.items()])
     return urlunsplit(parts._replace(query=query))
 
 
@@ -88,10 +89,14 @@ class Notifier:
             self._enqueue(("POST", self.webhook_url, webhook_payload(report, self._previous)))
         self._previous = report.status
         if self.push_url:
-            if report.status is Status.PASS:
-                params = {"status": "up", "msg": "pass"}
+            if report.status is not Status.FAIL:
+                # warn still serves (readyz is 200): the push monitor stays up, and says warn.
+                params = {"status": "up", "msg": str(report.status)}
             else:
-                params = {"status": "down", "msg": "; ".join(report.reasons())[:200] or str(report.status)}
+                params = {
+                    "status": "down",
+                    "msg": "; ".join(report.reasons())[:200] or str(report.status),
+                }
             self._enqueue(("GET", with_query(self.push_url, params), None))
 
     def _enqueue(self, item: tuple[str, str, dict[str, Any] | None]) -> None:
@@ -121,7 +126,9 @@ class Notifier:
                     problem = type(exc).__name__
                 if attempt == ATTEMPTS:
                     self.failed += 1
-                    log.warning("%s notification failed after %d attempt(s): %s", method, attempt, problem)
+                    log.warning(
+                        "%s notification failed after %d attempt(s): %s", method, attempt, problem
+                    )
                     break
                 await asyncio.sleep(delay)
                 delay *= 2

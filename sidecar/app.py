@@ -56,7 +56,9 @@ def create_app(config: ResolvedConfig, monitor: Monitor | None = None) -> Starle
 
     async def livez(request: Request) -> Response:
         alive = monitor.loop_alive
-        return Response(b"ok\n" if alive else b"loop stopped\n", 200 if alive else 503, media_type="text/plain")
+        return Response(
+            b"ok\n" if alive else b"loop stopped\n", 200 if alive else 503, media_type="text/plain"
+        )
 
     async def readyz(request: Request) -> Response:
         report = monitor.current()

@@ -110,7 +110,9 @@ def load(options: argparse.Namespace, environ: dict[str, str] | None = None) -> 
     """Settings from the environment, overridden by flags given on the command line."""
     from sidecar.config import load_settings, settings_from_environ
 
-    values: dict[str, object] = dict(settings_from_environ(os.environ if environ is None else environ))
+    values: dict[str, object] = dict(
+        settings_from_environ(os.environ if environ is None else environ)
+    )
     for key, value in vars(options).items():
         if key.startswith("setting_") and value is not None:
             values[key.removeprefix("setting_")] = value
@@ -132,7 +134,9 @@ def _check(options: argparse.Namespace) -> int:
 def _adopt(options: argparse.Namespace) -> int:
     from sidecar.adopt import adopt
 
-    return adopt(load(options), options.plant_sentinel, options.admin_url, options.admin_password_file)
+    return adopt(
+        load(options), options.plant_sentinel, options.admin_url, options.admin_password_file
+    )
 
 
 def _snapshot(options: argparse.Namespace) -> int:

@@ -224,6 +224,11 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     return ConfigError(setting, message)
 
 
+def read_secret(path: Path) -> str:
+    """A secret file's content without the trailing newline editors and `echo` add."""
+    return path.read_text().rstrip("\r\n")
+
+
 def _resolve_database(settings: Settings) -> DatabaseURL | None:
     if settings.db_url is None:
         return None
@@ -233,10 +238,11 @@ def _resolve_database(settings: Settings) -> DatabaseURL | None:
         password = settings.db_password.get_secret_value()
     if settings.db_password_file is not None:
         try:
-            password = settings.db_password_file.read_text().rstrip("\r\n")
+            password = read_secret(settings.db_password_file)
         except OSError as exc:
             raise ConfigError(
-                "SIDECAR_DB_PASSWORD_FILE", f"cannot read {settings.db_password_file}: {exc.strerror}"
+                "SIDECAR_DB_PASSWORD_FILE",
+                f"cannot read {settings.db_password_file}: {exc.strerror}",
             ) from None
     return url.with_password(password)
 
@@ -253,7 +259,7 @@ def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:
             "max_age": settings.max_age,
             "exact_count_below": settings.exact_count_below,
         }
-        given = {k: v for k, v in overrides.items() if v is not None}
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         tables.append(TableConfig(name=settings.table, **given))
     elif settings.timestamp_column is not None and settings.config is None:
         raise ConfigError("SIDECAR_TIMESTAMP_COLUMN", "needs SIDECAR_TABLE to say which table")

@@ -202,4 +202,3 @@ class Database:
         """Drop every idle connection."""
         while self._idle:
             self._idle.pop().close()
-

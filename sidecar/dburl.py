@@ -32,7 +32,9 @@ def parse_db_url(url: str) -> DatabaseURL:
         parts = urlsplit(url.strip())
         port = parts.port or 3306
     except ValueError:
-        raise ValueError("is not a valid URL (mysql://user[:password]@host[:port]/database)") from None
+        raise ValueError(
+            "is not a valid URL (mysql://user[:password]@host[:port]/database)"
+        ) from None
     if parts.scheme not in _SCHEMES:
         raise ValueError(
             "must start with mysql:// or mariadb:// (mysql://user[:password]@host[:port]/database)"

@@ -64,7 +64,9 @@ class Evaluator:
         except Exception as exc:
             # A bug in a check must cost that check, not the loop: report it by name.
             log.exception("check %s crashed", check.key)
-            result = ctx.result(check.key, Status.FAIL, None, "", f"check crashed ({type(exc).__name__})")
+            result = ctx.result(
+                check.key, Status.FAIL, None, "", f"check crashed ({type(exc).__name__})"
+            )
         return replace(result, duration=round(time.perf_counter() - began, 6))
 
     def _save(self) -> CheckResult | None:
@@ -87,4 +89,3 @@ class Evaluator:
 
 def _state_result(status: Status, output: str, now: float) -> CheckResult:
     return CheckResult(STATE_KEY, status, None, "", now, output)
-

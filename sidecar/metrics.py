@@ -25,7 +25,9 @@ class ReportCollector(Collector):
         info.add_metric([__version__], 1)
         yield info
         yield GaugeMetricFamily(
-            "sidecar_verdict", "Overall verdict: 0 pass, 1 warn, 2 fail", value=report.status.severity
+            "sidecar_verdict",
+            "Overall verdict: 0 pass, 1 warn, 2 fail",
+            value=report.status.severity,
         )
         status = GaugeMetricFamily(
             "sidecar_check_status", "Check status: 0 pass, 1 warn, 2 fail", labels=["check"]
@@ -82,7 +84,9 @@ class ReportCollector(Collector):
         )
         yield CounterMetricFamily("sidecar_cycles", "Check cycles completed", value=monitor.cycles)
         yield CounterMetricFamily(
-            "sidecar_cycle_errors", "Check cycles that failed to complete", value=monitor.cycle_errors
+            "sidecar_cycle_errors",
+            "Check cycles that failed to complete",
+            value=monitor.cycle_errors,
         )
 
 

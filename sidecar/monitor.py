@@ -50,7 +50,9 @@ class Monitor:
         age = now - self.latest.finished
         if age > self.stale_after:
             output = f"stale: no check cycle completed for {format_duration(round(age))}"
-            return Report(Status.FAIL, self.latest.checks, self.latest.started, self.latest.finished, output)
+            return Report(
+                Status.FAIL, self.latest.checks, self.latest.started, self.latest.finished, output
+            )
         return self.latest
 
     @property

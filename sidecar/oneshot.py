@@ -9,19 +9,28 @@ import json
 import re
 
 from sidecar import health
-from sidecar.evaluator import Evaluator
 from sidecar.config import ResolvedConfig
+from sidecar.evaluator import Evaluator
 from sidecar.results import CheckResult, ExitCode, Report, Status
+from sidecar.state import Memory, StateStore
 
 _LABELS = {Status.PASS: "OK", Status.WARN: "WARNING", Status.FAIL: "CRITICAL"}
 _UNITS = {"ms": "ms", "s": "s", "rows": ""}
 
 
-async def evaluate(config: ResolvedConfig) -> Report:
-    """Run one cycle with memory from the state directory, then release everything."""
-    evaluator = Evaluator(config)
+async def evaluate(config: ResolvedConfig, memory: Memory | None = None) -> tuple[Report, Memory]:
+    """Run one cycle and release everything; return the report and the memory after it.
+
+    Without `memory` the state directory's memory is used (and saved). With it, that memory is
+    used instead and nothing is written: `adopt`, `snapshot` and `verify` decide what to keep.
+    """
+    if memory is None:
+        evaluator = Evaluator(config)
+    else:
+        evaluator = Evaluator(config, store=StateStore(None))
+        evaluator.memory = memory
     try:
-        return await evaluator.run_cycle()
+        return await evaluator.run_cycle(), evaluator.memory
     finally:
         await evaluator.aclose()
 
@@ -64,7 +73,7 @@ def _check_line(check: CheckResult) -> str:
 def check(config: ResolvedConfig, as_json: bool = False) -> int:
     """Evaluate once, print, and return the monitoring-plugins exit code."""
     config.db  # noqa: B018 - exit 3 before connecting when no database is configured
-    report = asyncio.run(evaluate(config))
+    report, _ = asyncio.run(evaluate(config))
     if as_json:
         print(json.dumps(health.health_document(report), indent=2))
     else:

@@ -8,7 +8,7 @@ from typing import Any
 class Status(StrEnum):
     """A check's or the verdict's status, named as draft-inadarei-api-health-check names it."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a status, not a password
     WARN = "warn"
     FAIL = "fail"
 

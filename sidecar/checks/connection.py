@@ -18,7 +18,9 @@ class ConnectionCheck:
             result = await ctx.db.query("SELECT 1")
         except DatabaseError as exc:
             return ctx.result(self.key, Status.FAIL, None, "ms", exc.reason, expected)
-        return ctx.result(self.key, Status.PASS, round(result.seconds * 1000, 2), "ms", "", expected)
+        return ctx.result(
+            self.key, Status.PASS, round(result.seconds * 1000, 2), "ms", "", expected
+        )
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""

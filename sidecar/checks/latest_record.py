@@ -45,7 +45,9 @@ def to_epoch(value: Any) -> float | None:
 
 def iso(epoch: float) -> str:
     """ISO-8601 UTC with milliseconds and a Z."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 class LatestRecordCheck:
@@ -94,7 +96,9 @@ class LatestRecordCheck:
             )
         elif age < -FUTURE_SKEW:
             status = Status.WARN
-            output = f"newest record is {format_duration(round(-age))} in the future ({iso(newest)})"
+            output = (
+                f"newest record is {format_duration(round(-age))} in the future ({iso(newest)})"
+            )
         elif self.table.max_age is not None and age > self.table.max_age:
             status = Status.WARN
             output = (
@@ -118,7 +122,11 @@ class LatestRecordCheck:
         return ctx.result(self.key, Status.WARN, None, "s", output, expected)
 
     def _failure(
-        self, ctx: CycleContext, exc: DatabaseError, remembered: float | None, expected: dict[str, Any]
+        self,
+        ctx: CycleContext,
+        exc: DatabaseError,
+        remembered: float | None,
+        expected: dict[str, Any],
     ) -> CheckResult:
         if exc.kind is ErrorKind.MISSING_COLUMN:
             output = f"column {self.column} does not exist"
@@ -128,7 +136,9 @@ class LatestRecordCheck:
                 output = "table does not exist (no records remembered yet)"
                 return ctx.result(self.key, Status.WARN, None, "s", output, expected)
             seen = f"; newest remembered {iso(remembered)}" if remembered is not None else ""
-            return ctx.result(self.key, Status.FAIL, None, "s", f"table does not exist{seen}", expected)
+            return ctx.result(
+                self.key, Status.FAIL, None, "s", f"table does not exist{seen}", expected
+            )
         return ctx.result(self.key, Status.FAIL, None, "s", exc.reason, expected)
 
     async def _check_index(self, ctx: CycleContext) -> None:

@@ -126,7 +126,9 @@ class RowCountCheck:
             expected["atLeast"] = self._line(high_water)
         return expected
 
-    def _failure(self, ctx: CycleContext, exc: DatabaseError, high_water: int | None) -> CheckResult:
+    def _failure(
+        self, ctx: CycleContext, exc: DatabaseError, high_water: int | None
+    ) -> CheckResult:
         expected = self._expected(high_water)
         if exc.kind is ErrorKind.MISSING_TABLE:
             if not (self.table.min_rows or high_water):

@@ -80,18 +80,26 @@ class VolumeIdentityCheck:
         if differences:
             output = "; ".join(d.describe() for d in differences)
             output += newly_initialised(readings, memory.identity_recorded_at, now)
-            return ctx.result(self.key, Status.FAIL, text, "fingerprint", output, expected, match=0, **details)
+            return ctx.result(
+                self.key, Status.FAIL, text, "fingerprint", output, expected, match=0, **details
+            )
         note = self._remember(memory, observed, now)
         if unverifiable:
             output = "cannot verify " + ", ".join(unverifiable)
-            return ctx.result(self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details)
+            return ctx.result(
+                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
+            )
         if not observed:
             output = (
                 "no identity source available yet: mount the data volume (SIDECAR_DATA_DIR), "
                 "run sidecar adopt, or set SIDECAR_IDENTITY_QUERY"
             )
-            return ctx.result(self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details)
-        return ctx.result(self.key, Status.PASS, text, "fingerprint", note, expected, match=1, **details)
+            return ctx.result(
+                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
+            )
+        return ctx.result(
+            self.key, Status.PASS, text, "fingerprint", note, expected, match=1, **details
+        )
 
     @staticmethod
     def _remember(memory: Any, observed: dict[str, Any], now: float) -> str:

@@ -44,11 +44,16 @@ def volume_name(data_dir: Path, mountinfo: str) -> str | None:
     return os.path.join(root, relative) if relative else root
 
 
-def read(data_dir: Path | None, mountinfo_path: Path = Path("/proc/self/mountinfo")) -> list[Reading]:
+def read(
+    data_dir: Path | None, mountinfo_path: Path = Path("/proc/self/mountinfo")
+) -> list[Reading]:
     """Readings `volume` and `inode` for the mounted data directory."""
     if data_dir is None:
         note = "SIDECAR_DATA_DIR not set"
-        return [absent("volume", Absence.NOT_CONFIGURED, note), absent("inode", Absence.NOT_CONFIGURED, note)]
+        return [
+            absent("volume", Absence.NOT_CONFIGURED, note),
+            absent("inode", Absence.NOT_CONFIGURED, note),
+        ]
     resolved = data_dir.resolve()
     try:
         inode = os.stat(resolved).st_ino

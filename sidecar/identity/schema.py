@@ -26,7 +26,9 @@ async def read(db: Database) -> Reading:
         result = await db.query(_QUERY)
     except DatabaseError as exc:
         return absent("schema", Absence.ERROR, exc.reason)
-    tables = {str(name): to_epoch(created) for name, created in result.rows if name != SENTINEL_TABLE}
+    tables = {
+        str(name): to_epoch(created) for name, created in result.rows if name != SENTINEL_TABLE
+    }
     if not tables:
         return absent("schema", Absence.GONE, "the database has no tables")
     return Reading("schema", tables)

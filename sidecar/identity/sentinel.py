@@ -1,4 +1,4 @@
-"""A sentinel row planted once by `sidecar adopt`: a random id a freshly initialised datadir lacks."""
+"""A sentinel row planted once by `sidecar adopt`: a random id that a fresh datadir lacks."""
 
 import secrets
 

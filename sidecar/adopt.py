@@ -1,0 +1,91 @@
+"""`sidecar adopt`: the operator's deliberate acceptance of the database as it is now.
+
+After a restore or a planned migration the remembered identity and marks no longer describe
+the database, on purpose. `adopt` replaces them with what it sees now (even over a state file
+that was reported corrupt), optionally plants the sentinel first, and prints the line to pin
+in the compose file.
+"""
+
+import asyncio
+import sys
+from pathlib import Path
+
+from sidecar.checks.latest_record import iso
+from sidecar.config import ConfigError, ResolvedConfig, read_secret
+from sidecar.database import Database, DatabaseError
+from sidecar.dburl import parse_db_url
+from sidecar.identity import fingerprint, sentinel
+from sidecar.oneshot import evaluate
+from sidecar.results import ExitCode
+from sidecar.state import Memory, StateError, StateStore
+
+
+async def _plant(config: ResolvedConfig, admin_url: str | None, password_file: str | None) -> str:
+    if admin_url is None:
+        raise ConfigError(
+            "--admin-url", "is required with --plant-sentinel (an account with CREATE, INSERT)"
+        )
+    try:
+        url = parse_db_url(admin_url)
+    except ValueError as exc:
+        raise ConfigError("--admin-url", str(exc)) from None
+    if url.database != config.db.database:
+        raise ConfigError(
+            "--admin-url", f"must name the same database as SIDECAR_DB_URL ({config.db.database})"
+        )
+    if password_file is not None:
+        try:
+            url = url.with_password(read_secret(Path(password_file)))
+        except OSError as exc:
+            raise ConfigError("--admin-password-file", f"cannot read it: {exc.strerror}") from None
+    admin = Database(url, config.settings.timeout, read_only=False)
+    try:
+        return await sentinel.plant(admin)
+    finally:
+        admin.close()
+
+
+def adopt(
+    config: ResolvedConfig,
+    plant_sentinel: bool = False,
+    admin_url: str | None = None,
+    admin_password_file: str | None = None,
+) -> int:
+    """Record the current identity and marks as the baseline; print the pin line."""
+    store = StateStore(config.settings.state_dir)
+    unpinned = config.model_copy(
+        update={"settings": config.settings.model_copy(update={"expect_identity": None})}
+    )
+    if plant_sentinel:
+        try:
+            token = asyncio.run(_plant(config, admin_url, admin_password_file))
+        except DatabaseError as exc:
+            print(f"sidecar adopt: cannot plant the sentinel: {exc.reason}", file=sys.stderr)
+            return int(ExitCode.CRITICAL)
+        print(f"sentinel planted: {sentinel.TABLE} holds {token}")
+    report, memory = asyncio.run(evaluate(unpinned, Memory()))
+    connection = next(c for c in report.checks if c.key == "database:connection")
+    if connection.output:
+        print(f"sidecar adopt: cannot adopt: {connection.output}", file=sys.stderr)
+        return int(ExitCode.CRITICAL)
+    memory.adopted_at = report.finished
+    try:
+        store.save(memory)
+    except StateError as exc:
+        print(f"sidecar adopt: {exc}", file=sys.stderr)
+        return int(ExitCode.CRITICAL)
+    where = store.path or "memory only (SIDECAR_STATE_DIR not set: nothing kept)"
+    print(f"baseline adopted and written to {where}:")
+    for name, table in sorted(memory.tables.items()):
+        newest = iso(table.newest) if table.newest is not None else "none"
+        print(f"  {name}: high-water {table.high_water} rows, newest record {newest}")
+    pin = fingerprint.pin_text(memory.identity)
+    if pin:
+        print("pin this identity in your compose file / environment:")
+        print(f"SIDECAR_EXPECT_IDENTITY={pin}")
+    else:
+        print(
+            "no pinnable identity source: mount the data volume (SIDECAR_DATA_DIR), "
+            "plant a sentinel (--plant-sentinel) or set SIDECAR_IDENTITY_QUERY"
+        )
+    return int(ExitCode.OK)

@@ -1,0 +1,107 @@
+"""`sidecar snapshot` and `sidecar verify`: the deployment checklist as two commands.
+
+Before a restart, `snapshot --out FILE` records the identity (volume name, datadir, sentinel,
+...), every table's row count and newest record. After it, `verify --against FILE` evaluates
+with that snapshot as the memory and prints what changed: "volume changed from
+shop_mariadb_data to shop2_mariadb_data", "User rows 14 -> 1 (-93%)". Exit 0/1/2 as
+`sidecar check`, 3 when the snapshot or configuration is unusable.
+"""
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sidecar.checks.latest_record import iso
+from sidecar.config import ConfigError, ResolvedConfig
+from sidecar.oneshot import evaluate, status_line
+from sidecar.results import ExitCode, Report
+from sidecar.state import Memory, StateError
+
+SNAPSHOT_FORMAT = "sidecar-snapshot/1"
+
+
+def _rows(report: Report) -> dict[str, Any]:
+    return {
+        c.key.partition(":")[0]: c.observed_value
+        for c in report.checks
+        if c.key.endswith(":rowCount")
+    }
+
+
+def take(config: ResolvedConfig, out: str) -> int:
+    """Write a snapshot of identity, counts and newest records to `out`."""
+    config.db  # noqa: B018 - exit 3 before connecting when no database is configured
+    report, memory = asyncio.run(evaluate(config, Memory()))
+    document: dict[str, Any] = {
+        "format": SNAPSHOT_FORMAT,
+        "taken_at": iso(report.finished),
+        "verdict": str(report.status),
+        "rows": _rows(report),
+        "memory": memory.to_json(),
+    }
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError("--out", f"cannot write {out}: {exc.strerror}") from None
+    print(f"snapshot written to {out}: {status_line(report)}")
+    for name, value in memory.identity.items():
+        if name != "schema":
+            print(f"  identity {name}: {value}")
+    for name, count in document["rows"].items():
+        print(f"  {name}: {count} rows")
+    return int(ExitCode(report.status.severity))
+
+
+def _load(against: str) -> tuple[dict[str, Any], Memory]:
+    try:
+        document = json.loads(Path(against).read_text())
+    except OSError as exc:
+        raise ConfigError("--against", f"cannot read {against}: {exc.strerror}") from None
+    except json.JSONDecodeError:
+        raise ConfigError("--against", f"{against} is not a snapshot (not JSON)") from None
+    if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+        raise ConfigError("--against", f"{against} is not a {SNAPSHOT_FORMAT} file")
+    try:
+        memory = Memory.from_json(document["memory"])
+    except (StateError, KeyError) as exc:
+        raise ConfigError("--against", f"{against} is damaged: {exc}") from None
+    return document, memory
+
+
+def _diff(before: dict[str, Any], memory: Memory, report: Report, after: Memory) -> list[str]:
+    lines = []
+    for name, value in memory.identity.items():
+        now = after.identity.get(name)
+        if name != "schema" and now is not None and str(now) != str(value):
+            lines.append(f"identity {name} changed: {value} -> {now}")
+    for name, count in before.get("rows", {}).items():
+        now = _rows(report).get(name)
+        if now != count:
+            if isinstance(count, int) and isinstance(now, int) and count:
+                lines.append(f"{name} rows {count} -> {now} ({(now - count) / count:+.0%})")
+            else:
+                lines.append(f"{name} rows {count} -> {now if now is not None else 'unknown'}")
+    return lines
+
+
+def verify(config: ResolvedConfig, against: str) -> int:
+    """Evaluate with the snapshot as memory; print the differences; exit like `check`."""
+    config.db  # noqa: B018 - exit 3 before connecting when no database is configured
+    before, memory = _load(against)
+    remembered = Memory.from_json(memory.to_json())  # evaluate() may extend its copy
+    report, after_memory = asyncio.run(evaluate(config, memory))
+    # What the database looks like now, for the diff, read with an empty memory.
+    _, current = asyncio.run(evaluate(config, Memory()))
+    print(f"verify against {against} (taken {before.get('taken_at')}): {status_line(report)}")
+    changes = _diff(before, remembered, report, current)
+    for line in changes or ["no change in identity or row counts"]:
+        print(f"  {line}")
+    for reason in report.reasons():
+        print(f"  {reason}")
+    del after_memory
+    return int(ExitCode(report.status.severity))
