@@ -7,8 +7,9 @@ client gave up. A connection that saw any error or timeout is closed, never reus
 """
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -58,6 +59,16 @@ _CODES: dict[int, tuple[ErrorKind, str]] = {
     1152: (ErrorKind.CONNECT, "connection aborted by the database"),
     1927: (ErrorKind.CONNECT, "connection killed by the database"),
 }
+
+
+@contextlib.asynccontextmanager
+async def _bounded(budget: float) -> AsyncIterator[None]:
+    """asyncio.timeout() whose TimeoutError arrives as a `DatabaseError` of kind TIMEOUT."""
+    try:
+        async with asyncio.timeout(budget):
+            yield
+    except TimeoutError:
+        raise classify(TimeoutError(), budget) from None
 
 
 class DatabaseError(Exception):
@@ -163,19 +174,33 @@ class Database:
         budget = timeout or self._timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
-        conn: aiomysql.Connection | None = None
+        async with _bounded(budget):
+            while self._idle:
+                # An idle connection may have died with a server restart or wait_timeout:
+                # that is no news about the database, so try the next, then a fresh one.
+                try:
+                    rows = await self._run(self._idle.pop(), sql, args, budget)
+                    return QueryResult(rows, loop.time() - started)
+                except DatabaseError as exc:
+                    if exc.kind is not ErrorKind.CONNECT:
+                        raise
+            rows = await self._run(None, sql, args, budget)
+        return QueryResult(rows, loop.time() - started)
+
+    async def _run(
+        self, conn: aiomysql.Connection | None, sql: str, args: Sequence[Any] | None, budget: float
+    ) -> list[tuple[Any, ...]]:
         try:
-            async with asyncio.timeout(budget):
-                conn = self._idle.pop() if self._idle else await self._connect()
-                async with conn.cursor() as cursor:
-                    self.queries += 1
-                    await cursor.execute(sql, args)
-                    rows = list(await cursor.fetchall())
+            if conn is None:
+                conn = await self._connect()
+            async with conn.cursor() as cursor:
+                self.queries += 1
+                await cursor.execute(sql, args)
+                rows = list(await cursor.fetchall())
         except BaseException as exc:
             if conn is not None:
                 conn.close()
-            # asyncio.timeout() turns its own cancellation into TimeoutError (an Exception);
-            # a CancelledError from outside (shutdown) propagates untouched.
+            # A CancelledError (our own timeout, or shutdown) propagates untouched.
             if isinstance(exc, Exception):
                 raise classify(exc, budget) from exc
             raise
@@ -183,13 +208,13 @@ class Database:
             self._idle.append(conn)
         else:
             conn.close()
-        return QueryResult(rows, loop.time() - started)
+        return rows
 
     async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
         """Run one writing statement (used only by `sidecar adopt`); return affected rows."""
         if self._read_only:
             raise DatabaseError(ErrorKind.PERMISSION, "this connection is read-only")
-        async with asyncio.timeout(self._timeout):
+        async with _bounded(self._timeout):
             conn = await self._connect()
             try:
                 async with conn.cursor() as cursor:

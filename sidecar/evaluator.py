@@ -1,6 +1,7 @@
 """One evaluation cycle: every check concurrently, each within its budget, then memory saved."""
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ class Evaluator:
         self.clock = clock
         self.checks: list[Check] = build_checks(config)
         self.state_problem: str | None = None  # a state file we must not overwrite
+        self.observed = Memory()  # what the last cycle saw, learned even where it failed
         try:
             self.memory = self.store.load() or Memory()
         except StateError as exc:
@@ -44,8 +46,15 @@ class Evaluator:
     async def run_cycle(self) -> Report:
         """Evaluate every check once and return the report."""
         started = self.clock()
-        ctx = CycleContext(self.db, self.memory, self.config, self.clock)
+        # Checks learn into a copy. It is kept only when nothing failed: a foreign or damaged
+        # database must not teach us its marks (a fresh datadir's newer admin row would
+        # otherwise make the real data look like it moved backwards once it returns).
+        staged = copy.deepcopy(self.memory)
+        ctx = CycleContext(self.db, staged, self.config, self.clock)
         results = list(await asyncio.gather(*(self._bounded(check, ctx) for check in self.checks)))
+        self.observed = staged
+        if all(result.status is not Status.FAIL for result in results):
+            self.memory = staged
         state = self._save()
         if state is not None:
             results.append(state)

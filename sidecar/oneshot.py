@@ -19,10 +19,11 @@ _UNITS = {"ms": "ms", "s": "s", "rows": ""}
 
 
 async def evaluate(config: ResolvedConfig, memory: Memory | None = None) -> tuple[Report, Memory]:
-    """Run one cycle and release everything; return the report and the memory after it.
+    """Run one cycle and release everything; return the report and a memory.
 
-    Without `memory` the state directory's memory is used (and saved). With it, that memory is
-    used instead and nothing is written: `adopt`, `snapshot` and `verify` decide what to keep.
+    Without `memory` the state directory's memory is used (and saved) and returned. With it,
+    that memory is used instead, nothing is written, and what the cycle observed is returned
+    even where checks failed: `adopt` and `snapshot` record the database as it is.
     """
     if memory is None:
         evaluator = Evaluator(config)
@@ -30,7 +31,8 @@ async def evaluate(config: ResolvedConfig, memory: Memory | None = None) -> tupl
         evaluator = Evaluator(config, store=StateStore(None))
         evaluator.memory = memory
     try:
-        return await evaluator.run_cycle(), evaluator.memory
+        report = await evaluator.run_cycle()
+        return report, evaluator.memory if memory is None else evaluator.observed
     finally:
         await evaluator.aclose()
 

@@ -1,0 +1,1 @@
+"""Shared test machinery: real MariaDB servers and real `sidecar serve` processes."""
