@@ -114,12 +114,22 @@ class LatestRecordCheck:
     ) -> CheckResult:
         if has_rows:
             output = f"rows exist but every {self.column} is NULL"
-            return ctx.result(self.key, Status.WARN, None, "s", output, expected)
+            return ctx.result(
+                self.key, Status.WARN, None, "s", output, expected, indexed=self._indexed
+            )
         if remembered is not None or self.table.min_rows:
             seen = f"; newest remembered {iso(remembered)}" if remembered is not None else ""
-            return ctx.result(self.key, Status.FAIL, None, "s", f"table is empty{seen}", expected)
+            return ctx.result(
+                self.key,
+                Status.FAIL,
+                None,
+                "s",
+                f"table is empty{seen}",
+                expected,
+                indexed=self._indexed,
+            )
         output = "table is empty (no records remembered yet)"
-        return ctx.result(self.key, Status.WARN, None, "s", output, expected)
+        return ctx.result(self.key, Status.WARN, None, "s", output, expected, indexed=self._indexed)
 
     def _failure(
         self,

@@ -1,0 +1,188 @@
+"""Each check's distinct reasons, against a real MariaDB: never a silent pass."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sidecar.mariadb_server import MariaDBServer
+from sidecar.results import Status
+from tests.support.evaluate import check, cycle, evaluator_for, once
+from tests.support.servers import MONITOR_USER, add_users, seed
+
+
+async def test_healthy_table_passes_with_exact_values(seeded: MariaDBServer) -> None:
+    report = await once(seeded)
+    assert report.status is Status.PASS, report.reasons()
+    rows = check(report, "User:rowCount")
+    assert (rows.observed_value, rows.details["countKind"]) == (14, "exact")
+    latest = check(report, "User:latestRecord")
+    assert 0 <= latest.observed_value < 60 and latest.details["indexed"] is True
+
+
+async def test_empty_table_is_named_warn_without_floor_fail_with_one(mariadb: MariaDBServer) -> None:
+    seed(mariadb, users=0)
+    report = await once(mariadb)
+    assert check(report, "User:rowCount").status is Status.WARN
+    assert "table is empty" in check(report, "User:rowCount").output
+    assert "table is empty" in check(report, "User:latestRecord").output
+    floored = await once(mariadb, min_rows=1)
+    assert check(floored, "User:rowCount").status is Status.FAIL
+    assert "table is empty" in check(floored, "User:rowCount").output
+
+
+async def test_missing_table_is_named(mariadb: MariaDBServer) -> None:
+    seed(mariadb, users=0)
+    mariadb.execute("DROP TABLE User", database="app")
+    report = await once(mariadb, min_rows=1)
+    rows = check(report, "User:rowCount")
+    assert rows.status is Status.FAIL and rows.output == "table does not exist"
+    assert "table does not exist" in check(report, "User:latestRecord").output
+    unfloored = await once(mariadb)
+    assert check(unfloored, "User:rowCount").status is Status.WARN
+
+
+async def test_all_null_timestamps_are_named(mariadb: MariaDBServer) -> None:
+    seed(mariadb, users=0)
+    mariadb.execute(
+        "CREATE TABLE Event (id INT PRIMARY KEY, at DATETIME NULL)",
+        "INSERT INTO Event VALUES (1, NULL), (2, NULL)",
+        database="app",
+    )
+    report = await once(mariadb, table="Event", timestamp_column="at")
+    latest = check(report, "Event:latestRecord")
+    assert latest.status is Status.WARN
+    assert latest.output == "rows exist but every at is NULL"
+    assert latest.details["indexed"] is False  # and the log says MAX() scans the table
+
+
+async def test_future_timestamps_are_named(seeded: MariaDBServer) -> None:
+    future = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    seeded.execute(f"INSERT INTO User (email, createdAt) VALUES ('t@x', '{future}')", database="app")
+    latest = check(await once(seeded), "User:latestRecord")
+    assert latest.status is Status.WARN and "in the future" in latest.output
+
+
+async def test_stale_newest_record_warns_with_max_age(seeded: MariaDBServer) -> None:
+    old = (datetime.now(UTC) - timedelta(hours=40)).strftime("%Y-%m-%d %H:%M:%S")
+    seeded.execute(f"UPDATE User SET createdAt = '{old}'", database="app")
+    latest = check(await once(seeded, max_age="36h"), "User:latestRecord")
+    assert latest.status is Status.WARN
+    assert "older than max_age 36h" in latest.output
+    assert latest.observed_value == pytest.approx(40 * 3600, abs=120)
+
+
+async def test_permission_denied_is_named(seeded: MariaDBServer) -> None:
+    seeded.execute(
+        f"REVOKE SELECT ON app.* FROM '{MONITOR_USER}'@'127.0.0.1'",
+        "CREATE TABLE app.Other (id INT PRIMARY KEY)",
+        f"GRANT SELECT ON app.Other TO '{MONITOR_USER}'@'127.0.0.1'",
+    )
+    report = await once(seeded)
+    rows = check(report, "User:rowCount")
+    assert rows.status is Status.FAIL and "permission denied" in rows.output
+    assert "permission denied" in check(report, "User:latestRecord").output
+    assert MONITOR_USER not in rows.output and "127.0.0.1" not in rows.output
+
+
+async def test_missing_column_is_named(seeded: MariaDBServer) -> None:
+    latest = check(await once(seeded, timestamp_column="updatedAt"), "User:latestRecord")
+    assert latest.status is Status.FAIL and latest.output == "column updatedAt does not exist"
+
+
+async def test_locked_table_times_out_with_a_reason(seeded: MariaDBServer) -> None:
+    holder = seeded.connect(database="app")
+    release = threading.Event()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLES User WRITE")
+        report = await once(seeded)
+        rows = check(report, "User:rowCount")
+        assert rows.status is Status.FAIL and "timed out" in rows.output
+        assert rows.duration < 1.5  # bounded by the 1 s timeout, not by the lock
+    finally:
+        release.set()
+        holder.close()
+    assert (await once(seeded)).status is Status.PASS
+
+
+async def test_drop_below_high_water_fails_naming_the_remembered_count(seeded: MariaDBServer) -> None:
+    evaluator = evaluator_for(seeded)
+    try:
+        assert (await cycle(evaluator)).status is Status.PASS
+        seeded.execute("DELETE FROM User WHERE id > 4", database="app")
+        rows = check(await cycle(evaluator), "User:rowCount")
+        assert rows.status is Status.FAIL
+        assert rows.output == "4 rows, down 71% from the remembered 14 (max_drop 50%)"
+        assert rows.expected["atLeast"] == 7
+    finally:
+        await evaluator.aclose()
+
+
+async def test_small_drop_within_max_drop_passes(seeded: MariaDBServer) -> None:
+    evaluator = evaluator_for(seeded)
+    try:
+        await cycle(evaluator)
+        seeded.execute("DELETE FROM User WHERE id > 10", database="app")
+        report = await cycle(evaluator)
+        assert check(report, "User:rowCount").status is Status.PASS
+        assert check(report, "User:rowCount").details["highWater"] == 14
+    finally:
+        await evaluator.aclose()
+
+
+async def test_newest_record_moving_backwards_fails(seeded: MariaDBServer) -> None:
+    evaluator = evaluator_for(seeded)
+    try:
+        await cycle(evaluator)
+        # An older copy of the data: every record a day older than what we saw.
+        seeded.execute("UPDATE User SET createdAt = createdAt - INTERVAL 1 DAY", database="app")
+        latest = check(await cycle(evaluator), "User:latestRecord")
+        assert latest.status is Status.FAIL and "moved backwards" in latest.output
+    finally:
+        await evaluator.aclose()
+
+
+async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBServer) -> None:
+    add_users(seeded, 986)
+    seeded.execute("ANALYZE TABLE User", database="app")
+    estimated = check(await once(seeded, exact_count_below=100), "User:rowCount")
+    assert estimated.details["countKind"] == "estimate"
+    assert estimated.status is Status.PASS
+    assert 500 <= estimated.observed_value <= 2000  # InnoDB's estimate of 1000 rows
+    # A floor above the estimate is confirmed by a probe bounded by the floor: exact answer.
+    floored = check(await once(seeded, exact_count_below=100, min_rows=5000), "User:rowCount")
+    assert floored.status is Status.FAIL
+    assert (floored.observed_value, floored.details["countKind"]) == (1000, "exact")
+    assert floored.output == "1000 rows, below the floor of 5000"
+
+
+async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBServer) -> None:
+    seed(mariadb, users=0)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    mariadb.execute(
+        "CREATE TABLE Ping (id INT PRIMARY KEY, at BIGINT, INDEX (at))",
+        f"INSERT INTO Ping VALUES (1, {now_ms - 5000})",
+        database="app",
+    )
+    latest = check(await once(mariadb, table="Ping", timestamp_column="at"), "Ping:latestRecord")
+    assert latest.status is Status.PASS
+    assert latest.observed_value == pytest.approx(5, abs=3)
+
+
+async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBServer) -> None:
+    seeded.execute("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
+    try:
+        await once(seeded, data_dir=str(seeded.datadir))
+    finally:
+        seeded.execute("SET GLOBAL general_log = 0")
+    sent = seeded.execute(
+        f"SELECT argument FROM mysql.general_log WHERE user_host LIKE '{MONITOR_USER}%'"
+        " AND command_type = 'Query'"
+    )
+    statements = [row[0].decode() if isinstance(row[0], bytes) else row[0] for row in sent]
+    assert statements, "the general log recorded nothing"
+    # aiomysql sends a COMMIT after the session set-up; it writes nothing.
+    allowed = ("SELECT", "SET SESSION", "SET STATEMENT", "COMMIT")
+    for statement in statements:
+        assert statement.lstrip().upper().startswith(allowed), statement
