@@ -9,6 +9,7 @@ client gave up. A connection that saw any error or timeout is closed, never reus
 import asyncio
 import contextlib
 import math
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,11 +92,13 @@ def classify(exc: BaseException, budget: float) -> DatabaseError:
         code = exc.args[0]
         kind, reason = _CODES.get(code, (ErrorKind.OTHER, "database error"))
         cause = exc.__cause__
-        if kind is ErrorKind.CONNECT and isinstance(cause, OSError) and cause.strerror:
-            reason = f"{reason}: {cause.strerror.lower()}"
+        # os.strerror, not the exception's text: asyncio's names the host and port.
+        if kind is ErrorKind.CONNECT and isinstance(cause, OSError) and cause.errno:
+            reason = f"{reason}: {os.strerror(cause.errno).lower()}"
         return DatabaseError(kind, f"{reason} (MariaDB error {code})", code)
     if isinstance(exc, OSError):
-        return DatabaseError(ErrorKind.CONNECT, f"cannot connect to the database: {exc.strerror}")
+        detail = f": {os.strerror(exc.errno).lower()}" if exc.errno else ""
+        return DatabaseError(ErrorKind.CONNECT, f"cannot connect to the database{detail}")
     return DatabaseError(ErrorKind.OTHER, f"unexpected database error ({type(exc).__name__})")
 
 

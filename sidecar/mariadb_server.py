@@ -66,6 +66,7 @@ class MariaDBServer:
             f"--datadir={self.datadir}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
+            *self._tmpdir_args(),
             *self._user_args(),
         ]
         result = subprocess.run(command, capture_output=True, check=False, timeout=120)
@@ -92,6 +93,7 @@ class MariaDBServer:
             "--innodb-log-file-size=16M",
             "--innodb-flush-log-at-trx-commit=2",
             "--max-connections=200",
+            *self._tmpdir_args(),
             *self._user_args(),
         ]
         self.process = subprocess.Popen(
@@ -195,6 +197,13 @@ class MariaDBServer:
         """A `SIDECAR_DB_URL` for this server."""
         secret = f":{password}" if password else ""
         return f"mysql://{user}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def _tmpdir_args(self) -> list[str]:
+        # A private tmpdir: servers bootstrapping side by side in a shared /tmp trip over
+        # each other's temporary tables ("Could not remove temporary table").
+        tmpdir = self.base / "tmp"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        return [f"--tmpdir={tmpdir}"]
 
     @staticmethod
     def _user_args() -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 from sidecar.checks.base import CycleContext
 from sidecar.durations import format_duration
 from sidecar.identity import datadir, fingerprint, lineage, mount, schema, sentinel
-from sidecar.identity.reading import Reading
+from sidecar.identity.reading import Absence, Reading
 from sidecar.results import CheckResult, Status
 
 
@@ -86,6 +86,12 @@ class VolumeIdentityCheck:
         note = self._remember(memory, observed, now)
         if unverifiable:
             output = "cannot verify " + ", ".join(unverifiable)
+            return ctx.result(
+                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
+            )
+        errors = [r.note for r in readings if r.absence is Absence.ERROR]
+        if not observed and errors:
+            output = f"cannot read the identity sources: {errors[0]}"
             return ctx.result(
                 self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
             )
