@@ -20,7 +20,9 @@ async def test_healthy_table_passes_with_exact_values(seeded: MariaDBServer) -> 
     assert 0 <= latest.observed_value < 60 and latest.details["indexed"] is True
 
 
-async def test_empty_table_is_named_warn_without_floor_fail_with_one(mariadb: MariaDBServer) -> None:
+async def test_empty_table_is_named_warn_without_floor_fail_with_one(
+    mariadb: MariaDBServer,
+) -> None:
     seed(mariadb, users=0)
     report = await once(mariadb)
     assert check(report, "User:rowCount").status is Status.WARN
@@ -58,7 +60,9 @@ async def test_all_null_timestamps_are_named(mariadb: MariaDBServer) -> None:
 
 async def test_future_timestamps_are_named(seeded: MariaDBServer) -> None:
     future = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
-    seeded.execute(f"INSERT INTO User (email, createdAt) VALUES ('t@x', '{future}')", database="app")
+    seeded.execute(
+        f"INSERT INTO User (email, createdAt) VALUES ('t@x', '{future}')", database="app"
+    )
     latest = check(await once(seeded), "User:latestRecord")
     assert latest.status is Status.WARN and "in the future" in latest.output
 
@@ -106,7 +110,9 @@ async def test_locked_table_times_out_with_a_reason(seeded: MariaDBServer) -> No
     assert (await once(seeded)).status is Status.PASS
 
 
-async def test_drop_below_high_water_fails_naming_the_remembered_count(seeded: MariaDBServer) -> None:
+async def test_drop_below_high_water_fails_naming_the_remembered_count(
+    seeded: MariaDBServer,
+) -> None:
     evaluator = evaluator_for(seeded)
     try:
         assert (await cycle(evaluator)).status is Status.PASS

@@ -79,7 +79,7 @@ def test_toml_with_several_tables(tmp_path: Path) -> None:
         ('[[tables]]\nname = "User"\ncolour = "red"\n', "tables[0].colour"),
         ('[[tables]]\nname = "User"\n[[tables]]\nname = "User"\n', "configured twice"),
         ("not toml at all [", "not valid TOML"),
-        ('tabels = []\n', "unknown key"),
+        ("tabels = []\n", "unknown key"),
     ],
 )
 def test_bad_toml_names_the_entry(tmp_path: Path, document: str, named: str) -> None:

@@ -1,5 +1,6 @@
 """volume:identity and memory: changes when the datadir is replaced, and only then."""
 
+import asyncio
 import json
 import subprocess
 from pathlib import Path
@@ -58,7 +59,8 @@ async def test_benign_events_keep_identity_and_pass(
     add_users(seeded, 5)
     seeded.execute("DELETE FROM User WHERE id = 1", database="app")
     await still_same("inserts and deletes")
-    upgrade = subprocess.run(
+    upgrade = await asyncio.to_thread(
+        subprocess.run,
         ["mariadb-upgrade", "--force", "-uroot", "-h127.0.0.1", f"-P{seeded.port}"],
         capture_output=True,
         text=True,
@@ -116,11 +118,13 @@ async def test_sentinel_planted_by_adopt_is_missing_from_a_fresh_datadir(
 
     state_dir = tmp_path / "state"
     config = load_settings(
-        {"db_url": seeded.url("monitor", "Mon1tor-Secret-7c1e"), "table": "User", "state_dir": str(state_dir)}
+        {
+            "db_url": seeded.url("monitor", "Mon1tor-Secret-7c1e"),
+            "table": "User",
+            "state_dir": str(state_dir),
+        }
     )
     # adopt runs its own event loop, as the CLI does
-    import asyncio
-
     code = await asyncio.to_thread(adopt, config, True, seeded.url("root", "", "app"))
     assert code == 0
     planted = seeded.execute("SELECT id FROM _sidecar_identity", database="app")
@@ -143,7 +147,9 @@ async def test_unverifiable_source_warns_instead_of_passing(
     assert "cannot verify datadir" in identity.output
 
 
-async def test_corrupt_state_is_reported_never_replaced(seeded: MariaDBServer, tmp_path: Path) -> None:
+async def test_corrupt_state_is_reported_never_replaced(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     (state_dir / STATE_FILE).write_text('{"format": 1, "identity": {"sour')

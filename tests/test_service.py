@@ -25,7 +25,7 @@ def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_pa
         body = sidecar.wait_status("pass")
         response = sidecar.get("/health")
         assert response.headers["content-type"] == "application/health+json"
-        assert list(body)[0] == "status"
+        assert next(iter(body)) == "status"
         checks = body["checks"]
         assert set(checks) == {
             "database:connection",
@@ -34,7 +34,11 @@ def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_pa
             "volume:identity",
         }
         rows = checks["User:rowCount"][0]
-        assert (rows["observedValue"], rows["observedUnit"], rows["countKind"]) == (14, "rows", "exact")
+        assert (rows["observedValue"], rows["observedUnit"], rows["countKind"]) == (
+            14,
+            "rows",
+            "exact",
+        )
         latest = checks["User:latestRecord"][0]
         assert latest["observedUnit"] == "s" and 0 <= latest["observedValue"] < 60
         assert latest["newestRecord"].endswith("Z") and latest["indexed"] is True
@@ -58,7 +62,9 @@ def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_pa
         assert MONITOR_PASSWORD not in sidecar.log()
 
 
-def test_verdict_is_fail_starting_until_the_first_cycle(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_verdict_is_fail_starting_until_the_first_cycle(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
     seeded.pause()  # the first cycle now takes its whole timeout
     try:
         env = monitor_env(seeded, interval="10s", timeout="3s")
@@ -88,7 +94,9 @@ def test_database_stopped_fails_fast_and_recovers_without_restart(
         assert sidecar.get("/readyz").status_code == 200
 
 
-def test_database_hung_fails_by_timeout_not_by_hanging(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_database_hung_fails_by_timeout_not_by_hanging(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
         seeded.pause()

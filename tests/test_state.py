@@ -17,7 +17,8 @@ from pathlib import Path
 from sidecar.state import Memory, StateStore, TableMemory
 store = StateStore(Path(sys.argv[1]))
 for n in itertools.count(1):
-    memory = Memory(identity={"volume": "v" * (n % 5000)}, tables={"User": TableMemory(n, float(n))})
+    tables = {"User": TableMemory(n, float(n))}
+    memory = Memory(identity={"volume": "v" * (n % 5000)}, tables=tables)
     store.save(memory)
 """
 
@@ -56,7 +57,8 @@ def test_round_trip(tmp_path: Path) -> None:
         "[]",
         '{"format": 2}',
         '{"format": 1, "identity": {}, "tables": {}}',
-        '{"format": 1, "identity": {"recorded_at": null, "sources": {}}, "tables": {"User": {"high_water": "x", "newest": null}}}',
+        '{"format": 1, "identity": {"recorded_at": null, "sources": {}},'
+        ' "tables": {"User": {"high_water": "x", "newest": null}}}',
     ],
 )
 def test_damaged_state_is_an_error_naming_the_file(tmp_path: Path, text: str) -> None:

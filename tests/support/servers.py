@@ -27,7 +27,8 @@ def seed(server: MariaDBServer, users: int = 14, grant_datadir: bool = True) -> 
     """The app database, a least-privilege monitor account and `users` users."""
     statements = [
         "CREATE DATABASE IF NOT EXISTS app",
-        f"CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'127.0.0.1' IDENTIFIED BY '{MONITOR_PASSWORD}'",
+        f"CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'127.0.0.1'"
+        f" IDENTIFIED BY '{MONITOR_PASSWORD}'",
         f"GRANT SELECT ON app.* TO '{MONITOR_USER}'@'127.0.0.1'",
     ]
     if grant_datadir:
@@ -67,7 +68,9 @@ def monitor_env(server: MariaDBServer, **extra: Any) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the `sidecar` CLI in a subprocess with only `env` as its SIDECAR_* settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     return subprocess.run(
