@@ -106,33 +106,38 @@ class Notifier:
             log.warning("notification queue full: dropping a notification")
 
     async def _deliver(self) -> None:
-        assert self._client is not None
         while True:
             method, url, payload = await self._queue.get()
-            delay = self.backoff
-            for attempt in range(1, ATTEMPTS + 1):
-                try:
-                    response = await self._client.request(method, url, json=payload)
-                    if response.status_code < 500:
-                        response.raise_for_status()
-                        self.delivered += 1
-                        break
-                    problem = f"HTTP {response.status_code}"
-                except httpx.HTTPStatusError as exc:
-                    # A 4xx will not get better by asking again.
-                    problem = f"HTTP {exc.response.status_code}"
-                    attempt = ATTEMPTS
-                except httpx.HTTPError as exc:
-                    problem = type(exc).__name__
-                if attempt == ATTEMPTS:
+            try:
+                problem = await self._send(method, url, payload)
+                if problem is None:
+                    self.delivered += 1
+                else:
                     self.failed += 1
-                    log.warning(
-                        "%s notification failed after %d attempt(s): %s", method, attempt, problem
-                    )
-                    break
+                    log.warning("%s notification not delivered: %s", method, problem)
+            finally:
+                self._queue.task_done()
+
+    async def _send(self, method: str, url: str, payload: dict[str, Any] | None) -> str | None:
+        """Deliver with bounded retries; None on success, else what went wrong last."""
+        assert self._client is not None
+        delay = self.backoff
+        problem = ""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                response = await self._client.request(method, url, json=payload)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__} after {attempt} attempt(s)"
+            else:
+                if response.status_code < 400:
+                    return None
+                problem = f"HTTP {response.status_code} after {attempt} attempt(s)"
+                if response.status_code < 500:
+                    return problem  # a 4xx will not get better by asking again
+            if attempt < ATTEMPTS:
                 await asyncio.sleep(delay)
                 delay *= 2
-            self._queue.task_done()
+        return problem
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until queued notifications are delivered (or given up); for shutdown and tests."""

@@ -14,6 +14,7 @@ from sidecar.durations import format_duration
 from sidecar.identity import datadir, fingerprint, lineage, mount, schema, sentinel
 from sidecar.identity.reading import Absence, Reading
 from sidecar.results import CheckResult, Status
+from sidecar.state import Memory
 
 
 async def read_all(ctx: CycleContext) -> list[Reading]:
@@ -61,7 +62,6 @@ class VolumeIdentityCheck:
         memory = ctx.memory
         readings = await read_all(ctx)
         observed = fingerprint.observed_values(readings)
-        text = fingerprint.pin_text(observed)
         differences: list[fingerprint.Difference] = []
         unverifiable: list[str] = []
         expected: dict[str, Any] = {}
@@ -75,40 +75,41 @@ class VolumeIdentityCheck:
             found, missing = fingerprint.compare(memory.identity, readings, "baseline")
             differences += found
             unverifiable += [m for m in missing if m not in unverifiable]
-        details: dict[str, Any] = {"sources": sorted(observed)}
+
+        def result(status: Status, output: str) -> CheckResult:
+            return ctx.result(
+                self.key,
+                status,
+                fingerprint.pin_text(observed),
+                "fingerprint",
+                output,
+                expected,
+                match=0 if differences else 1,
+                sources=sorted(observed),
+            )
+
         now = ctx.clock()
         if differences:
             output = "; ".join(d.describe() for d in differences)
-            output += newly_initialised(readings, memory.identity_recorded_at, now)
-            return ctx.result(
-                self.key, Status.FAIL, text, "fingerprint", output, expected, match=0, **details
+            return result(
+                Status.FAIL, output + newly_initialised(readings, memory.identity_recorded_at, now)
             )
         note = self._remember(memory, observed, now)
         if unverifiable:
-            output = "cannot verify " + ", ".join(unverifiable)
-            return ctx.result(
-                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
-            )
+            return result(Status.WARN, "cannot verify " + ", ".join(unverifiable))
         errors = [r.note for r in readings if r.absence is Absence.ERROR]
         if not observed and errors:
-            output = f"cannot read the identity sources: {errors[0]}"
-            return ctx.result(
-                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
-            )
+            return result(Status.WARN, f"cannot read the identity sources: {errors[0]}")
         if not observed:
-            output = (
+            return result(
+                Status.WARN,
                 "no identity source available yet: mount the data volume (SIDECAR_DATA_DIR), "
-                "run sidecar adopt, or set SIDECAR_IDENTITY_QUERY"
+                "run sidecar adopt, or set SIDECAR_IDENTITY_QUERY",
             )
-            return ctx.result(
-                self.key, Status.WARN, text, "fingerprint", output, expected, match=1, **details
-            )
-        return ctx.result(
-            self.key, Status.PASS, text, "fingerprint", note, expected, match=1, **details
-        )
+        return result(Status.PASS, note)
 
     @staticmethod
-    def _remember(memory: Any, observed: dict[str, Any], now: float) -> str:
+    def _remember(memory: Memory, observed: dict[str, Any], now: float) -> str:
         """Record the baseline on first use; add new sources and roll `schema` forward."""
         if not observed:
             return ""
