@@ -20,8 +20,10 @@ import pymysql
 
 from sidecar.dburl import DatabaseURL
 
-# How many idle connections to keep: one per check that may run concurrently is plenty.
-_IDLE_LIMIT = 4
+# At most this many connections at once, and as many kept idle between cycles: enough for the
+# checks of a cycle to overlap, few enough for `MAX_USER_CONNECTIONS 10` on the monitoring
+# account, and a hung server never collects more than this many half-open sockets from us.
+_CONNECTION_LIMIT = 4
 
 
 class ErrorKind(StrEnum):
@@ -118,6 +120,7 @@ class Database:
         self._timeout = timeout
         self._read_only = read_only
         self._idle: list[aiomysql.Connection] = []
+        self._slots = asyncio.Semaphore(_CONNECTION_LIMIT)
         self.queries = 0  # statements sent, for tests and benchmarks
 
     @property
@@ -177,7 +180,7 @@ class Database:
         budget = timeout or self._timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
-        async with _bounded(budget):
+        async with _bounded(budget), self._slots:
             while self._idle:
                 # An idle connection may have died with a server restart or wait_timeout:
                 # that is no news about the database, so try the next, then a fresh one.
@@ -207,7 +210,7 @@ class Database:
             if isinstance(exc, Exception):
                 raise classify(exc, budget) from exc
             raise
-        if len(self._idle) < _IDLE_LIMIT:
+        if len(self._idle) < _CONNECTION_LIMIT:
             self._idle.append(conn)
         else:
             conn.close()
