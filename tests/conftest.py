@@ -28,14 +28,3 @@ def seeded(mariadb: MariaDBServer) -> MariaDBServer:
     seed(mariadb)
     return mariadb
 
-
-@pytest.fixture(scope="session")
-def shared_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
-    """One server for read-only tests that may share it (each uses its own database)."""
-    base = tmp_path_factory.mktemp("shared-mariadb")
-    server = MariaDBServer(base)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
