@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# An example app standing in for a Prisma-backed service: on start it runs its "migrations"
+# and its "seed" (one admin user, created if absent), then serves. That seed is what made the
+# incident invisible: on an empty volume it produced a plausible, almost empty database.
+#
+# The app starts only once the sidecar vouches for the database: compose gates it with
+# `depends_on: sidecar: condition: service_healthy`, and this script checks /readyz again
+# before it touches the schema, because podman-compose with podman < 4.6 skips
+# service_healthy conditions (with a warning) and starts the app anyway.
+set -euo pipefail
+
+db_password="$(<"${DB_PASSWORD_FILE:?}")"
+sidecar_host="${READYZ_HOST:-sidecar}"
+sidecar_port="${READYZ_PORT:-8080}"
+
+log() { printf '%s app: %s\n' "$(date -u +%FT%TZ)" "$*"; }
+
+# GET /readyz with bash's /dev/tcp: the mariadb image has no curl. A subshell, so that a
+# refused connection cannot end the script.
+sidecar_ready() (
+    exec 3<>"/dev/tcp/$sidecar_host/$sidecar_port" || exit 1
+    printf 'GET /readyz HTTP/1.0\r\nHost: %s\r\n\r\n' "$sidecar_host" >&3
+    IFS= read -r -t 5 status <&3 || exit 1
+    [[ "$status" == HTTP/1.?" 2"* ]]
+)
+
+sql() {
+    MYSQL_PWD="$db_password" mariadb -h "${DB_HOST:-mariadb}" -u "${DB_USER:-app}" \
+        "${DB_NAME:-app}" --batch --skip-column-names "$@"
+}
+
+log "waiting for the sidecar to vouch for the database (http://$sidecar_host:$sidecar_port/readyz)"
+until sidecar_ready 2>/dev/null; do
+    sleep 2
+done
+
+# The sidecar can vouch for a server that is still accepting its first connections elsewhere;
+# give MariaDB a bounded moment rather than crash-looping.
+for _ in $(seq 30); do
+    sql -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 1
+done
+
+log "running migrations"
+sql <<'SQL'
+CREATE TABLE IF NOT EXISTS _prisma_migrations (
+    id VARCHAR(36) PRIMARY KEY,
+    migration_name VARCHAR(255) NOT NULL UNIQUE,
+    started_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+);
+CREATE TABLE IF NOT EXISTS `User` (
+    id INT AUTO_INCREMENT PRIMARY KEY,
+    email VARCHAR(191) UNIQUE,
+    createdAt DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    INDEX (createdAt)
+);
+INSERT IGNORE INTO _prisma_migrations (id, migration_name) VALUES (UUID(), '0001_init');
+SQL
+log "seeding"
+sql -e "INSERT IGNORE INTO \`User\` (email) VALUES ('admin@example.com')"
+log "ready: $(sql -e "SELECT COUNT(*) FROM \`User\`") users"
+
+# Serve (here: idle) until stopped; the trap makes `compose down` quick.
+trap 'log "stopping"; exit 0' TERM INT
+sleep infinity &
+wait

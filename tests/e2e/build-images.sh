@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Builds the container images the e2e tests run, without any container registry:
+#   localhost/sidecar-base:bookworm  a minimal Debian bookworm rootfs (debootstrap), imported
+#   localhost/sidecar:dev            the product image, from the repository's Containerfile
+#   localhost/mariadb:local          Debian's mariadb-server behind an official-image-like entrypoint
+# Also makes podman usable on a fresh CI machine (runc, ulimits) and installs podman-compose
+# into .venv. Idempotent: the base image is reused when present, the others rebuild from cache.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+base_image="${SIDECAR_BASE_IMAGE:-localhost/sidecar-base:bookworm}"
+sidecar_image="${SIDECAR_IMAGE:-localhost/sidecar:dev}"
+mariadb_image="${MARIADB_IMAGE:-localhost/mariadb:local}"
+suite=bookworm
+rootfs=""
+
+log() { printf 'build-images: %s\n' "$*" >&2; }
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        log "must run as root (debootstrap, rootful podman)"
+        exit 1
+    fi
+}
+
+# Podman here has no working crun and the default unlimited ulimits break mariadbd and runc,
+# so pin both in the system containers.conf, keeping whatever else an operator put there.
+configure_podman() {
+    local conf=/etc/containers/containers.conf
+    mkdir -p /etc/containers
+    [ -f "$conf" ] || : >"$conf"
+    python3 - "$conf" <<'PY'
+import re
+import sys
+import tomllib
+
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+want = {
+    "engine": ("runtime", '"runc"'),
+    "containers": ("default_ulimits", '["nofile=1024:1024", "nproc=1024:1024"]'),
+}
+current = tomllib.loads(text)
+if (
+    current.get("engine", {}).get("runtime") == "runc"
+    and current.get("containers", {}).get("default_ulimits")
+    == ["nofile=1024:1024", "nproc=1024:1024"]
+):
+    sys.exit(0)
+for table, (key, value) in want.items():
+    # Drop any earlier setting of the key, then put ours right under the table header.
+    text = re.sub(rf"(?m)^\s*{key}\s*=.*\n?", "", text)
+    header = re.search(rf"(?m)^\[{table}\]\s*$", text)
+    line = f"{key} = {value}\n"
+    if header:
+        text = text[: header.end()] + "\n" + line + text[header.end() + 1 :]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + f"[{table}]\n{line}"
+tomllib.loads(text)
+open(path, "w", encoding="utf-8").write(text)
+print(f"build-images: configured {path}", file=sys.stderr)
+PY
+}
+
+# The Debian mirror this machine's apt already uses, unless DEBIAN_MIRROR says otherwise.
+debian_mirror() {
+    if [ -n "${DEBIAN_MIRROR:-}" ]; then
+        echo "$DEBIAN_MIRROR"
+        return
+    fi
+    local uri
+    uri="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+        | grep -Eo '(https?://[^ ]+/debian)/?( |$)' | head -n1 | tr -d ' ' || true)"
+    if [ -z "$uri" ]; then
+        log "cannot find a Debian mirror in apt's sources; set DEBIAN_MIRROR"
+        exit 1
+    fi
+    echo "${uri%/}"
+}
+
+build_base() {
+    if podman image exists "$base_image"; then
+        log "$base_image exists, reusing it"
+        return
+    fi
+    local mirror
+    mirror="$(debian_mirror)"
+    rootfs="$(mktemp -d /var/tmp/sidecar-rootfs.XXXXXX)"
+    trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
+    log "debootstrap $suite from $mirror into $rootfs"
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+        "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
+        tail -n 30 "$rootfs.log" >&2
+        exit 1
+    }
+    rm -f "$rootfs.log"
+    cat >"$rootfs/etc/apt/sources.list" <<SRC
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb ${mirror}-security $suite-security main
+SRC
+    # The image trusts what this machine trusts: local CAs (a TLS-inspecting proxy's, say)
+    # must reach pip inside builds too. Debian's pip honours the system bundle via pip.conf.
+    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+        cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+        chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+    fi
+    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$rootfs/etc/pip.conf"
+    # Keep the image small: no package lists, caches, docs or man pages.
+    cat >"$rootfs/etc/dpkg/dpkg.cfg.d/01-slim" <<'CFG'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+CFG
+    cat >"$rootfs/etc/apt/apt.conf.d/01-slim" <<'CFG'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+CFG
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb \
+        "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
+    log "importing $base_image"
+    tar --numeric-owner -C "$rootfs" -c . \
+        | podman import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+            - "$base_image" >/dev/null 2>&1
+    rm -rf "$rootfs"
+}
+
+build_sidecar() {
+    log "building $sidecar_image"
+    local revision
+    revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
+    podman build --format docker --build-arg "BASE_IMAGE=$base_image" \
+        --build-arg "REVISION=$revision" --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        -t "$sidecar_image" -f "$repo/Containerfile" "$repo"
+}
+
+build_mariadb() {
+    log "building $mariadb_image"
+    podman build --format docker --build-arg "BASE_IMAGE=$base_image" \
+        -t "$mariadb_image" -f "$here/mariadb/Containerfile" "$here/mariadb"
+}
+
+install_compose() {
+    [ -x "$repo/.venv/bin/python" ] || python3 -m venv "$repo/.venv"
+    if ! "$repo/.venv/bin/podman-compose" --version >/dev/null 2>&1; then
+        log "installing podman-compose into .venv"
+        "$repo/.venv/bin/pip" install -q --disable-pip-version-check podman-compose
+    fi
+}
+
+main() {
+    need_root
+    configure_podman
+    install_compose
+    local targets=("$@")
+    [ ${#targets[@]} -gt 0 ] || targets=(base sidecar mariadb)
+    for t in "${targets[@]}"; do
+        case "$t" in
+            base) build_base ;;
+            sidecar) build_base; build_sidecar ;;
+            mariadb) build_base; build_mariadb ;;
+            *) log "unknown target $t (base, sidecar, mariadb)"; exit 2 ;;
+        esac
+    done
+}
+
+main "$@"
