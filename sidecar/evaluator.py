@@ -68,13 +68,17 @@ class Evaluator:
                 result = await check.run(ctx)
         except TimeoutError:
             result = ctx.result(
-                check.key, Status.FAIL, None, "", f"check timed out after {format_duration(budget)}"
+                check.key,
+                Status.FAIL,
+                None,
+                check.unit,
+                f"timed out after {format_duration(budget)}",
             )
         except Exception as exc:
             # A bug in a check must cost that check, not the loop: report it by name.
             log.exception("check %s crashed", check.key)
             result = ctx.result(
-                check.key, Status.FAIL, None, "", f"check crashed ({type(exc).__name__})"
+                check.key, Status.FAIL, None, check.unit, f"check crashed ({type(exc).__name__})"
             )
         return replace(result, duration=round(time.perf_counter() - began, 6))
 

@@ -46,6 +46,7 @@ class Check(Protocol):
     """One data-level check. `run` must not raise for database trouble: it returns a result."""
 
     key: str
+    unit: str  # of its observed value, also when the check could not run
 
     async def run(self, ctx: CycleContext) -> CheckResult:
         """Evaluate once against the database and memory in `ctx`."""

@@ -10,6 +10,7 @@ class ConnectionCheck:
     """Round-trip of `SELECT 1`, connecting first when no idle connection is at hand."""
 
     key = "database:connection"
+    unit = "ms"
 
     async def run(self, ctx: CycleContext) -> CheckResult:
         """Pass with the round-trip in ms, or fail with why the database did not answer."""

@@ -58,6 +58,7 @@ class LatestRecordCheck:
         self.table = table
         self.column = table.timestamp_column
         self.key = f"{table.name}:latestRecord"
+        self.unit = "s"
         t, c = identifiers.quote(table.name), identifiers.quote(self.column)
         self._sql = f"SELECT (SELECT MAX({c}) FROM {t}), EXISTS(SELECT 1 FROM {t})"
         self._indexed: bool | None = None

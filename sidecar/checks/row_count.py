@@ -35,6 +35,7 @@ class RowCountCheck:
     def __init__(self, table: TableConfig) -> None:
         self.table = table
         self.key = f"{table.name}:rowCount"
+        self.unit = "rows"
         self._quoted = identifiers.quote(table.name)
         self._background: asyncio.Task[None] | None = None
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background

@@ -53,6 +53,7 @@ class VolumeIdentityCheck:
     """Fingerprint of the storage, compared with the pin and the remembered baseline."""
 
     key = "volume:identity"
+    unit = "fingerprint"
 
     def __init__(self, pin: dict[str, str] | None) -> None:
         self.pin = pin
