@@ -91,7 +91,7 @@ class VolumeIdentityCheck:
 
         now = ctx.clock()
         if differences:
-            output = "; ".join(d.describe() for d in differences)
+            output = fingerprint.describe_all(differences)
             return result(
                 Status.FAIL, output + newly_initialised(readings, memory.identity_recorded_at, now)
             )

@@ -54,6 +54,21 @@ class Difference:
         return f"{self.source} changed from {self.expected} to {self.observed} ({self.against})"
 
 
+def describe_all(differences: list[Difference]) -> str:
+    """One reason for all differences; a change seen against both pin and baseline is said once."""
+    against: dict[tuple[str, str, str], list[str]] = {}
+    for d in differences:
+        against.setdefault((d.source, str(d.expected), str(d.observed)), []).append(d.against)
+    clauses = []
+    for d in differences:
+        key = (d.source, str(d.expected), str(d.observed))
+        if key in against:
+            clauses.append(
+                Difference(d.source, d.expected, d.observed, ", ".join(against.pop(key))).describe()
+            )
+    return "; ".join(clauses)
+
+
 def observed_values(readings: list[Reading]) -> dict[str, Any]:
     """Source -> value for the readings that gave one."""
     return {r.source: r.value for r in readings if r.present}
