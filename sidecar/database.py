@@ -54,7 +54,14 @@ _CODES: dict[int, tuple[ErrorKind, str]] = {
     3024: (ErrorKind.TIMEOUT, "query timed out"),
     1205: (ErrorKind.TIMEOUT, "query timed out waiting for a lock"),
     1040: (ErrorKind.TOO_MANY_CONNECTIONS, "too many connections to the database"),
-    1203: (ErrorKind.TOO_MANY_CONNECTIONS, "connection limit of the monitoring user reached"),
+    1203: (
+        ErrorKind.TOO_MANY_CONNECTIONS,
+        "connection limit of the sidecar's database account reached",
+    ),
+    1226: (
+        ErrorKind.TOO_MANY_CONNECTIONS,
+        "connection limit of the sidecar's database account reached",
+    ),
     2003: (ErrorKind.CONNECT, "cannot connect to the database"),
     2002: (ErrorKind.CONNECT, "cannot connect to the database socket"),
     2006: (ErrorKind.CONNECT, "lost the connection to the database"),

@@ -8,12 +8,13 @@ semicolons, comments) is refused rather than escaped.
 
 import re
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,63}")
 
 
 def validate(name: str) -> str:
     """Return `name` if it is a plain identifier, else raise ValueError saying why."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    # fullmatch: `$` alone would also accept a trailing newline (`User\n` from an env file).
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise ValueError(
             f"{name!r} is not a plain identifier "
             "(letters, digits, _ and $; not starting with a digit; at most 64 characters)"

@@ -1,6 +1,7 @@
 """`sidecar serve`: the app under uvicorn, with graceful shutdown on SIGTERM/SIGINT."""
 
 import logging
+import signal
 
 import uvicorn
 
@@ -38,5 +39,10 @@ def serve(config: ResolvedConfig) -> int:
         settings.timeout,
         len(config.tables),
     )
+    # uvicorn re-raises the signal it caught once it has shut down gracefully, which would end
+    # the process "killed by SIGTERM" (143). A stop we were asked for is a clean exit: give it
+    # handlers that do nothing, which uvicorn restores and re-raises into after its shutdown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, frame: None)
     server.run()
     return 0 if server.started else 1

@@ -27,4 +27,3 @@ def seeded(mariadb: MariaDBServer) -> MariaDBServer:
     """A server with app.User holding 14 users and a SELECT-only `monitor` account."""
     seed(mariadb)
     return mariadb
-

@@ -1,12 +1,14 @@
 """Each check's distinct reasons, against a real MariaDB: never a silent pass."""
 
+import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sidecar.mariadb_server import MariaDBServer
-from sidecar.results import Status
+from sidecar.results import CheckResult, Status
 from tests.support.evaluate import check, cycle, evaluator_for, once
 from tests.support.servers import MONITOR_USER, add_users, seed
 
@@ -156,11 +158,16 @@ async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBServ
     assert estimated.details["countKind"] == "estimate"
     assert estimated.status is Status.PASS
     assert 500 <= estimated.observed_value <= 2000  # InnoDB's estimate of 1000 rows
-    # A floor above the estimate is confirmed by a probe bounded by the floor: exact answer.
+    # A floor near the estimate, within what may be counted in a cycle: a probe bounded by
+    # the floor confirms the table holds at least that many rows.
+    probed = check(await once(seeded, exact_count_below=900, min_rows=850), "User:rowCount")
+    assert probed.status is Status.PASS
+    assert (probed.details["countKind"], probed.details["atLeast"]) == ("estimate", 850)
+    # A floor far above it and above what a cycle may count: judged on the estimate, said so.
     floored = check(await once(seeded, exact_count_below=100, min_rows=5000), "User:rowCount")
     assert floored.status is Status.FAIL
-    assert (floored.observed_value, floored.details["countKind"]) == (1000, "exact")
-    assert floored.output == "1000 rows, below the floor of 5000"
+    assert floored.output.startswith("about ") and "below the floor of 5000" in floored.output
+    assert "InnoDB estimate" in floored.output
 
 
 async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBServer) -> None:
@@ -192,3 +199,33 @@ async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBServer) -> Non
     allowed = ("SELECT", "SET SESSION", "SET STATEMENT", "COMMIT")
     for statement in statements:
         assert statement.lstrip().upper().startswith(allowed), statement
+
+
+async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
+    seeded: MariaDBServer,
+) -> None:
+    """A line above `exact_count_below` is never probed in the cycle: a full count settles it."""
+    add_users(seeded, 986)
+    seeded.execute("ANALYZE TABLE User", database="app")
+    evaluator = evaluator_for(seeded, exact_count_below=100)
+    try:
+        await cycle(evaluator)  # estimate; schedules the first background exact count
+
+        async def settled(predicate: Callable[[CheckResult], bool]) -> CheckResult:
+            for _ in range(50):
+                rows = check(await cycle(evaluator), "User:rowCount")
+                if predicate(rows):
+                    return rows
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"never settled: {rows}")
+
+        await settled(lambda rows: rows.details.get("highWater") == 1000)
+        seeded.execute("DELETE FROM User WHERE id > 400", "ANALYZE TABLE User", database="app")
+        rows = await settled(lambda rows: rows.status is Status.FAIL)
+        if rows.details["countKind"] == "estimate":
+            assert rows.output.startswith("about ") and "InnoDB estimate" in rows.output
+            rows = await settled(lambda rows: rows.details["countKind"] == "exact")
+        assert rows.status is Status.FAIL
+        assert rows.output == "400 rows, down 60% from the remembered 1000 (max_drop 50%)"
+    finally:
+        await evaluator.aclose()

@@ -1,0 +1,4 @@
+"""Benchmarks of the sidecar against named baselines, measured side by side in one run.
+
+`python -m bench` runs them all and writes `docs/benchmarks.md` (see SPEC.md section 7).
+"""

@@ -1,0 +1,116 @@
+"""The HTTP servers compared by the throughput benchmark, each run as its own process.
+
+    python -m bench.servers sidecar|bare|naive --port PORT
+
+All three run under the same uvicorn settings (one worker, no access log, the sidecar's
+header limit). `sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables;
+`bare` is a Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled
+health endpoint does: `COUNT(*)` and `MAX(createdAt)` against MariaDB on every request.
+"""
+
+import argparse
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiomysql
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sidecar import identifiers
+from sidecar.app import create_app
+from sidecar.config import load_settings, settings_from_environ
+from sidecar.dburl import parse_db_url
+
+KINDS = ("sidecar", "bare", "naive")
+
+
+def uvicorn_config(app: Starlette, port: int) -> uvicorn.Config:
+    """The settings every benchmarked server runs under (those of `sidecar serve`)."""
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+
+
+def bare_app() -> Starlette:
+    """The baseline: a JSON endpoint that does nothing."""
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "pass"})
+
+    return Starlette(routes=[Route("/health", health, methods=["GET", "HEAD"])])
+
+
+def naive_app(url: str, table: str) -> Starlette:
+    """A health endpoint that asks the database on every request (aiomysql pool)."""
+    db = parse_db_url(url)
+    quoted = identifiers.quote(table)
+    pool: dict[str, Any] = {}
+
+    async def health(request: Request) -> Response:
+        async with pool["pool"].acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(f"SELECT COUNT(*) FROM {quoted}")
+            (count,) = await cursor.fetchone()
+            await cursor.execute(f"SELECT MAX(createdAt) FROM {quoted}")
+            (newest,) = await cursor.fetchone()
+        return JSONResponse(
+            {"status": "pass" if count else "fail", "rows": count, "newest": newest.isoformat()}
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool["pool"] = await aiomysql.create_pool(
+            host=db.host,
+            port=db.port,
+            user=db.user,
+            password=db.password or "",
+            db=db.database,
+            autocommit=True,
+            minsize=1,
+            maxsize=10,
+        )
+        try:
+            yield
+        finally:
+            pool["pool"].close()
+            await pool["pool"].wait_closed()
+
+    return Starlette(routes=[Route("/health", health, methods=["GET", "HEAD"])], lifespan=lifespan)
+
+
+def sidecar_app() -> Starlette:
+    """The real app, configured from the `SIDECAR_*` environment like `sidecar serve`."""
+    return create_app(load_settings(settings_from_environ(os.environ)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.servers")
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db-url", help="for naive: mysql:// URL")
+    parser.add_argument("--table", help="for naive: the table to count")
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if options.kind == "sidecar":
+        app = sidecar_app()
+    elif options.kind == "bare":
+        app = bare_app()
+    else:
+        app = naive_app(options.db_url, options.table)
+    uvicorn.Server(uvicorn_config(app, options.port)).run()
+
+
+if __name__ == "__main__":
+    main()
