@@ -245,6 +245,17 @@ class CallCost:
     failures: int
 
 
+def installed_copy(venv: Path) -> Path:
+    """`sidecar` from a regular install of this checkout into `venv` (the probe needs no deps)."""
+    script = venv / "bin" / "sidecar"
+    if not script.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(ROOT)], check=True
+        )
+    return script
+
+
 def call_cost(command: Sequence[str], runs: int, warmup: int = 3) -> CallCost:
     """Median wall time and mean CPU time (user+sys of the children) of one call."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}

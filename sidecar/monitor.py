@@ -40,7 +40,6 @@ class Monitor:
         self.last_cycle_seconds = 0.0
         self.listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
-        self._first = asyncio.Event()
 
     def current(self) -> Report:
         """The verdict to serve now: the latest report, or a failing stand-in."""
@@ -64,21 +63,12 @@ class Monitor:
         """Start the loop in the background."""
         self._task = asyncio.create_task(self._run(), name="sidecar-evaluation-loop")
 
-    async def wait_first(self, timeout: float) -> bool:
-        """Wait until the first cycle completed; False on timeout."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._first.wait()
-                return True
-        return False
-
     async def run_once(self) -> Report:
         """Run one cycle, publish it, tell listeners."""
         began = time.perf_counter()
         report = await self.evaluator.run_cycle()
         self.latest = report
         self.cycles += 1
-        self._first.set()
         self.last_cycle_seconds = time.perf_counter() - began
         for listener in self.listeners:
             try:
