@@ -229,3 +229,16 @@ async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
         assert rows.output == "400 rows, down 60% from the remembered 1000 (max_drop 50%)"
     finally:
         await evaluator.aclose()
+
+
+async def test_an_account_that_can_write_is_warned_about(seeded: MariaDBServer) -> None:
+    privileges = check(await once(seeded), "database:privileges")
+    assert (privileges.status, privileges.observed_value) == (Status.PASS, "read-only")
+    seeded.execute(f"GRANT INSERT, DELETE ON app.User TO '{MONITOR_USER}'@'127.0.0.1'")
+    writing = check(await once(seeded), "database:privileges")
+    assert writing.status is Status.WARN
+    assert writing.output.startswith("the sidecar's account can write to the app database")
+    assert "DELETE, INSERT" in writing.output
+    root = check(await once(seeded, user="root"), "database:privileges")
+    assert root.status is Status.WARN and "ALL PRIVILEGES" not in root.output
+    assert "DROP" in root.output and "UPDATE" in root.output

@@ -13,10 +13,10 @@ def test_check_is_a_nagios_plugin(seeded: MariaDBServer) -> None:
     result = run_cli("check", env=monitor_env(seeded))
     assert result.returncode == 0, result.stderr
     first, *rest = result.stdout.splitlines()
-    assert re.match(r"^SIDECAR OK - 4 checks pass \| ", first), first
+    assert re.match(r"^SIDECAR OK - 5 checks pass \| ", first), first
     assert "'User:rowCount'=14;;" in first
     assert "'database:connection'=" in first and "ms;;" in first
-    assert len(rest) == 4
+    assert len(rest) == 5
     assert MONITOR_PASSWORD not in result.stdout + result.stderr
 
 

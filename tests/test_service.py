@@ -32,6 +32,7 @@ def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_pa
             "User:rowCount",
             "User:latestRecord",
             "volume:identity",
+            "database:privileges",
         }
         rows = checks["User:rowCount"][0]
         assert (rows["observedValue"], rows["observedUnit"], rows["countKind"]) == (

@@ -1,4 +1,4 @@
-"""The HTTP interface against its OpenAPI description (`openapi.yaml`), fuzzed by schemathesis.
+"""The HTTP interface against its OpenAPI description (docs/openapi.yaml), fuzzed by schemathesis.
 
 Every documented operation is called against a live `sidecar serve` and checked for status
 codes, content types, headers and bodies that conform to the document, no server errors, and
@@ -17,7 +17,8 @@ from tests.support.servers import SidecarProcess
 # before it was added.
 schemathesis = pytest.importorskip("schemathesis")
 
-schema = schemathesis.openapi.from_path(Path(__file__).with_name("openapi.yaml"))
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+schema = schemathesis.openapi.from_path(OPENAPI)
 
 
 @schema.parametrize()
