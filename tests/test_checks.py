@@ -207,7 +207,9 @@ async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
     """A line above `exact_count_below` is never probed in the cycle: a full count settles it."""
     add_users(seeded, 986)
     seeded.execute("ANALYZE TABLE User", database="app")
-    evaluator = evaluator_for(seeded, exact_count_below=100)
+    # Full counts at most every second here (in production: exact_count_interval, and at most
+    # once a minute while the estimate stays near the line).
+    evaluator = evaluator_for(seeded, exact_count_below=100, exact_count_interval="1s")
     try:
         await cycle(evaluator)  # estimate; schedules the first background exact count
 

@@ -32,6 +32,8 @@ _EXACT_BUDGET_FACTOR = 30
 # drops within seconds. Only an estimate within this factor of the line is worth a probe,
 # whose cost grows with the line; above it the estimate alone says "well clear".
 _PROBE_MARGIN = 1.25
+# A table that stays near its line must not be counted in full every cycle: at most this often.
+_URGENT_EVERY = 60.0
 
 
 class RowCountCheck:
@@ -165,7 +167,9 @@ class RowCountCheck:
     def _schedule_exact(self, ctx: CycleContext, urgent: bool = False) -> None:
         last = self._last_exact
         interval = ctx.config.settings.exact_count_interval
-        due = urgent or last is None or ctx.clock() - last[1] >= interval
+        if urgent:
+            interval = min(interval, _URGENT_EVERY)
+        due = last is None or ctx.clock() - last[1] >= interval
         if due and (self._background is None or self._background.done()):
             self._background = asyncio.create_task(self._exact_count(ctx.db, ctx))
 
