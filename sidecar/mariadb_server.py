@@ -54,12 +54,14 @@ class MariaDBServer:
         self.datadir = base / "data"
         self.socket = base / "mariadb.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        self.initialised_at = 0.0  # wall clock when the current datadir was created
         self._generation = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     def initialise(self) -> None:
         """Create an empty datadir, as the official image's entrypoint does on a new volume."""
         self.datadir.mkdir(parents=True, exist_ok=False)
+        self.initialised_at = time.time()
         command = [
             find_binary("mariadb-install-db"),
             "--no-defaults",
