@@ -10,7 +10,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sidecar.checks.latest_record import iso
 from sidecar.config import ConfigError, ResolvedConfig, read_secret
 from sidecar.database import Database, DatabaseError
 from sidecar.dburl import parse_db_url
@@ -18,6 +17,7 @@ from sidecar.identity import fingerprint, sentinel
 from sidecar.oneshot import evaluate
 from sidecar.results import ExitCode
 from sidecar.state import Memory, StateError, StateStore
+from sidecar.timestamps import iso
 
 
 async def _plant(config: ResolvedConfig, admin_url: str | None, password_file: str | None) -> str:

@@ -7,17 +7,13 @@ without date arithmetic. Nothing here names a host, a user or a password.
 """
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sidecar import __version__
 from sidecar.results import CheckResult, Report
+from sidecar.timestamps import iso
 
 MEDIA_TYPE = "application/health+json"
-
-
-def _time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_document(check: CheckResult) -> dict[str, Any]:
@@ -26,7 +22,7 @@ def check_document(check: CheckResult) -> dict[str, Any]:
         "status": str(check.status),
         "observedValue": check.observed_value,
         "observedUnit": check.observed_unit,
-        "time": _time(check.time),
+        "time": iso(check.time, "seconds"),
     }
     if check.output:
         document["output"] = check.output
@@ -48,7 +44,7 @@ def health_document(report: Report, details: bool = True) -> dict[str, Any]:
     if reasons:
         document["output"] = "; ".join(reasons)
     if report.checks:
-        document["time"] = _time(report.finished)
+        document["time"] = iso(report.finished, "seconds")
     document["checks"] = {c.key: [check_document(c)] for c in report.checks}
     return document
 

@@ -5,8 +5,6 @@ scans the table, which the check says (once in the log, and in its details).
 """
 
 import logging
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sidecar import identifiers
@@ -15,6 +13,7 @@ from sidecar.config import TableConfig
 from sidecar.database import DatabaseError, ErrorKind
 from sidecar.durations import format_duration
 from sidecar.results import CheckResult, Status
+from sidecar.timestamps import iso, to_epoch
 
 log = logging.getLogger("sidecar.checks.latest_record")
 
@@ -27,27 +26,6 @@ _INDEXED = (
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
     " AND TABLE_NAME = %s AND COLUMN_NAME = %s AND SEQ_IN_INDEX = 1 LIMIT 1"
 )
-
-
-def to_epoch(value: Any) -> float | None:
-    """A column value as epoch seconds: DATETIME/TIMESTAMP (UTC), DATE, or a Unix number."""
-    if isinstance(value, datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return stamp.timestamp()
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        number = float(value)
-        # Unix time in milliseconds (JavaScript's Date.now()) rather than seconds.
-        return number / 1000 if number > 1e11 else number
-    return None
-
-
-def iso(epoch: float) -> str:
-    """ISO-8601 UTC with milliseconds and a Z."""
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 class LatestRecordCheck:

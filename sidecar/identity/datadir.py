@@ -9,16 +9,12 @@ from datetime import UTC, datetime
 
 from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
+from sidecar.timestamps import epoch
 
 _QUERY = (
     "SELECT CREATE_TIME FROM information_schema.TABLES"
     " WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'gtid_slave_pos'"
 )
-
-
-def to_epoch(value: datetime) -> float:
-    """A naive UTC datetime from the server as epoch seconds."""
-    return value.replace(tzinfo=UTC).timestamp() if value.tzinfo is None else value.timestamp()
 
 
 def compact(epoch: float) -> str:
@@ -39,4 +35,4 @@ async def read(db: Database) -> Reading:
         return absent("datadir", Absence.ERROR, exc.reason)
     if not result.rows or result.rows[0][0] is None:
         return absent("datadir", Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted")
-    return Reading("datadir", compact(to_epoch(result.rows[0][0])))
+    return Reading("datadir", compact(epoch(result.rows[0][0])))

@@ -7,9 +7,9 @@ A datadir initialised anew and migrated anew has every table created afresh.
 """
 
 from sidecar.database import Database, DatabaseError
-from sidecar.identity.datadir import to_epoch
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.sentinel import TABLE as SENTINEL_TABLE
+from sidecar.timestamps import epoch
 
 _QUERY = (
     "SELECT TABLE_NAME, CREATE_TIME FROM information_schema.TABLES"
@@ -26,9 +26,7 @@ async def read(db: Database) -> Reading:
         result = await db.query(_QUERY)
     except DatabaseError as exc:
         return absent("schema", Absence.ERROR, exc.reason)
-    tables = {
-        str(name): to_epoch(created) for name, created in result.rows if name != SENTINEL_TABLE
-    }
+    tables = {str(name): epoch(created) for name, created in result.rows if name != SENTINEL_TABLE}
     if not tables:
         return absent("schema", Absence.GONE, "the database has no tables")
     return Reading("schema", tables)
