@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sidecar.checks.latest_record import iso
 from sidecar.config import ConfigError, ResolvedConfig
+from sidecar.identity import fingerprint
 from sidecar.oneshot import evaluate, status_line
 from sidecar.results import ExitCode, Report
 from sidecar.state import Memory, StateError
+from sidecar.timestamps import iso
 
 SNAPSHOT_FORMAT = "sidecar-snapshot/1"
 
@@ -32,7 +33,6 @@ def _rows(report: Report) -> dict[str, Any]:
 
 def take(config: ResolvedConfig, out: str) -> int:
     """Write a snapshot of identity, counts and newest records to `out`."""
-    config.db  # noqa: B018 - exit 3 before connecting when no database is configured
     report, memory = asyncio.run(evaluate(config, Memory()))
     document: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
@@ -73,14 +73,23 @@ def _load(against: str) -> tuple[dict[str, Any], Memory]:
     return document, memory
 
 
-def _diff(before: dict[str, Any], memory: Memory, report: Report, after: Memory) -> list[str]:
+def _identity_now(report: Report) -> dict[str, str]:
+    """The pinnable identity values this cycle read, from the identity check's fingerprint."""
+    identity = next((c for c in report.checks if c.key == "volume:identity"), None)
+    text = identity.observed_value if identity is not None else ""
+    return fingerprint.parse_pin(text) if text else {}
+
+
+def _diff(before: dict[str, Any], memory: Memory, report: Report) -> list[str]:
     lines = []
+    now_identity = _identity_now(report)
     for name, value in memory.identity.items():
-        now = after.identity.get(name)
+        now = now_identity.get(name)
         if name != "schema" and now is not None and str(now) != str(value):
             lines.append(f"identity {name} changed: {value} -> {now}")
+    rows_now = _rows(report)
     for name, count in before.get("rows", {}).items():
-        now = _rows(report).get(name)
+        now = rows_now.get(name)
         if now != count:
             if isinstance(count, int) and isinstance(now, int) and count:
                 lines.append(f"{name} rows {count} -> {now} ({(now - count) / count:+.0%})")
@@ -91,17 +100,14 @@ def _diff(before: dict[str, Any], memory: Memory, report: Report, after: Memory)
 
 def verify(config: ResolvedConfig, against: str) -> int:
     """Evaluate with the snapshot as memory; print the differences; exit like `check`."""
-    config.db  # noqa: B018 - exit 3 before connecting when no database is configured
     before, memory = _load(against)
-    remembered = Memory.from_json(memory.to_json())  # evaluate() may extend its copy
-    report, after_memory = asyncio.run(evaluate(config, memory))
-    # What the database looks like now, for the diff, read with an empty memory.
-    _, current = asyncio.run(evaluate(config, Memory()))
+    # One cycle with the snapshot as memory: its checks judge, its results give the diff.
+    # (The evaluator learns into a copy, so `memory` still holds the snapshot afterwards.)
+    report, _ = asyncio.run(evaluate(config, memory))
     print(f"verify against {against} (taken {before.get('taken_at')}): {status_line(report)}")
-    changes = _diff(before, remembered, report, current)
+    changes = _diff(before, memory, report)
     for line in changes or ["no change in identity or row counts"]:
         print(f"  {line}")
     for reason in report.reasons():
         print(f"  {reason}")
-    del after_memory
     return int(ExitCode(report.status.severity))
