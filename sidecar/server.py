@@ -16,7 +16,6 @@ def serve(config: ResolvedConfig) -> int:
     """Run until signalled; 0 on a clean stop, 1 when the server could not start."""
     settings = config.settings
     logs.configure(settings.log_level, config.secrets())
-    config.db  # noqa: B018 - fail fast (exit 3) when no database is configured
     app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
