@@ -303,7 +303,7 @@ def main() -> int:
         "",
         f"## 3. Check-cycle cost by table size (median of {cycle_runs} cycles)",
         "",
-        "`Evaluator(config).run_cycle()` in process, all checks (connection, rowCount,",
+        "`build_evaluator(config).run_cycle()` in process, all checks (connection, rowCount,",
         "latestRecord, volume identity), after one warm-up cycle and after the background exact",
         "count it schedules has finished. The naive comparison is a plain `SELECT COUNT(*)`",
         "(median of 3, warm buffer pool).",

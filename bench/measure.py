@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from sidecar.config import load_settings
-from sidecar.evaluator import Evaluator
 from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.service import build_evaluator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,7 +176,7 @@ class CycleResult:
 async def _cycles(
     settings: dict[str, str], runs: int
 ) -> tuple[list[float], list[float], dict[str, object], str, float | None]:
-    evaluator = Evaluator(load_settings(settings))
+    evaluator = build_evaluator(load_settings(settings))
     try:
         report = await evaluator.run_cycle()  # warm-up; schedules a background exact count
         began = time.perf_counter()

@@ -16,12 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar import health
-from sidecar.alerts import Notifier
 from sidecar.config import ResolvedConfig
-from sidecar.evaluator import Evaluator
 from sidecar.metrics import build_registry
-from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
+from sidecar.service import Service
 
 _METHODS = ["GET", "HEAD"]
 
@@ -42,13 +40,13 @@ class _BodyCache:
         return cached
 
 
-def create_app(config: ResolvedConfig, monitor: Monitor | None = None) -> Starlette:
-    """The Starlette app; its lifespan runs the evaluation loop and the notifier."""
-    monitor = monitor or Monitor(Evaluator(config))
-    notifier = Notifier(config.settings.webhook_url, config.settings.push_url)
+def create_app(config: ResolvedConfig, service: Service | None = None) -> Starlette:
+    """The Starlette app; its lifespan runs the service (evaluation loop and notifier)."""
+    service = service or Service(config)
+    monitor = service.monitor
     token = config.settings.details_token
     expected_auth = f"Bearer {token.get_secret_value()}".encode() if token else None
-    registry = build_registry(monitor)
+    registry = build_registry(monitor, service.notifier)
     cache = _BodyCache()
 
     def status_code(report: Report) -> int:
@@ -81,14 +79,9 @@ def create_app(config: ResolvedConfig, monitor: Monitor | None = None) -> Starle
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        await notifier.start()
-        monitor.listeners.append(notifier.on_report)
-        await monitor.start()
-        try:
+        async with service:
+            await service.start()
             yield {}
-        finally:
-            await monitor.stop()
-            await notifier.stop()
 
     routes = [
         Route("/livez", livez, methods=_METHODS),
@@ -98,6 +91,4 @@ def create_app(config: ResolvedConfig, monitor: Monitor | None = None) -> Starle
         # HAProxy's bare `option httpchk` sends `OPTIONS /`: answer it with the verdict.
         Route("/", readyz, methods=[*_METHODS, "OPTIONS"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.monitor = monitor
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)

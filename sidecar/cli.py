@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     adopt.add_argument(
         "--admin-url",
-        help="mysql:// URL of an account allowed to create the sentinel (password via "
-        "SIDECAR_ADMIN_PASSWORD or --admin-password-file)",
+        help="mysql:// URL of an account allowed to create the sentinel (its password via "
+        "--admin-password-file)",
     )
     adopt.add_argument("--admin-password-file", help="file holding the admin password")
     adopt.set_defaults(handler=_adopt)
@@ -125,13 +125,13 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _check(options: argparse.Namespace) -> int:
-    from sidecar.oneshot import check
+    from sidecar.commands.check import check
 
     return check(load(options), as_json=options.json)
 
 
 def _adopt(options: argparse.Namespace) -> int:
-    from sidecar.adopt import adopt
+    from sidecar.commands.adopt import adopt
 
     return adopt(
         load(options), options.plant_sentinel, options.admin_url, options.admin_password_file
@@ -139,18 +139,18 @@ def _adopt(options: argparse.Namespace) -> int:
 
 
 def _snapshot(options: argparse.Namespace) -> int:
-    from sidecar.snapshot import take
+    from sidecar.commands.snapshot import take
 
     return take(load(options), options.out)
 
 
 def _verify(options: argparse.Namespace) -> int:
-    from sidecar.snapshot import verify
+    from sidecar.commands.snapshot import verify
 
     return verify(load(options), options.against)
 
 
 def _demo(options: argparse.Namespace) -> int:
-    from sidecar.demo import run_demo
+    from sidecar.commands.demo import run_demo
 
     return run_demo(options.port, options.incident, options.incident_after, options.duration)

@@ -25,7 +25,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sidecar import identifiers
 from sidecar.dburl import DatabaseURL, parse_db_url
 from sidecar.durations import parse_duration
-from sidecar.identity.fingerprint import parse_pin
+from sidecar.identity.pin import parse_pin
+from sidecar.identity.settings import IdentitySettings
 
 PREFIX = "SIDECAR_"
 
@@ -41,6 +42,14 @@ class ConfigError(Exception):
 
 def _duration(value: Any) -> float:
     return parse_duration(value)
+
+
+def _url(value: Any) -> Any:
+    return parse_db_url(value) if isinstance(value, str) else value
+
+
+def _pin(value: Any) -> Any:
+    return parse_pin(value) if isinstance(value, str) else value
 
 
 Duration = Annotated[float, BeforeValidator(_duration)]
@@ -61,6 +70,8 @@ class TableConfig(BaseModel):
     # Above this many (estimated) rows an exact COUNT(*) is too dear for every cycle: the
     # count becomes InnoDB's estimate, confirmed by bounded probes (see checks/row_count.py).
     exact_count_below: int = Field(default=200_000, ge=0)
+    # How often such a large table is counted in full, in the background.
+    exact_count_interval: PositiveDuration = 600.0
 
 
 class Settings(BaseSettings):
@@ -68,7 +79,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
-    db_url: str | None = None
+    # Parsed once, here; its repr never shows the password.
+    db_url: Annotated[DatabaseURL | None, BeforeValidator(_url)] = None
     db_password: SecretStr | None = None
     db_password_file: Path | None = None
     table: Identifier | None = None
@@ -80,11 +92,11 @@ class Settings(BaseSettings):
     config: Path | None = None
     data_dir: Path | None = None
     identity_query: str | None = None
-    expect_identity: str | None = None
+    expect_identity: Annotated[dict[str, str] | None, BeforeValidator(_pin)] = None
     state_dir: Path | None = None
     interval: PositiveDuration = 5.0
     timeout: PositiveDuration = 2.0
-    exact_count_interval: PositiveDuration = 600.0
+    exact_count_interval: PositiveDuration | None = None
     host: str = "0.0.0.0"  # noqa: S104 - a sidecar must be reachable from its pod/stack
     port: int = Field(default=8080, ge=1, le=65535)
     details_token: SecretStr | None = None
@@ -105,13 +117,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
-    @field_validator("db_url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_db_url(value)
-        return value
-
     @field_validator("identity_query")
     @classmethod
     def _check_query(cls, value: str | None) -> str | None:
@@ -119,13 +124,6 @@ class Settings(BaseSettings):
             raise ValueError("must be a single SELECT returning one value")
         if value is not None and ";" in value.rstrip().rstrip(";"):
             raise ValueError("must be a single statement (no ';' inside)")
-        return value
-
-    @field_validator("expect_identity")
-    @classmethod
-    def _check_pin(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_pin(value)
         return value
 
     @field_validator("log_level")
@@ -150,13 +148,15 @@ class Settings(BaseSettings):
 
 
 class ResolvedConfig(BaseModel):
-    """Settings plus what they point at: the parsed URL with its password, and the tables."""
+    """Settings resolved once into the slices the parts need: the database URL with its
+    password, the tables (each with its own settings) and the identity settings."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     settings: Settings
     database: DatabaseURL | None
     tables: tuple[TableConfig, ...]
+    identity: IdentitySettings
 
     @property
     def db(self) -> DatabaseURL:
@@ -199,9 +199,17 @@ def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
         settings = Settings(**cleaned)
     except ValidationError as exc:
         raise _first_error(exc) from None
-    database = _resolve_database(settings)
-    tables = _resolve_tables(settings)
-    return ResolvedConfig(settings=settings, database=database, tables=tables)
+    identity = IdentitySettings(
+        data_dir=settings.data_dir,
+        query=settings.identity_query,
+        pin=settings.expect_identity or {},
+    )
+    return ResolvedConfig(
+        settings=settings,
+        database=_resolve_database(settings),
+        tables=_resolve_tables(settings),
+        identity=identity,
+    )
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
@@ -230,9 +238,9 @@ def read_secret(path: Path) -> str:
 
 
 def _resolve_database(settings: Settings) -> DatabaseURL | None:
-    if settings.db_url is None:
+    url = settings.db_url
+    if url is None:
         return None
-    url = parse_db_url(settings.db_url)
     password = url.password
     if settings.db_password is not None:
         password = settings.db_password.get_secret_value()
@@ -249,8 +257,12 @@ def _resolve_database(settings: Settings) -> DatabaseURL | None:
 
 def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:
     tables: list[TableConfig] = []
+    # SIDECAR_EXACT_COUNT_INTERVAL is every table's default; a TOML table may set its own.
+    defaults: dict[str, Any] = {}
+    if settings.exact_count_interval is not None:
+        defaults["exact_count_interval"] = settings.exact_count_interval
     if settings.config is not None:
-        tables.extend(_tables_from_toml(settings.config))
+        tables.extend(_tables_from_toml(settings.config, defaults))
     if settings.table is not None:
         overrides = {
             "timestamp_column": settings.timestamp_column,
@@ -260,7 +272,7 @@ def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:
             "exact_count_below": settings.exact_count_below,
         }
         given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-        tables.append(TableConfig(name=settings.table, **given))
+        tables.append(TableConfig(name=settings.table, **{**defaults, **given}))
     elif settings.timestamp_column is not None and settings.config is None:
         raise ConfigError("SIDECAR_TIMESTAMP_COLUMN", "needs SIDECAR_TABLE to say which table")
     names = [t.name for t in tables]
@@ -270,7 +282,7 @@ def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:
     return tuple(tables)
 
 
-def _tables_from_toml(path: Path) -> list[TableConfig]:
+def _tables_from_toml(path: Path, defaults: dict[str, Any]) -> list[TableConfig]:
     try:
         document = tomllib.loads(path.read_text())
     except OSError as exc:
@@ -286,7 +298,7 @@ def _tables_from_toml(path: Path) -> list[TableConfig]:
     result = []
     for index, entry in enumerate(entries):
         try:
-            result.append(TableConfig(**entry))
+            result.append(TableConfig(**{**defaults, **entry}))
         except ValidationError as exc:
             raise _first_error(exc, prefix=f"SIDECAR_CONFIG tables[{index}].") from None
     return result

@@ -1,15 +1,16 @@
-"""One evaluation cycle: every check concurrently, each within its budget, then memory saved."""
+"""One evaluation cycle: every check observes concurrently within its budget, then each judges,
+then what the healthy cycle learned is remembered and saved."""
 
 import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sidecar.checks import Check, CycleContext, build_checks
-from sidecar.config import ResolvedConfig
-from sidecar.database import Database
+from sidecar.checks import Check
+from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import format_duration
 from sidecar.results import CheckResult, Report, Status
 from sidecar.state import Memory, StateError, StateStore
@@ -20,70 +21,76 @@ STATE_KEY = "sidecar:state"
 
 
 class Evaluator:
-    """Runs the configured checks against one database and keeps their memory."""
+    """Runs the checks against one database and keeps their memory."""
 
     def __init__(
         self,
-        config: ResolvedConfig,
-        db: Database | None = None,
-        store: StateStore | None = None,
+        checks: Sequence[Check[Any]],
+        db: Database,
+        memory: Memory,
+        store: StateStore,
+        budget: float,
         clock: Callable[[], float] = time.time,
+        state_problem: str | None = None,
     ) -> None:
-        self.config = config
-        self.db = db or Database(config.db, config.settings.timeout)
-        self.store = store or StateStore(config.settings.state_dir)
+        self.checks = list(checks)
+        self.db = db
+        self.memory = memory
+        self.store = store
+        self.budget = budget  # seconds each check may take
         self.clock = clock
-        self.checks: list[Check] = build_checks(config)
-        self.state_problem: str | None = None  # a state file we must not overwrite
-        self.observed = Memory()  # what the last cycle saw, learned even where it failed
-        try:
-            self.memory = self.store.load() or Memory()
-        except StateError as exc:
-            log.error("%s; memory is kept in-process only until this is fixed", exc)
-            self.state_problem = str(exc)
-            self.memory = Memory()
+        self.state_problem = state_problem  # a state file we must not overwrite
+        self.observed = memory  # what the last cycle saw, learned even where it failed
 
     async def run_cycle(self) -> Report:
         """Evaluate every check once and return the report."""
         started = self.clock()
-        # Checks learn into a copy. It is kept only when nothing failed: a foreign or damaged
+        ctx = ObserveContext(self.db, self.memory, self.clock)
+        seen = await asyncio.gather(*(self._observe(check, ctx) for check in self.checks))
+        now = self.clock()
+        results: list[CheckResult] = []
+        # Lessons are applied to a copy, kept only when nothing failed: a foreign or damaged
         # database must not teach us its marks (a fresh datadir's newer admin row would
         # otherwise make the real data look like it moved backwards once it returns).
         staged = copy.deepcopy(self.memory)
-        ctx = CycleContext(self.db, staged, self.config, self.clock)
-        results = list(await asyncio.gather(*(self._bounded(check, ctx) for check in self.checks)))
+        for check, (observation, duration) in zip(self.checks, seen, strict=True):
+            judgement = self._judge(check, observation, now)
+            for lesson in judgement.lessons:
+                lesson.apply(staged)
+            results.append(_result(check, judgement, observation, now, duration))
         self.observed = staged
         if all(result.status is not Status.FAIL for result in results):
             self.memory = staged
-        state = self._save()
+        state = self._save(now)
         if state is not None:
             results.append(state)
         return Report.from_checks(results, started, self.clock())
 
-    async def _bounded(self, check: Check, ctx: CycleContext) -> CheckResult:
-        budget = self.config.settings.timeout
+    async def _observe(self, check: Check[Any], ctx: ObserveContext) -> tuple[object, float]:
         began = time.perf_counter()
+        observation: object
         try:
-            async with asyncio.timeout(budget):
-                result = await check.run(ctx)
+            async with asyncio.timeout(self.budget):
+                observation = await check.observe(ctx)
+        except DatabaseError as exc:
+            observation = Problem(exc.kind, exc.reason)
         except TimeoutError:
-            result = ctx.result(
-                check.key,
-                Status.FAIL,
-                None,
-                check.unit,
-                f"timed out after {format_duration(budget)}",
-            )
+            reason = f"timed out after {format_duration(self.budget)}"
+            observation = Problem(ErrorKind.TIMEOUT, reason, "budget")
         except Exception as exc:
             # A bug in a check must cost that check, not the loop: report it by name.
             log.exception("check %s crashed", check.key)
-            result = ctx.result(
-                check.key, Status.FAIL, None, check.unit, f"check crashed ({type(exc).__name__})"
-            )
-        return replace(result, duration=round(time.perf_counter() - began, 6))
+            observation = Problem(ErrorKind.OTHER, f"check crashed ({type(exc).__name__})", "crash")
+        return observation, round(time.perf_counter() - began, 6)
 
-    def _save(self) -> CheckResult | None:
-        now = self.clock()
+    def _judge(self, check: Check[Any], observation: object, now: float) -> Judgement:
+        try:
+            return check.judge(observation, self.memory, now)
+        except Exception as exc:
+            log.exception("check %s crashed while judging", check.key)
+            return Judgement(Status.FAIL, None, f"check crashed ({type(exc).__name__})")
+
+    def _save(self, now: float) -> CheckResult | None:
         if self.state_problem is not None:
             output = f"{self.state_problem} (fix it, move it aside, or run sidecar adopt)"
             return _state_result(Status.FAIL, output, now)
@@ -100,5 +107,25 @@ class Evaluator:
         self.db.close()
 
 
+def _result(
+    check: Check[Any], judgement: Judgement, observation: object, now: float, duration: float
+) -> CheckResult:
+    return CheckResult(
+        key=check.key,
+        status=judgement.status,
+        observed_value=judgement.value,
+        observed_unit=check.unit,
+        time=now,
+        output=judgement.output,
+        expected=judgement.expected,
+        details=judgement.details,
+        duration=duration,
+        labels=check.labels,
+        samples=judgement.samples,
+        perfdata=judgement.perfdata,
+        observation=observation,
+    )
+
+
 def _state_result(status: Status, output: str, now: float) -> CheckResult:
-    return CheckResult(STATE_KEY, status, None, "", now, output)
+    return CheckResult(STATE_KEY, status, None, "", now, output, labels=(("check", STATE_KEY),))

@@ -1,4 +1,9 @@
-"""`/metrics`: built at scrape time from the latest report, on the app's own registry."""
+"""`/metrics`: built at scrape time from the latest report, on the app's own registry.
+
+Each check hands out its own samples (of families it declares); this module adds what every
+check has (status, duration) and what the service knows (verdict, cycles, notifications), and
+groups the samples into families. It knows no check by name.
+"""
 
 from collections.abc import Iterable
 
@@ -7,91 +12,87 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sidecar import __version__
+from sidecar.alerts import Notifier
 from sidecar.monitor import Monitor
+from sidecar.results import Family, Report, Sample
+
+UP = Family("sidecar_up", "1 while the sidecar answers")
+BUILD = Family("sidecar_build_info", "Build information", ("version",))
+VERDICT = Family("sidecar_verdict", "Overall verdict: 0 pass, 1 warn, 2 fail")
+CHECK_STATUS = Family("sidecar_check_status", "Check status: 0 pass, 1 warn, 2 fail", ("check",))
+CHECK_DURATION = Family(
+    "sidecar_check_duration_seconds", "Duration of the check's last run", ("check",)
+)
+LAST_CYCLE = Family(
+    "sidecar_last_cycle_timestamp_seconds", "Unix time the last check cycle completed"
+)
+CYCLE_DURATION = Family("sidecar_cycle_duration_seconds", "Duration of the last check cycle")
+CYCLES = Family("sidecar_cycles", "Check cycles completed", kind="counter")
+CYCLE_ERRORS = Family(
+    "sidecar_cycle_errors", "Check cycles that failed to complete", kind="counter"
+)
+NOTIFICATIONS = Family(
+    "sidecar_notifications",
+    "Webhook and push notifications, by outcome",
+    ("outcome",),
+    kind="counter",
+)
+
+
+def report_samples(report: Report) -> list[Sample]:
+    """Every check's status and duration, then the samples each check handed out."""
+    samples = [Sample(VERDICT, report.status.severity)]
+    for check in report.checks:
+        labels = tuple(value for _, value in check.labels)
+        samples.append(Sample(CHECK_STATUS, check.status.severity, labels))
+        samples.append(Sample(CHECK_DURATION, check.duration, labels))
+    for check in report.checks:
+        samples.extend(check.samples)
+    return samples
+
+
+def families(samples: Iterable[Sample]) -> Iterable[Metric]:
+    """Group samples into Prometheus metric families, in the order families first appear."""
+    grouped: dict[Family, list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.family, []).append(sample)
+    for family, members in grouped.items():
+        kind = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
+        metric = kind(family.name, family.help, labels=list(family.labels))
+        for sample in members:
+            metric.add_metric(list(sample.labels), sample.value)
+        yield metric
 
 
 class ReportCollector(Collector):
-    """Turns the monitor's current report into metric families."""
+    """Turns the monitor's current report (and the service's counters) into metric families."""
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, notifier: Notifier) -> None:
         self.monitor = monitor
+        self.notifier = notifier
 
     def collect(self) -> Iterable[Metric]:
         """Metric families for one scrape."""
         monitor = self.monitor
-        report = monitor.current()
-        yield GaugeMetricFamily("sidecar_up", "1 while the sidecar answers", value=1)
-        info = GaugeMetricFamily("sidecar_build_info", "Build information", labels=["version"])
-        info.add_metric([__version__], 1)
-        yield info
-        yield GaugeMetricFamily(
-            "sidecar_verdict",
-            "Overall verdict: 0 pass, 1 warn, 2 fail",
-            value=report.status.severity,
-        )
-        status = GaugeMetricFamily(
-            "sidecar_check_status", "Check status: 0 pass, 1 warn, 2 fail", labels=["check"]
-        )
-        duration = GaugeMetricFamily(
-            "sidecar_check_duration_seconds", "Duration of the check's last run", labels=["check"]
-        )
-        rows = GaugeMetricFamily("sidecar_table_rows", "Rows in the table", labels=["table"])
-        estimated = GaugeMetricFamily(
-            "sidecar_table_rows_estimated",
-            "1 when sidecar_table_rows is InnoDB's estimate, 0 when exact",
-            labels=["table"],
-        )
-        high_water = GaugeMetricFamily(
-            "sidecar_table_rows_high_water", "Remembered high-water row count", labels=["table"]
-        )
-        newest = GaugeMetricFamily(
-            "sidecar_table_latest_record_timestamp_seconds",
-            "Unix time of the newest record",
-            labels=["table"],
-        )
-        age = GaugeMetricFamily(
-            "sidecar_table_latest_record_age_seconds", "Age of the newest record", labels=["table"]
-        )
-        identity = GaugeMetricFamily(
-            "sidecar_identity_match", "1 when the storage identity matches, 0 when it differs"
-        )
-        for check in report.checks:
-            status.add_metric([check.key], check.status.severity)
-            duration.add_metric([check.key], check.duration)
-            component, _, measurement = check.key.partition(":")
-            value = check.observed_value
-            if measurement == "rowCount" and isinstance(value, int):
-                rows.add_metric([component], value)
-                estimated.add_metric([component], int(check.details.get("countKind") == "estimate"))
-                if check.details.get("highWater"):
-                    high_water.add_metric([component], check.details["highWater"])
-            elif measurement == "latestRecord" and isinstance(value, int | float):
-                age.add_metric([component], value)
-                newest.add_metric([component], check.time - value)
-            elif check.key == "volume:identity" and "match" in check.details:
-                identity.add_metric([], check.details["match"])
-        yield from (status, duration, rows, estimated, high_water, newest, age, identity)
+        samples = [Sample(UP, 1), Sample(BUILD, 1, (__version__,))]
+        samples += report_samples(monitor.current())
         if monitor.latest is not None:
-            yield GaugeMetricFamily(
-                "sidecar_last_cycle_timestamp_seconds",
-                "Unix time the last check cycle completed",
-                value=monitor.latest.finished,
-            )
-        yield GaugeMetricFamily(
-            "sidecar_cycle_duration_seconds",
-            "Duration of the last check cycle",
-            value=monitor.last_cycle_seconds,
-        )
-        yield CounterMetricFamily("sidecar_cycles", "Check cycles completed", value=monitor.cycles)
-        yield CounterMetricFamily(
-            "sidecar_cycle_errors",
-            "Check cycles that failed to complete",
-            value=monitor.cycle_errors,
-        )
+            samples.append(Sample(LAST_CYCLE, monitor.latest.finished))
+        samples += [
+            Sample(CYCLE_DURATION, monitor.last_cycle_seconds),
+            Sample(CYCLES, monitor.cycles),
+            Sample(CYCLE_ERRORS, monitor.cycle_errors),
+        ]
+        if self.notifier.enabled:
+            samples += [
+                Sample(NOTIFICATIONS, self.notifier.delivered, ("delivered",)),
+                Sample(NOTIFICATIONS, self.notifier.failed, ("failed",)),
+            ]
+        yield from families(samples)
 
 
-def build_registry(monitor: Monitor) -> CollectorRegistry:
-    """A fresh registry holding only this monitor's collector."""
+def build_registry(monitor: Monitor, notifier: Notifier) -> CollectorRegistry:
+    """A fresh registry holding only this service's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReportCollector(monitor))
+    registry.register(ReportCollector(monitor, notifier))
     return registry

@@ -11,9 +11,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from sidecar.durations import format_duration
-from sidecar.evaluator import Evaluator
 from sidecar.results import Report, Status
 
 log = logging.getLogger("sidecar.monitor")
@@ -24,15 +24,28 @@ Listener = Callable[[Report], Awaitable[None]]
 STALE_INTERVALS = 3
 
 
+class Cycle(Protocol):
+    """What the loop runs: one evaluation cycle (the evaluator, or a fault injected in tests)."""
+
+    async def run_cycle(self) -> Report:
+        """Evaluate once."""
+        ...
+
+
 class Monitor:
     """Owns the evaluation loop task and the latest report."""
 
-    def __init__(self, evaluator: Evaluator, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        evaluator: Cycle,
+        interval: float,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.evaluator = evaluator
         self.clock = clock
-        settings = evaluator.config.settings
-        self.interval = settings.interval
-        self.stale_after = STALE_INTERVALS * settings.interval + settings.timeout
+        self.interval = interval
+        self.stale_after = STALE_INTERVALS * interval + timeout
         self.started = clock()
         self.latest: Report | None = None
         self.cycles = 0
@@ -95,12 +108,11 @@ class Monitor:
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - began)))
 
     async def stop(self) -> None:
-        """Cancel the loop, wait for it, and release the evaluator's resources."""
+        """Cancel the loop and wait for it."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.evaluator.aclose()
 
 
 def _why(report: Report) -> str:

@@ -1,8 +1,22 @@
-"""Immutable results of checks and cycles: what every consumer reads."""
+"""Immutable results of checks and cycles: what every consumer reads.
 
+A check hands out everything consumers need, typed: its status and reason, the value it
+observed, its Prometheus samples (`Sample` of a `Family` the check declares), its Nagios
+perfdata (`PerfDatum`) and its raw observation. `/health`, `/metrics`, `sidecar check`,
+`snapshot` and `adopt` iterate these; none of them decodes a check's key.
+"""
+
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Literal, TypeVar
+
+# What may appear in a health+json document.
+JSONScalar = str | int | float | bool | None
+JSON = JSONScalar | list["JSON"] | dict[str, "JSON"]
+
+T = TypeVar("T")
 
 
 class Status(StrEnum):
@@ -36,18 +50,57 @@ def worst(statuses: "list[Status]") -> Status:
 
 
 @dataclass(frozen=True)
+class Family:
+    """A Prometheus metric family a check (or the service) exports; declared once, by its owner."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    kind: Literal["gauge", "counter"] = "gauge"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value of a family, with label values in the family's label order."""
+
+    family: Family
+    value: float
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PerfDatum:
+    """One Nagios performance datum: `'label'=value[unit];warn;crit`."""
+
+    label: str
+    value: float | int
+    unit: str = ""
+    warn: str = ""
+    crit: str = ""
+
+    def render(self) -> str:
+        """The datum as monitoring-plugins print it."""
+        label = re.sub(r"[^A-Za-z0-9_:.-]", "_", self.label)
+        return f"'{label}'={self.value}{self.unit};{self.warn};{self.crit}"
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """One check's outcome: status, observed value and unit, what it was held against, why."""
 
     key: str  # `component:measurement`, e.g. `User:rowCount`
     status: Status
-    observed_value: Any
+    observed_value: int | float | str | None
     observed_unit: str
     time: float  # epoch seconds when observed
     output: str = ""  # one-line reason; empty only when passing
-    expected: dict[str, Any] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)  # flat extras (counts kind, ages)
+    expected: Mapping[str, JSON] = field(default_factory=dict)
+    details: Mapping[str, JSON] = field(default_factory=dict)  # flat extras (count kind, ages)
     duration: float = 0.0
+    labels: tuple[tuple[str, str], ...] = ()  # how metrics name this check
+    samples: tuple[Sample, ...] = ()
+    perfdata: tuple[PerfDatum, ...] = ()
+    observation: object = None  # what the check saw (its own type), or a `Problem`
 
 
 @dataclass(frozen=True)
@@ -70,3 +123,11 @@ class Report:
         lines = [self.output] if self.output else []
         lines += [f"{c.key}: {c.output}" for c in self.checks if c.status is not Status.PASS]
         return lines
+
+    def result(self, key: str) -> CheckResult | None:
+        """The result of the check with `key` (a constant of that check), if it ran."""
+        return next((c for c in self.checks if c.key == key), None)
+
+    def observations(self, kind: type[T]) -> list[T]:
+        """Every observation of type `kind` this cycle made, in check order."""
+        return [c.observation for c in self.checks if isinstance(c.observation, kind)]

@@ -10,9 +10,10 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 STATE_FILE = "state.json"
 FORMAT = 1
@@ -20,6 +21,10 @@ FORMAT = 1
 
 class StateError(Exception):
     """The state file exists but cannot be used, or cannot be written."""
+
+
+# An identity source's value: text for most sources, table -> creation time for `schema`.
+IdentityValue = str | dict[str, float]
 
 
 @dataclass
@@ -34,7 +39,7 @@ class TableMemory:
 class Memory:
     """Everything remembered between cycles and across restarts."""
 
-    identity: dict[str, Any] = field(default_factory=dict)  # source -> value
+    identity: dict[str, IdentityValue] = field(default_factory=dict)  # source -> value
     identity_recorded_at: float | None = None
     tables: dict[str, TableMemory] = field(default_factory=dict)
     adopted_at: float | None = None
@@ -70,13 +75,67 @@ class Memory:
             if not isinstance(sources, dict):
                 raise TypeError("identity sources must be an object")
             return cls(
-                identity=dict(sources),
+                identity={str(name): _identity_value(value) for name, value in sources.items()},
                 identity_recorded_at=_opt_float(identity["recorded_at"]),
                 tables=tables,
                 adopted_at=_opt_float(data.get("adopted_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file is malformed ({type(exc).__name__}: {exc})") from None
+
+
+class Lesson(Protocol):
+    """Something a check learned in a cycle; the evaluator applies it to the memory it keeps."""
+
+    def apply(self, memory: Memory) -> None:
+        """Change `memory` accordingly."""
+        ...
+
+
+@dataclass(frozen=True)
+class SetHighWater:
+    """The table's high-water mark is now `value`."""
+
+    table: str
+    value: int | None
+
+    def apply(self, memory: Memory) -> None:
+        """Record the mark."""
+        memory.table(self.table).high_water = self.value
+
+
+@dataclass(frozen=True)
+class SetNewest:
+    """The table's newest remembered record is now `value` (epoch seconds)."""
+
+    table: str
+    value: float | None
+
+    def apply(self, memory: Memory) -> None:
+        """Record the newest record."""
+        memory.table(self.table).newest = self.value
+
+
+@dataclass(frozen=True)
+class SetIdentity:
+    """The identity baseline is now `sources`, recorded at `recorded_at`."""
+
+    sources: Mapping[str, IdentityValue]
+    recorded_at: float | None
+
+    def apply(self, memory: Memory) -> None:
+        """Record the baseline."""
+        memory.identity = dict(self.sources)
+        memory.identity_recorded_at = self.recorded_at
+
+
+def _identity_value(value: Any) -> IdentityValue:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        times = {str(table): _opt_float(created) for table, created in value.items()}
+        return {table: created for table, created in times.items() if created is not None}
+    raise TypeError(f"expected an identity value, got {value!r}")
 
 
 def _opt_int(value: Any) -> int | None:

@@ -113,7 +113,7 @@ async def test_incident_with_every_source_names_each_change(
 async def test_sentinel_planted_by_adopt_is_missing_from_a_fresh_datadir(
     seeded: MariaDBServer, tmp_path: Path
 ) -> None:
-    from sidecar.adopt import adopt
+    from sidecar.commands.adopt import adopt
     from sidecar.config import load_settings
 
     state_dir = tmp_path / "state"

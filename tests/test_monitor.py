@@ -3,10 +3,10 @@
 import asyncio
 
 from sidecar.config import ResolvedConfig, load_settings
-from sidecar.evaluator import Evaluator
 from sidecar.mariadb_server import free_port
 from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
+from sidecar.service import build_evaluator
 
 
 class Clock:
@@ -19,7 +19,7 @@ class Clock:
         return self.now
 
 
-class HungEvaluator(Evaluator):
+class HungEvaluator:
     """A fault injected on purpose: a cycle that never ends, as with a stuck driver."""
 
     async def run_cycle(self) -> Report:
@@ -35,7 +35,7 @@ def _config() -> ResolvedConfig:
 
 def test_starting_until_the_first_cycle_then_stale_after_three_intervals() -> None:
     clock = Clock()
-    monitor = Monitor(Evaluator(_config()), clock=clock)
+    monitor = Monitor(build_evaluator(_config()), 5.0, 2.0, clock=clock)
     first = monitor.current()
     assert (first.status, first.output) == (Status.FAIL, "starting")
     monitor.latest = Report(Status.PASS, (), clock.now, clock.now)
@@ -49,7 +49,7 @@ def test_starting_until_the_first_cycle_then_stale_after_three_intervals() -> No
 
 async def test_a_hung_loop_turns_the_verdict_to_fail_while_livez_stays_up() -> None:
     clock = Clock()
-    monitor = Monitor(HungEvaluator(_config()), clock=clock)
+    monitor = Monitor(HungEvaluator(), _config().settings.interval, 2.0, clock=clock)
     monitor.latest = Report(Status.PASS, (), clock.now, clock.now)
     await monitor.start()
     try:

@@ -1,27 +1,29 @@
 """The registry of checks: which exist, and which a configuration turns on.
 
-Adding a check is adding a module beside these and a line to `build_checks`.
+Adding a check is adding a module beside these and a line to `build_checks`. Each check gets
+only its slice of the configuration.
 """
 
-from sidecar.checks.base import Check, CycleContext
+from typing import Any
+
+from sidecar.checks.base import Check
 from sidecar.checks.connection import ConnectionCheck
 from sidecar.checks.latest_record import LatestRecordCheck
 from sidecar.checks.privileges import PrivilegesCheck
 from sidecar.checks.row_count import RowCountCheck
 from sidecar.checks.volume_identity import VolumeIdentityCheck
 from sidecar.config import ResolvedConfig
-from sidecar.identity.fingerprint import parse_pin
+from sidecar.identity.registry import build_sources
 
-__all__ = ["Check", "CycleContext", "build_checks"]
+__all__ = ["Check", "build_checks"]
 
 
-def build_checks(config: ResolvedConfig) -> list[Check]:
+def build_checks(config: ResolvedConfig) -> list[Check[Any]]:
     """The checks for `config`, in the order they are reported."""
-    checks: list[Check] = [ConnectionCheck(), PrivilegesCheck()]
+    checks: list[Check[Any]] = [ConnectionCheck(config.settings.timeout), PrivilegesCheck()]
     for table in config.tables:
         checks.append(RowCountCheck(table))
         if table.timestamp_column is not None:
             checks.append(LatestRecordCheck(table))
-    pin = config.settings.expect_identity
-    checks.append(VolumeIdentityCheck(parse_pin(pin) if pin else None))
+    checks.append(VolumeIdentityCheck(build_sources(config.identity), config.identity))
     return checks

@@ -1,57 +1,86 @@
-"""The contract every check keeps, and what a cycle hands it."""
+"""The contract every check keeps: observe (queries only), then judge (a pure function).
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+`observe` asks the database and returns what it saw, or raises `DatabaseError`. `judge` turns
+that observation (or the `Problem` that stood in its way), the memory of earlier cycles and
+the time into a `Judgement`: status, reason, expectation, metric samples, perfdata and the
+lessons to remember. Judges touch nothing, so every verdict rule is tested without a server
+(tests/checks/); the evaluator applies the lessons, and only from healthy cycles.
+"""
 
-from sidecar.config import ResolvedConfig
-from sidecar.database import Database
-from sidecar.results import CheckResult, Status
-from sidecar.state import Memory
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
+
+from sidecar.database import Database, ErrorKind
+from sidecar.results import JSON, PerfDatum, Sample, Status
+from sidecar.state import Lesson, Memory
+
+Seen = TypeVar("Seen")
 
 
-@dataclass
-class CycleContext:
-    """What one evaluation cycle shares with its checks."""
+@dataclass(frozen=True)
+class Problem:
+    """Why a check has no observation: a database error, its budget ran out, or it crashed."""
+
+    kind: ErrorKind
+    reason: str  # safe to show: never a host, a user or a password
+    origin: Literal["database", "budget", "crash"] = "database"
+
+
+@dataclass(frozen=True)
+class ObserveContext:
+    """What one cycle lends its checks for observing."""
 
     db: Database
-    memory: Memory  # mutated by checks only where they own the key (their table, identity)
-    config: ResolvedConfig
+    memory: Memory  # what earlier cycles remembered; read it, never change it
     clock: Callable[[], float]  # wall clock, epoch seconds; a seam for tests
 
-    def result(
-        self,
-        key: str,
-        status: Status,
-        value: Any,
-        unit: str,
-        output: str = "",
-        expected: dict[str, Any] | None = None,
-        **details: Any,
-    ) -> CheckResult:
-        """A result stamped with the current time."""
-        return CheckResult(
-            key=key,
-            status=status,
-            observed_value=value,
-            observed_unit=unit,
-            time=self.clock(),
-            output=output,
-            expected=expected or {},
-            details={k: v for k, v in details.items() if v is not None},
-        )
+
+@dataclass(frozen=True)
+class Judgement:
+    """A check's verdict on one observation, with everything consumers and memory need."""
+
+    status: Status
+    value: int | float | str | None = None
+    output: str = ""  # one-line reason; empty only when passing
+    expected: Mapping[str, JSON] = field(default_factory=dict)
+    details: Mapping[str, JSON] = field(default_factory=dict)
+    samples: tuple[Sample, ...] = ()
+    perfdata: tuple[PerfDatum, ...] = ()
+    lessons: tuple[Lesson, ...] = ()
 
 
-class Check(Protocol):
-    """One data-level check. `run` must not raise for database trouble: it returns a result."""
+class Check(Protocol[Seen]):
+    """One data-level check. Its key, unit and metric labels are constants of the check."""
 
-    key: str
-    unit: str  # of its observed value, also when the check could not run
+    @property
+    def key(self) -> str:
+        """`component:measurement`, as /health names it."""
+        ...
 
-    async def run(self, ctx: CycleContext) -> CheckResult:
-        """Evaluate once against the database and memory in `ctx`."""
+    @property
+    def unit(self) -> str:
+        """The unit of its observed value, also when the check could not run."""
+        ...
+
+    @property
+    def labels(self) -> tuple[tuple[str, str], ...]:
+        """How its metrics are labelled."""
+        ...
+
+    async def observe(self, ctx: ObserveContext) -> Seen:
+        """Query what the check needs; raise `DatabaseError` when the database says no."""
+        ...
+
+    def judge(self, seen: Seen | Problem, memory: Memory, now: float) -> Judgement:
+        """Turn an observation (or the problem in its way) and memory into a verdict."""
         ...
 
     async def aclose(self) -> None:
         """Stop any background work the check started."""
         ...
+
+
+def problem_judgement(problem: Problem, status: Status = Status.FAIL, **extra: JSON) -> Judgement:
+    """The judgement for a check that could not observe: its reason, as `status`."""
+    return Judgement(status, None, problem.reason, details={k: v for k, v in extra.items()})

@@ -1,26 +1,47 @@
 """`database:connection`: can we connect and run a query within the timeout."""
 
-from sidecar.checks.base import CycleContext
-from sidecar.database import DatabaseError
+from dataclasses import dataclass
+
+from sidecar.checks.base import Judgement, ObserveContext, Problem
 from sidecar.durations import format_duration
-from sidecar.results import CheckResult, Status
+from sidecar.results import PerfDatum, Status
+from sidecar.state import Memory
+
+KEY = "database:connection"
+UNIT = "ms"
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """How long `SELECT 1` took, connecting first when no idle connection was at hand."""
+
+    milliseconds: float
 
 
 class ConnectionCheck:
-    """Round-trip of `SELECT 1`, connecting first when no idle connection is at hand."""
+    """Round-trip of `SELECT 1`."""
 
-    key = "database:connection"
-    unit = "ms"
+    key = KEY
+    unit = UNIT
+    labels = (("check", KEY),)
 
-    async def run(self, ctx: CycleContext) -> CheckResult:
+    def __init__(self, timeout: float) -> None:
+        self.expected = {"timeout": format_duration(timeout)}
+
+    async def observe(self, ctx: ObserveContext) -> RoundTrip:
+        """Time one `SELECT 1`."""
+        result = await ctx.db.query("SELECT 1")
+        return RoundTrip(round(result.seconds * 1000, 2))
+
+    def judge(self, seen: RoundTrip | Problem, memory: Memory, now: float) -> Judgement:
         """Pass with the round-trip in ms, or fail with why the database did not answer."""
-        expected = {"timeout": format_duration(ctx.db.timeout)}
-        try:
-            result = await ctx.db.query("SELECT 1")
-        except DatabaseError as exc:
-            return ctx.result(self.key, Status.FAIL, None, "ms", exc.reason, expected)
-        return ctx.result(
-            self.key, Status.PASS, round(result.seconds * 1000, 2), "ms", "", expected
+        if isinstance(seen, Problem):
+            return Judgement(Status.FAIL, None, seen.reason, self.expected)
+        return Judgement(
+            Status.PASS,
+            seen.milliseconds,
+            expected=self.expected,
+            perfdata=(PerfDatum(KEY, seen.milliseconds, UNIT),),
         )
 
     async def aclose(self) -> None:

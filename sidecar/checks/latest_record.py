@@ -5,17 +5,24 @@ scans the table, which the check says (once in the log, and in its details).
 """
 
 import logging
-from typing import Any
+from dataclasses import dataclass
 
 from sidecar import identifiers
-from sidecar.checks.base import CycleContext
+from sidecar.checks.base import Judgement, ObserveContext, Problem
 from sidecar.config import TableConfig
-from sidecar.database import DatabaseError, ErrorKind
+from sidecar.database import ErrorKind
 from sidecar.durations import format_duration
-from sidecar.results import CheckResult, Status
+from sidecar.results import JSON, Family, PerfDatum, Sample, Status
+from sidecar.state import Memory, SetNewest
 from sidecar.timestamps import iso, to_epoch
 
 log = logging.getLogger("sidecar.checks.latest_record")
+
+UNIT = "s"
+NEWEST = Family(
+    "sidecar_table_latest_record_timestamp_seconds", "Unix time of the newest record", ("table",)
+)
+AGE = Family("sidecar_table_latest_record_age_seconds", "Age of the newest record", ("table",))
 
 # Clocks of two hosts disagree a little; beyond this a newest record "from the future" is data.
 FUTURE_SKEW = 300.0
@@ -28,42 +35,69 @@ _INDEXED = (
 )
 
 
+@dataclass(frozen=True)
+class LatestRecord:
+    """The newest value of a table's timestamp column."""
+
+    table: str
+    newest: float | None  # epoch seconds; None when there is no (usable) value
+    has_rows: bool
+    is_time: bool  # False when the column holds something that is not a date or Unix time
+    indexed: bool | None  # whether the column leads an index (None: not known yet)
+
+
 class LatestRecordCheck:
     """Newest record of one table: staleness, future dates, and backwards movement."""
+
+    unit = UNIT
 
     def __init__(self, table: TableConfig) -> None:
         assert table.timestamp_column is not None
         self.table = table
         self.column = table.timestamp_column
         self.key = f"{table.name}:latestRecord"
-        self.unit = "s"
+        self.labels = (("check", self.key),)
         t, c = identifiers.quote(table.name), identifiers.quote(self.column)
         self._sql = f"SELECT (SELECT MAX({c}) FROM {t}), EXISTS(SELECT 1 FROM {t})"
         self._indexed: bool | None = None
 
-    async def run(self, ctx: CycleContext) -> CheckResult:
-        """Read MAX(column) and hold it against max_age, the clock and the remembered newest."""
-        memory = ctx.memory.table(self.table.name)
-        remembered = memory.newest
-        expected: dict[str, Any] = {}
+    async def observe(self, ctx: ObserveContext) -> LatestRecord:
+        """Read MAX(column), and once whether an index serves it."""
+        result = await ctx.db.query(self._sql)
+        if self._indexed is None:
+            found = await ctx.db.query(_INDEXED, [self.table.name, self.column])
+            self._indexed = bool(found.rows)
+            if not self._indexed:
+                log.warning(
+                    "%s.%s leads no index: MAX() scans the whole table every cycle; "
+                    "consider CREATE INDEX on it",
+                    self.table.name,
+                    self.column,
+                )
+        raw, has_rows = result.rows[0]
+        newest = to_epoch(raw) if raw is not None else None
+        is_time = raw is None or newest is not None
+        return LatestRecord(self.table.name, newest, bool(has_rows), is_time, self._indexed)
+
+    def judge(self, seen: LatestRecord | Problem, memory: Memory, now: float) -> Judgement:
+        """Hold the newest record against max_age, the clock and the remembered newest."""
+        name = self.table.name
+        remembered = memory.tables[name].newest if name in memory.tables else None
+        expected: dict[str, JSON] = {}
         if self.table.max_age is not None:
             expected["maxAge"] = format_duration(self.table.max_age)
         if remembered is not None:
             expected["notBefore"] = iso(remembered)
-        try:
-            result = await ctx.db.query(self._sql)
-            await self._check_index(ctx)
-        except DatabaseError as exc:
-            return self._failure(ctx, exc, remembered, expected)
-        newest_raw, has_rows = result.rows[0]
-        details: dict[str, Any] = {"indexed": self._indexed}
-        if newest_raw is None:
-            return self._no_value(ctx, bool(has_rows), remembered, expected)
-        newest = to_epoch(newest_raw)
-        if newest is None:
+        if isinstance(seen, Problem):
+            return Judgement(*self._problem(seen, remembered), expected)
+        details: dict[str, JSON] = {} if seen.indexed is None else {"indexed": seen.indexed}
+        if not seen.is_time:
             output = f"column {self.column} does not hold dates or Unix times"
-            return ctx.result(self.key, Status.FAIL, None, "s", output, expected)
-        now = ctx.clock()
+            return Judgement(Status.FAIL, None, output, expected)
+        if seen.newest is None:
+            status, output = self._no_value(seen.has_rows, remembered)
+            return Judgement(status, None, output, expected, details)
+        newest = seen.newest
         age = now - newest
         details["newestRecord"] = iso(newest)
         status, output = Status.PASS, ""
@@ -84,64 +118,37 @@ class LatestRecordCheck:
                 f"newest record is {format_duration(round(age))} old, "
                 f"older than max_age {format_duration(self.table.max_age)}"
             )
-        if status is not Status.FAIL:
-            memory.newest = max(memory.newest or newest, newest)
-        return ctx.result(self.key, status, round(age, 3), "s", output, expected, **details)
+        lessons: tuple[SetNewest, ...] = ()
+        if status is not Status.FAIL and (remembered is None or newest > remembered):
+            lessons = (SetNewest(name, newest),)
+        return Judgement(
+            status,
+            round(age, 3),
+            output,
+            expected,
+            details,
+            samples=(Sample(AGE, round(age, 3), (name,)), Sample(NEWEST, newest, (name,))),
+            perfdata=(PerfDatum(self.key, round(age, 3), "s"),),
+            lessons=lessons,
+        )
 
-    def _no_value(
-        self, ctx: CycleContext, has_rows: bool, remembered: float | None, expected: dict[str, Any]
-    ) -> CheckResult:
+    def _no_value(self, has_rows: bool, remembered: float | None) -> tuple[Status, str]:
         if has_rows:
-            output = f"rows exist but every {self.column} is NULL"
-            return ctx.result(
-                self.key, Status.WARN, None, "s", output, expected, indexed=self._indexed
-            )
+            return Status.WARN, f"rows exist but every {self.column} is NULL"
         if remembered is not None or self.table.min_rows:
             seen = f"; newest remembered {iso(remembered)}" if remembered is not None else ""
-            return ctx.result(
-                self.key,
-                Status.FAIL,
-                None,
-                "s",
-                f"table is empty{seen}",
-                expected,
-                indexed=self._indexed,
-            )
-        output = "table is empty (no records remembered yet)"
-        return ctx.result(self.key, Status.WARN, None, "s", output, expected, indexed=self._indexed)
+            return Status.FAIL, f"table is empty{seen}"
+        return Status.WARN, "table is empty (no records remembered yet)"
 
-    def _failure(
-        self,
-        ctx: CycleContext,
-        exc: DatabaseError,
-        remembered: float | None,
-        expected: dict[str, Any],
-    ) -> CheckResult:
-        if exc.kind is ErrorKind.MISSING_COLUMN:
-            output = f"column {self.column} does not exist"
-            return ctx.result(self.key, Status.FAIL, None, "s", output, expected)
-        if exc.kind is ErrorKind.MISSING_TABLE:
+    def _problem(self, problem: Problem, remembered: float | None) -> tuple[Status, None, str]:
+        if problem.kind is ErrorKind.MISSING_COLUMN:
+            return Status.FAIL, None, f"column {self.column} does not exist"
+        if problem.kind is ErrorKind.MISSING_TABLE:
             if remembered is None and not self.table.min_rows:
-                output = "table does not exist (no records remembered yet)"
-                return ctx.result(self.key, Status.WARN, None, "s", output, expected)
+                return Status.WARN, None, "table does not exist (no records remembered yet)"
             seen = f"; newest remembered {iso(remembered)}" if remembered is not None else ""
-            return ctx.result(
-                self.key, Status.FAIL, None, "s", f"table does not exist{seen}", expected
-            )
-        return ctx.result(self.key, Status.FAIL, None, "s", exc.reason, expected)
-
-    async def _check_index(self, ctx: CycleContext) -> None:
-        if self._indexed is not None:
-            return
-        result = await ctx.db.query(_INDEXED, [self.table.name, self.column])
-        self._indexed = bool(result.rows)
-        if not self._indexed:
-            log.warning(
-                "%s.%s leads no index: MAX() scans the whole table every cycle; "
-                "consider CREATE INDEX on it",
-                self.table.name,
-                self.column,
-            )
+            return Status.FAIL, None, f"table does not exist{seen}"
+        return Status.FAIL, None, problem.reason
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""

@@ -6,9 +6,14 @@ check warn, naming the privileges. Grants seldom change: they are read again eve
 not every cycle.
 """
 
-from sidecar.checks.base import CycleContext
-from sidecar.database import DatabaseError
-from sidecar.results import CheckResult, Status
+from dataclasses import dataclass
+
+from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.results import Status
+from sidecar.state import Memory
+
+KEY = "database:privileges"
+UNIT = "privileges"
 
 # What lets an account change the app schema's data or structure.
 WRITING = frozenset(
@@ -40,38 +45,50 @@ _PRIVILEGES = (
     " WHERE TABLE_SCHEMA = DATABASE()"
 )
 REFRESH = 300.0  # seconds between reads of the grants
+_EXPECTED = {"writing": "none (GRANT SELECT ON <app database>.* is enough)"}
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The privileges of the sidecar's account that would let it write to the app database."""
+
+    writing: tuple[str, ...]
 
 
 class PrivilegesCheck:
     """Warns when the account can write to the app schema."""
 
-    key = "database:privileges"
-    unit = "privileges"
+    key = KEY
+    unit = UNIT
+    labels = (("check", KEY),)
 
     def __init__(self) -> None:
-        self._seen: tuple[float, list[str]] | None = None  # (when, writing privileges)
+        self._seen: tuple[float, Grants] | None = None  # (when read, what)
 
-    async def run(self, ctx: CycleContext) -> CheckResult:
-        """Pass when the account reads only; warn naming what else it may do."""
+    async def observe(self, ctx: ObserveContext) -> Grants:
+        """The writing privileges, read again at most every `REFRESH` seconds."""
         now = ctx.clock()
         if self._seen is None or now - self._seen[0] >= REFRESH:
-            try:
-                result = await ctx.db.query(_PRIVILEGES)
-            except DatabaseError as exc:
-                return ctx.result(self.key, Status.WARN, None, self.unit, exc.reason)
+            result = await ctx.db.query(_PRIVILEGES)
             granted = {str(row[0]).upper() for row in result.rows}
-            self._seen = (now, sorted(granted & WRITING))
-        writing = self._seen[1]
-        expected = {"writing": "none (GRANT SELECT ON <app database>.* is enough)"}
-        if writing:
+            self._seen = (now, Grants(tuple(sorted(granted & WRITING))))
+        return self._seen[1]
+
+    def judge(self, seen: Grants | Problem, memory: Memory, now: float) -> Judgement:
+        """Pass when the account reads only; warn naming what else it may do."""
+        if isinstance(seen, Problem):
+            # Not being able to read the grants says nothing against the data: a warning,
+            # unless the check itself ran out of time or broke.
+            status = Status.WARN if seen.origin == "database" else Status.FAIL
+            return Judgement(status, None, seen.reason)
+        if seen.writing:
+            named = ", ".join(seen.writing)
             output = (
-                f"the sidecar's account can write to the app database ({', '.join(writing)}): "
+                f"the sidecar's account can write to the app database ({named}): "
                 "grant it SELECT only"
             )
-            return ctx.result(
-                self.key, Status.WARN, ", ".join(writing), self.unit, output, expected
-            )
-        return ctx.result(self.key, Status.PASS, "read-only", self.unit, "", expected)
+            return Judgement(Status.WARN, named, output, _EXPECTED)
+        return Judgement(Status.PASS, "read-only", "", _EXPECTED)
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""

@@ -12,14 +12,26 @@ the high-water mark honest. The result says which kind of number it is.
 import asyncio
 import logging
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 from sidecar import identifiers
-from sidecar.checks.base import CycleContext
+from sidecar.checks.base import Judgement, ObserveContext, Problem
 from sidecar.config import TableConfig
 from sidecar.database import Database, DatabaseError, ErrorKind
-from sidecar.results import CheckResult, Status
+from sidecar.results import JSON, Family, PerfDatum, Sample, Status
+from sidecar.state import Memory, SetHighWater
 
 log = logging.getLogger("sidecar.checks.row_count")
+
+UNIT = "rows"
+ROWS = Family("sidecar_table_rows", "Rows in the table", ("table",))
+ESTIMATED = Family(
+    "sidecar_table_rows_estimated",
+    "1 when sidecar_table_rows is InnoDB's estimate, 0 when exact",
+    ("table",),
+)
+HIGH_WATER = Family("sidecar_table_rows_high_water", "Remembered high-water row count", ("table",))
 
 _ESTIMATE = (
     "SELECT TABLE_ROWS, ENGINE FROM information_schema.TABLES"
@@ -36,69 +48,148 @@ _PROBE_MARGIN = 1.25
 _URGENT_EVERY = 60.0
 
 
+@dataclass(frozen=True)
+class RowCount:
+    """How many rows a table holds, and what kind of number that is."""
+
+    table: str
+    count: int
+    kind: Literal["exact", "estimate"]
+    at_least: int | None = None  # a probe bounded by the line found at least this many
+    # The latest background full count (count, when), on the large-table path only.
+    last_exact: tuple[int, float] | None = None
+
+
+def line(table: TableConfig, high_water: int | None) -> int:
+    """The smallest count that passes: the floor, or the allowed drop below high water."""
+    drop_line = 0
+    if high_water:
+        drop_line = math.ceil(high_water * (1 - table.max_drop))
+    return max(table.min_rows, drop_line)
+
+
+def high_water_of(memory: Memory, table: str, last_exact: tuple[int, float] | None) -> int | None:
+    """The remembered mark, raised by a background full count (between counts it follows it)."""
+    remembered = memory.tables.get(table)
+    mark = remembered.high_water if remembered else None
+    if last_exact is not None:
+        mark = max(mark or 0, last_exact[0]) or None
+    return mark
+
+
+def judge_count(
+    table: TableConfig, count: int, at_least: int | None, high_water: int | None
+) -> tuple[Status, str]:
+    """The verdict rules on a count: empty, below the floor, dropped below the mark."""
+    if count == 0:
+        if table.min_rows or high_water:
+            remembered = f"; {high_water} rows remembered" if high_water else ""
+            return Status.FAIL, f"table is empty (floor {table.min_rows}{remembered})"
+        return Status.WARN, "table is empty (no floor set, no rows remembered yet)"
+    if at_least is None and count < table.min_rows:
+        return Status.FAIL, f"{count} rows, below the floor of {table.min_rows}"
+    if high_water and at_least is None and count < line(table, high_water):
+        drop = 1 - count / high_water
+        return (
+            Status.FAIL,
+            f"{count} rows, down {drop:.0%} from the remembered {high_water} "
+            f"(max_drop {table.max_drop:.0%})",
+        )
+    return Status.PASS, ""
+
+
+def judge_problem(
+    table: TableConfig, problem: Problem, high_water: int | None
+) -> tuple[Status, str]:
+    """The verdict when the table could not be counted."""
+    if problem.kind is ErrorKind.MISSING_TABLE:
+        if not (table.min_rows or high_water):
+            return Status.WARN, "table does not exist (no floor set, no rows remembered yet)"
+        remembered = f"; {high_water} rows remembered" if high_water else ""
+        return Status.FAIL, f"table does not exist{remembered}"
+    return Status.FAIL, problem.reason
+
+
 class RowCountCheck:
     """Row count of one table against its floor and its high-water mark."""
+
+    unit = UNIT
 
     def __init__(self, table: TableConfig) -> None:
         self.table = table
         self.key = f"{table.name}:rowCount"
-        self.unit = "rows"
+        self.labels = (("check", self.key),)
         self._quoted = identifiers.quote(table.name)
         self._background: asyncio.Task[None] | None = None
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background
 
-    async def run(self, ctx: CycleContext) -> CheckResult:
-        """Count (or estimate and bound) the rows, then hold them against floor and memory."""
-        memory = ctx.memory.table(self.table.name)
-        try:
-            count, kind, at_least = await self._count(ctx)
-        except DatabaseError as exc:
-            return self._failure(ctx, exc, memory.high_water)
-        expected = self._expected(memory.high_water)
-        status, output = self._judge(count, at_least, memory.high_water)
-        if status is Status.FAIL and kind == "estimate":
-            output = f"about {output} (InnoDB estimate; exact count under way)"
-        if status is not Status.FAIL and kind == "exact":
-            memory.high_water = max(memory.high_water or 0, count) or None
-        details = {"countKind": kind, "highWater": memory.high_water}
-        if at_least is not None:
-            details["atLeast"] = at_least
-        if self._last_exact is not None and kind == "estimate":
-            details["lastExactCount"] = self._last_exact[0]
-            details["lastExactAge"] = round(ctx.clock() - self._last_exact[1])
-        return ctx.result(self.key, status, count, "rows", output, expected, **details)
-
-    async def _count(self, ctx: CycleContext) -> tuple[int, str, int | None]:
-        db = ctx.db
+    async def observe(self, ctx: ObserveContext) -> RowCount:
+        """Count (or estimate and bound) the rows."""
+        db, name = ctx.db, self.table.name
         estimate = await self._estimate(db)
         if estimate is None or estimate < self.table.exact_count_below:
             result = await db.query(f"SELECT COUNT(*) FROM {self._quoted}")
-            return int(result.rows[0][0]), "exact", None
-        self._schedule_exact(ctx)
-        if self._last_exact is not None:
-            # Between exact counts the high-water mark follows the latest one.
-            memory = ctx.memory.table(self.table.name)
-            memory.high_water = max(memory.high_water or 0, self._last_exact[0])
-        line = self._line(ctx.memory.table(self.table.name).high_water)
-        if not line or estimate >= line * _PROBE_MARGIN:
-            return estimate, "estimate", None
-        if line <= self.table.exact_count_below:
+            return RowCount(name, int(result.rows[0][0]), "exact")
+        last = self._last_exact
+        mark = line(self.table, high_water_of(ctx.memory, name, last))
+        near = bool(mark) and estimate < mark * _PROBE_MARGIN
+        # A probe as large as the line would cost what a full count costs and could outlive
+        # the cycle's budget: then count the table in the background now, and until that
+        # count is in, judge on the estimate. A recent full count below the line settles it.
+        probe_fits = near and mark <= self.table.exact_count_below
+        self._schedule_exact(ctx, urgent=near and not probe_fits)
+        if not near:
+            return RowCount(name, estimate, "estimate", last_exact=last)
+        if probe_fits:
             probe = await db.query(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._quoted} LIMIT %s) AS probe", [line]
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._quoted} LIMIT %s) AS probe", [mark]
             )
             seen = int(probe.rows[0][0])
-            if seen < line:
-                return seen, "exact", None  # the whole table fitted under the limit
-            return max(estimate, line), "estimate", line
-        # A probe this large would cost what a full count costs and could outlive the cycle's
-        # budget: count the table in the background now, and until that count is in, judge
-        # on the estimate. A recent full count below the line settles it.
-        self._schedule_exact(ctx, urgent=True)
-        recent = self._last_exact
-        interval = ctx.config.settings.exact_count_interval
-        if recent is not None and recent[0] < line and ctx.clock() - recent[1] < interval:
-            return recent[0], "exact", None
-        return estimate, "estimate", None
+            if seen < mark:
+                return RowCount(name, seen, "exact", last_exact=last)  # all of it fitted
+            return RowCount(name, max(estimate, mark), "estimate", mark, last)
+        interval = self.table.exact_count_interval
+        if last is not None and last[0] < mark and ctx.clock() - last[1] < interval:
+            return RowCount(name, last[0], "exact", last_exact=last)
+        return RowCount(name, estimate, "estimate", last_exact=last)
+
+    def judge(self, seen: RowCount | Problem, memory: Memory, now: float) -> Judgement:
+        """Hold the count against the floor and the remembered mark; raise the mark when healthy."""
+        name = self.table.name
+        stored = memory.tables[name].high_water if name in memory.tables else None
+        if isinstance(seen, Problem):
+            status, output = judge_problem(self.table, seen, stored)
+            return Judgement(status, None, output, self._expected(stored))
+        mark = high_water_of(memory, name, seen.last_exact)
+        status, output = judge_count(self.table, seen.count, seen.at_least, mark)
+        if status is Status.FAIL and seen.kind == "estimate":
+            output = f"about {output} (InnoDB estimate; exact count under way)"
+        if status is not Status.FAIL and seen.kind == "exact":
+            mark = max(mark or 0, seen.count) or None
+        details: dict[str, JSON] = {"countKind": seen.kind, "highWater": mark}
+        if seen.at_least is not None:
+            details["atLeast"] = seen.at_least
+        if seen.last_exact is not None and seen.kind == "estimate":
+            details["lastExactCount"] = seen.last_exact[0]
+            details["lastExactAge"] = round(now - seen.last_exact[1])
+        expected = self._expected(mark)
+        floor = expected.get("atLeast", expected.get("minRows"))
+        samples = [
+            Sample(ROWS, seen.count, (name,)),
+            Sample(ESTIMATED, int(seen.kind == "estimate"), (name,)),
+        ]
+        if mark:
+            samples.append(Sample(HIGH_WATER, mark, (name,)))
+        return Judgement(
+            status,
+            seen.count,
+            output,
+            expected,
+            {k: v for k, v in details.items() if v is not None},
+            samples=tuple(samples),
+            perfdata=(PerfDatum(self.key, seen.count, crit=f"{floor}:" if floor else ""),),
+            lessons=(SetHighWater(name, mark),) if mark != stored else (),
+        )
 
     async def _estimate(self, db: Database) -> int | None:
         result = await db.query(_ESTIMATE, [self.table.name])
@@ -112,68 +203,24 @@ class RowCountCheck:
             return None
         return int(rows)
 
-    def _line(self, high_water: int | None) -> int:
-        """The smallest count that passes: the floor, or the allowed drop below high water."""
-        drop_line = 0
-        if high_water:
-            drop_line = math.ceil(high_water * (1 - self.table.max_drop))
-        return max(self.table.min_rows, drop_line)
-
-    def _judge(
-        self, count: int, at_least: int | None, high_water: int | None
-    ) -> tuple[Status, str]:
-        if count == 0:
-            if self.table.min_rows or high_water:
-                remembered = f"; {high_water} rows remembered" if high_water else ""
-                return Status.FAIL, f"table is empty (floor {self.table.min_rows}{remembered})"
-            return Status.WARN, "table is empty (no floor set, no rows remembered yet)"
-        if at_least is None and count < self.table.min_rows:
-            return Status.FAIL, f"{count} rows, below the floor of {self.table.min_rows}"
-        if high_water and at_least is None and count < self._line(high_water):
-            drop = 1 - count / high_water
-            return (
-                Status.FAIL,
-                f"{count} rows, down {drop:.0%} from the remembered {high_water} "
-                f"(max_drop {self.table.max_drop:.0%})",
-            )
-        return Status.PASS, ""
-
-    def _expected(self, high_water: int | None) -> dict[str, object]:
-        expected: dict[str, object] = {"minRows": self.table.min_rows}
+    def _expected(self, high_water: int | None) -> dict[str, JSON]:
+        expected: dict[str, JSON] = {"minRows": self.table.min_rows}
         if high_water:
             expected["maxDrop"] = self.table.max_drop
-            expected["atLeast"] = self._line(high_water)
+            expected["atLeast"] = line(self.table, high_water)
         return expected
 
-    def _failure(
-        self, ctx: CycleContext, exc: DatabaseError, high_water: int | None
-    ) -> CheckResult:
-        expected = self._expected(high_water)
-        if exc.kind is ErrorKind.MISSING_TABLE:
-            if not (self.table.min_rows or high_water):
-                return ctx.result(
-                    self.key,
-                    Status.WARN,
-                    None,
-                    "rows",
-                    "table does not exist (no floor set, no rows remembered yet)",
-                    expected,
-                )
-            remembered = f"; {high_water} rows remembered" if high_water else ""
-            output = f"table does not exist{remembered}"
-            return ctx.result(self.key, Status.FAIL, None, "rows", output, expected)
-        return ctx.result(self.key, Status.FAIL, None, "rows", exc.reason, expected)
-
-    def _schedule_exact(self, ctx: CycleContext, urgent: bool = False) -> None:
+    def _schedule_exact(self, ctx: ObserveContext, urgent: bool) -> None:
         last = self._last_exact
-        interval = ctx.config.settings.exact_count_interval
+        interval = self.table.exact_count_interval
         if urgent:
             interval = min(interval, _URGENT_EVERY)
         due = last is None or ctx.clock() - last[1] >= interval
         if due and (self._background is None or self._background.done()):
-            self._background = asyncio.create_task(self._exact_count(ctx.db, ctx))
+            self._background = asyncio.create_task(self._exact_count(ctx))
 
-    async def _exact_count(self, db: Database, ctx: CycleContext) -> None:
+    async def _exact_count(self, ctx: ObserveContext) -> None:
+        db = ctx.db
         budget = db.timeout * _EXACT_BUDGET_FACTOR
         try:
             # SET STATEMENT lifts the session's max_statement_time for this one query only.

@@ -1,4 +1,4 @@
-"""When the server's datadir was initialised, from `CREATE_TIME` of `mysql.gtid_slave_pos`.
+"""`datadir`: when the datadir was initialised: `CREATE_TIME` of `mysql.gtid_slave_pos`.
 
 Measured on MariaDB 10.11: that table is created by mariadb-install-db and survived
 `mariadb-upgrade --force`, which recreated most other system tables. Reading it needs
@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
+from sidecar.identity.source import Source
+from sidecar.state import IdentityValue
 from sidecar.timestamps import epoch
 
 _QUERY = (
@@ -17,9 +19,9 @@ _QUERY = (
 )
 
 
-def compact(epoch: float) -> str:
+def compact(seconds: float) -> str:
     """`20261125T102958Z`: the form kept in the fingerprint."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def parse_compact(text: str) -> float:
@@ -27,12 +29,28 @@ def parse_compact(text: str) -> float:
     return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
 
 
-async def read(db: Database) -> Reading:
+class DatadirSource(Source):
     """The datadir's initialisation time as `compact()` text."""
-    try:
-        result = await db.query(_QUERY)
-    except DatabaseError as exc:
-        return absent("datadir", Absence.ERROR, exc.reason)
-    if not result.rows or result.rows[0][0] is None:
-        return absent("datadir", Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted")
-    return Reading("datadir", compact(epoch(result.rows[0][0])))
+
+    name = "datadir"
+
+    async def read(self, db: Database) -> Reading:
+        """Read the creation time of the table mariadb-install-db made."""
+        try:
+            result = await db.query(_QUERY)
+        except DatabaseError as exc:
+            return absent(self.name, Absence.ERROR, exc.reason)
+        if not result.rows or result.rows[0][0] is None:
+            return absent(
+                self.name, Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted"
+            )
+        return Reading(self.name, compact(epoch(result.rows[0][0])))
+
+    def born(self, value: IdentityValue) -> tuple[float, str] | None:
+        """The datadir's initialisation."""
+        if not isinstance(value, str):
+            return None
+        try:
+            return parse_compact(value), "datadir initialised"
+        except ValueError:
+            return None

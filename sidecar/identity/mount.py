@@ -1,18 +1,17 @@
-"""The data volume mounted (read-only) into the sidecar: its volume name and directory inode.
+"""Where the data volume mounted into the sidecar comes from, read from the mount table.
 
 In the incident podman-compose derived a new project prefix and mounted a new, empty named
 volume; the mount table shows exactly that name:
 `/var/lib/containers/storage/volumes/<project>_<volume>/_data /var/lib/mysql ro,...`.
-The inode of the mounted directory changes whenever the directory is recreated, and not on a
-restart or a container recreated on the same volume.
+Shared by the `volume` and `inode` sources.
 """
 
 import os
 import re
 from pathlib import Path
 
-from sidecar.identity.reading import Absence, Reading, absent
-
+MOUNTINFO = Path("/proc/self/mountinfo")
+NOT_SET = "SIDECAR_DATA_DIR not set"
 _NAMED_VOLUME = re.compile(r"/volumes/([^/]+)/_data$")
 
 
@@ -44,25 +43,9 @@ def volume_name(data_dir: Path, mountinfo: str) -> str | None:
     return os.path.join(root, relative) if relative else root
 
 
-def read(
-    data_dir: Path | None, mountinfo_path: Path = Path("/proc/self/mountinfo")
-) -> list[Reading]:
-    """Readings `volume` and `inode` for the mounted data directory."""
-    if data_dir is None:
-        note = "SIDECAR_DATA_DIR not set"
-        return [
-            absent("volume", Absence.NOT_CONFIGURED, note),
-            absent("inode", Absence.NOT_CONFIGURED, note),
-        ]
-    resolved = data_dir.resolve()
+def stat(data_dir: Path) -> os.stat_result | str:
+    """The data directory's status, or why it cannot be looked at."""
     try:
-        inode = os.stat(resolved).st_ino
+        return os.stat(data_dir.resolve())
     except OSError as exc:
-        note = f"data directory not readable: {exc.strerror}"
-        return [absent("volume", Absence.ERROR, note), absent("inode", Absence.ERROR, note)]
-    try:
-        name = volume_name(resolved, mountinfo_path.read_text())
-    except OSError:
-        name = None
-    volume = Reading("volume", name) if name else absent("volume", Absence.ERROR, "no mount found")
-    return [volume, Reading("inode", str(inode))]
+        return f"data directory not readable: {exc.strerror}"

@@ -1,8 +1,9 @@
-"""What an identity source yields."""
+"""What an identity source yields: a value, or why there is none."""
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from sidecar.state import IdentityValue
 
 
 class Absence(StrEnum):
@@ -19,7 +20,7 @@ class Reading:
     """One source's value, or why there is none."""
 
     source: str
-    value: Any = None
+    value: IdentityValue | None = None
     absence: Absence | None = None
     note: str = ""  # why absent, safe to show
 

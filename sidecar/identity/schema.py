@@ -1,14 +1,16 @@
-"""When each table of the app database was created: the source that needs no extra grant.
+"""`schema`: when each table of the app database was created: needs no grant beyond SELECT.
 
 Weak alone: `CREATE_TIME` changes on every `ALTER TABLE` of that table (even an instant ADD
 COLUMN). So it is compared as a set: the database is the same while at least one remembered
 table keeps its creation time, and the remembered set rolls forward with each healthy cycle.
-A datadir initialised anew and migrated anew has every table created afresh.
+A datadir initialised anew and migrated anew has every table created afresh. Never pinned.
 """
 
 from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.sentinel import TABLE as SENTINEL_TABLE
+from sidecar.identity.source import Source
+from sidecar.state import IdentityValue
 from sidecar.timestamps import epoch
 
 _QUERY = (
@@ -20,18 +22,6 @@ _QUERY = (
 TOLERANCE = 0.5
 
 
-async def read(db: Database) -> Reading:
-    """`{table: created epoch seconds}` for the tables the account can see."""
-    try:
-        result = await db.query(_QUERY)
-    except DatabaseError as exc:
-        return absent("schema", Absence.ERROR, exc.reason)
-    tables = {str(name): epoch(created) for name, created in result.rows if name != SENTINEL_TABLE}
-    if not tables:
-        return absent("schema", Absence.GONE, "the database has no tables")
-    return Reading("schema", tables)
-
-
 def survivors(remembered: dict[str, float], observed: dict[str, float]) -> list[str]:
     """Remembered tables that still exist with the same creation time."""
     return sorted(
@@ -39,3 +29,41 @@ def survivors(remembered: dict[str, float], observed: dict[str, float]) -> list[
         for name, created in remembered.items()
         if name in observed and abs(observed[name] - created) <= TOLERANCE
     )
+
+
+class SchemaSource(Source):
+    """`{table: created epoch seconds}` for the tables the account can see."""
+
+    name = "schema"
+    pinnable = False
+    rolls_forward = True
+
+    async def read(self, db: Database) -> Reading:
+        """Creation times of the app database's tables (the sentinel's aside)."""
+        try:
+            result = await db.query(_QUERY)
+        except DatabaseError as exc:
+            return absent(self.name, Absence.ERROR, exc.reason)
+        tables = {
+            str(name): epoch(created) for name, created in result.rows if name != SENTINEL_TABLE
+        }
+        if not tables:
+            return absent(self.name, Absence.GONE, "the database has no tables")
+        return Reading(self.name, tables)
+
+    def difference(self, expected: IdentityValue, reading: Reading) -> str | None:
+        """None while one remembered table kept its creation time."""
+        remembered = expected if isinstance(expected, dict) else {}
+        observed = reading.value if isinstance(reading.value, dict) else {}
+        if not reading.present or not set(remembered) & set(observed):
+            return f"none of the {len(remembered)} remembered tables exists"
+        if survivors(remembered, observed):
+            return None
+        common = sorted(set(remembered) & set(observed))
+        return f"every remembered table was created anew ({', '.join(common[:3])})"
+
+    def born(self, value: IdentityValue) -> tuple[float, str] | None:
+        """The oldest table's creation."""
+        if not isinstance(value, dict) or not value:
+            return None
+        return min(value.values()), "every table created"

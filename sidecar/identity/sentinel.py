@@ -1,27 +1,35 @@
-"""A sentinel row planted once by `sidecar adopt`: a random id that a fresh datadir lacks."""
+"""`sentinel`: a row planted once by `sidecar adopt`: a random id that a fresh datadir lacks."""
 
 import secrets
 
 from sidecar import identifiers
 from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.identity.reading import Absence, Reading, absent
+from sidecar.identity.source import Source
 
 TABLE = "_sidecar_identity"
 
 
-async def read(db: Database) -> Reading:
+class SentinelSource(Source):
     """The planted id; `GONE` when the table is missing or empty (a fresh datadir)."""
-    try:
-        result = await db.query(f"SELECT id FROM {identifiers.quote(TABLE)} ORDER BY id LIMIT 1")
-    except DatabaseError as exc:
-        if exc.kind is ErrorKind.MISSING_TABLE:
-            return absent("sentinel", Absence.GONE, f"sentinel table {TABLE} does not exist")
-        if exc.kind is ErrorKind.PERMISSION:
-            return absent("sentinel", Absence.NOT_GRANTED, exc.reason)
-        return absent("sentinel", Absence.ERROR, exc.reason)
-    if not result.rows:
-        return absent("sentinel", Absence.GONE, f"sentinel table {TABLE} is empty")
-    return Reading("sentinel", str(result.rows[0][0]))
+
+    name = "sentinel"
+
+    async def read(self, db: Database) -> Reading:
+        """The planted id."""
+        try:
+            result = await db.query(
+                f"SELECT id FROM {identifiers.quote(TABLE)} ORDER BY id LIMIT 1"
+            )
+        except DatabaseError as exc:
+            if exc.kind is ErrorKind.MISSING_TABLE:
+                return absent(self.name, Absence.GONE, f"sentinel table {TABLE} does not exist")
+            if exc.kind is ErrorKind.PERMISSION:
+                return absent(self.name, Absence.NOT_GRANTED, exc.reason)
+            return absent(self.name, Absence.ERROR, exc.reason)
+        if not result.rows:
+            return absent(self.name, Absence.GONE, f"sentinel table {TABLE} is empty")
+        return Reading(self.name, str(result.rows[0][0]))
 
 
 async def plant(admin: Database) -> str:

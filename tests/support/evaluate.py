@@ -7,6 +7,7 @@ from sidecar.config import load_settings
 from sidecar.evaluator import Evaluator
 from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import CheckResult, Report
+from sidecar.service import build_evaluator
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER
 
 
@@ -24,7 +25,7 @@ def evaluator_for(
         "state_dir": str(state_dir) if state_dir else None,
     }
     values.update(settings)
-    return Evaluator(load_settings(values))
+    return build_evaluator(load_settings(values))
 
 
 async def cycle(evaluator: Evaluator) -> Report:

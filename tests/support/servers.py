@@ -12,39 +12,18 @@ from typing import Any
 
 import httpx
 
+from sidecar import sample_app
 from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.sample_app import MONITOR_USER, add_users, seed_admin
 
-MONITOR_USER = "monitor"
+__all__ = ["MONITOR_USER", "add_users"]
+
 MONITOR_PASSWORD = "Mon1tor-Secret-7c1e"  # a unique marker: must never appear in output
-
-USER_TABLE = (
-    "CREATE TABLE User (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(191) NOT NULL UNIQUE,"
-    " createdAt DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), INDEX (createdAt))"
-)
 
 
 def seed(server: MariaDBServer, users: int = 14, grant_datadir: bool = True) -> None:
     """The app database, a least-privilege monitor account and `users` users."""
-    statements = [
-        "CREATE DATABASE IF NOT EXISTS app",
-        f"CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'127.0.0.1'"
-        f" IDENTIFIED BY '{MONITOR_PASSWORD}'",
-        f"GRANT SELECT ON app.* TO '{MONITOR_USER}'@'127.0.0.1'",
-    ]
-    if grant_datadir:
-        statements.append(f"GRANT SELECT ON mysql.gtid_slave_pos TO '{MONITOR_USER}'@'127.0.0.1'")
-    server.execute(*statements)
-    server.execute(USER_TABLE, database="app")
-    add_users(server, users)
-
-
-def add_users(server: MariaDBServer, count: int, prefix: str = "user") -> None:
-    """Insert `count` users with distinct emails."""
-    if count <= 0:
-        return
-    start = server.execute("SELECT COALESCE(MAX(id), 0) FROM User", database="app")[0][0]
-    values = ", ".join(f"('{prefix}{start + i}@example.com')" for i in range(1, count + 1))
-    server.execute(f"INSERT INTO User (email) VALUES {values}", database="app")
+    sample_app.seed(server, MONITOR_PASSWORD, users, grant_datadir)
 
 
 def incident(server: MariaDBServer) -> Path:
@@ -54,7 +33,7 @@ def incident(server: MariaDBServer) -> Path:
     time.sleep(max(0.0, 1.05 - (time.time() - server.initialised_at)))
     aside = server.swap_datadir()
     seed(server, users=0)
-    server.execute("INSERT INTO User (email) VALUES ('admin@example.com')", database="app")
+    seed_admin(server)
     return aside
 
 

@@ -4,31 +4,38 @@ Before a restart, `snapshot --out FILE` records the identity (volume name, datad
 ...), every table's row count and newest record. After it, `verify --against FILE` evaluates
 with that snapshot as the memory and prints what changed: "volume changed from
 shop_mariadb_data to shop2_mariadb_data", "User rows 14 -> 1 (-93%)". Exit 0/1/2 as
-`sidecar check`, 3 when the snapshot or configuration is unusable.
+`sidecar check`, 3 when the snapshot or configuration is unusable or cannot be written.
 """
 
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from sidecar.checks.row_count import RowCount
+from sidecar.checks.volume_identity import IdentityObservation
+from sidecar.commands.check import evaluate, status_line
 from sidecar.config import ConfigError, ResolvedConfig
-from sidecar.identity import fingerprint
-from sidecar.oneshot import evaluate, status_line
+from sidecar.identity.registry import PINNABLE
 from sidecar.results import ExitCode, Report
-from sidecar.state import Memory, StateError
+from sidecar.state import IdentityValue, Memory, StateError
 from sidecar.timestamps import iso
 
 SNAPSHOT_FORMAT = "sidecar-snapshot/1"
 
 
-def _rows(report: Report) -> dict[str, Any]:
-    return {
-        c.key.partition(":")[0]: c.observed_value
-        for c in report.checks
-        if c.key.endswith(":rowCount")
-    }
+def _rows(report: Report) -> dict[str, int]:
+    return {seen.table: seen.count for seen in report.observations(RowCount)}
+
+
+def _identity(report: Report) -> dict[str, IdentityValue]:
+    """The pinnable identity values this cycle read."""
+    values: dict[str, IdentityValue] = {}
+    for seen in report.observations(IdentityObservation):
+        values.update(seen.values())
+    return {name: values[name] for name in PINNABLE if name in values}
 
 
 def take(config: ResolvedConfig, out: str) -> int:
@@ -47,11 +54,11 @@ def take(config: ResolvedConfig, out: str) -> int:
         tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
     except OSError as exc:
-        raise ConfigError("--out", f"cannot write {out}: {exc.strerror}") from None
+        print(f"sidecar snapshot: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return int(ExitCode.UNKNOWN)
     print(f"snapshot written to {out}: {status_line(report)}")
-    for name, value in memory.identity.items():
-        if name != "schema":
-            print(f"  identity {name}: {value}")
+    for name, value in _identity(report).items():
+        print(f"  identity {name}: {value}")
     for name, count in document["rows"].items():
         print(f"  {name}: {count} rows")
     return int(ExitCode(report.status.severity))
@@ -73,28 +80,23 @@ def _load(against: str) -> tuple[dict[str, Any], Memory]:
     return document, memory
 
 
-def _identity_now(report: Report) -> dict[str, str]:
-    """The pinnable identity values this cycle read, from the identity check's fingerprint."""
-    identity = next((c for c in report.checks if c.key == "volume:identity"), None)
-    text = identity.observed_value if identity is not None else ""
-    return fingerprint.parse_pin(text) if text else {}
-
-
 def _diff(before: dict[str, Any], memory: Memory, report: Report) -> list[str]:
     lines = []
-    now_identity = _identity_now(report)
+    now_identity = _identity(report)
     for name, value in memory.identity.items():
         now = now_identity.get(name)
-        if name != "schema" and now is not None and str(now) != str(value):
+        if now is not None and str(now) != str(value):
             lines.append(f"identity {name} changed: {value} -> {now}")
     rows_now = _rows(report)
     for name, count in before.get("rows", {}).items():
-        now = rows_now.get(name)
-        if now != count:
-            if isinstance(count, int) and isinstance(now, int) and count:
-                lines.append(f"{name} rows {count} -> {now} ({(now - count) / count:+.0%})")
+        now_rows = rows_now.get(name)
+        if now_rows != count:
+            if isinstance(count, int) and isinstance(now_rows, int) and count:
+                change = (now_rows - count) / count
+                lines.append(f"{name} rows {count} -> {now_rows} ({change:+.0%})")
             else:
-                lines.append(f"{name} rows {count} -> {now if now is not None else 'unknown'}")
+                shown = now_rows if now_rows is not None else "unknown"
+                lines.append(f"{name} rows {count} -> {shown}")
     return lines
 
 

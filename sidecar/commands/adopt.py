@@ -10,11 +10,14 @@ import asyncio
 import sys
 from pathlib import Path
 
+from sidecar.checks import connection
+from sidecar.commands.check import evaluate
 from sidecar.config import ConfigError, ResolvedConfig, read_secret
 from sidecar.database import Database, DatabaseError
 from sidecar.dburl import parse_db_url
-from sidecar.identity import fingerprint, sentinel
-from sidecar.oneshot import evaluate
+from sidecar.identity import sentinel
+from sidecar.identity.pin import pin_text
+from sidecar.identity.settings import IdentitySettings
 from sidecar.results import ExitCode
 from sidecar.state import Memory, StateError, StateStore
 from sidecar.timestamps import iso
@@ -53,8 +56,9 @@ def adopt(
 ) -> int:
     """Record the current identity and marks as the baseline; print the pin line."""
     store = StateStore(config.settings.state_dir)
+    # What is there now is what is accepted: an old pin must not stand in the way.
     unpinned = config.model_copy(
-        update={"settings": config.settings.model_copy(update={"expect_identity": None})}
+        update={"identity": IdentitySettings(config.identity.data_dir, config.identity.query)}
     )
     if plant_sentinel:
         try:
@@ -64,9 +68,9 @@ def adopt(
             return int(ExitCode.CRITICAL)
         print(f"sentinel planted: {sentinel.TABLE} holds {token}")
     report, memory = asyncio.run(evaluate(unpinned, Memory()))
-    connection = next(c for c in report.checks if c.key == "database:connection")
-    if connection.output:
-        print(f"sidecar adopt: cannot adopt: {connection.output}", file=sys.stderr)
+    reached = report.result(connection.KEY)
+    if reached is not None and reached.output:
+        print(f"sidecar adopt: cannot adopt: {reached.output}", file=sys.stderr)
         return int(ExitCode.CRITICAL)
     memory.adopted_at = report.finished
     try:
@@ -79,7 +83,7 @@ def adopt(
     for name, table in sorted(memory.tables.items()):
         newest = iso(table.newest) if table.newest is not None else "none"
         print(f"  {name}: high-water {table.high_water} rows, newest record {newest}")
-    pin = fingerprint.pin_text(memory.identity)
+    pin = pin_text(memory.identity)
     if pin:
         print("pin this identity in your compose file / environment:")
         print(f"SIDECAR_EXPECT_IDENTITY={pin}")

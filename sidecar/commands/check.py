@@ -6,16 +6,14 @@ then one line per check; exit 0 pass, 1 warn, 2 fail, 3 when it could not evalua
 
 import asyncio
 import json
-import re
 
 from sidecar import health
 from sidecar.config import ResolvedConfig
-from sidecar.evaluator import Evaluator
 from sidecar.results import CheckResult, ExitCode, Report, Status
-from sidecar.state import Memory, StateStore
+from sidecar.service import Service
+from sidecar.state import Memory
 
 _LABELS = {Status.PASS: "OK", Status.WARN: "WARNING", Status.FAIL: "CRITICAL"}
-_UNITS = {"ms": "ms", "s": "s", "rows": ""}
 
 
 async def evaluate(config: ResolvedConfig, memory: Memory | None = None) -> tuple[Report, Memory]:
@@ -25,36 +23,15 @@ async def evaluate(config: ResolvedConfig, memory: Memory | None = None) -> tupl
     that memory is used instead, nothing is written, and what the cycle observed is returned
     even where checks failed: `adopt` and `snapshot` record the database as it is.
     """
-    if memory is None:
-        evaluator = Evaluator(config)
-    else:
-        evaluator = Evaluator(config, store=StateStore(None))
-        evaluator.memory = memory
-    try:
-        report = await evaluator.run_cycle()
+    async with Service(config, memory) as service:
+        report = await service.evaluate_once()
+        evaluator = service.evaluator
         return report, evaluator.memory if memory is None else evaluator.observed
-    finally:
-        await evaluator.aclose()
-
-
-def _perf_label(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_:.-]", "_", key)
 
 
 def perfdata(report: Report) -> str:
-    """Nagios performance data for the numeric observations."""
-    items = []
-    for check in report.checks:
-        value = check.observed_value
-        label = _perf_label(check.key)
-        if check.key == "volume:identity" and "match" in check.details:
-            items.append(f"'{label}'={check.details['match']};;1:")
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            unit = _UNITS.get(check.observed_unit, "")
-            floor = check.expected.get("atLeast", check.expected.get("minRows"))
-            critical = f"{floor}:" if isinstance(floor, int) and floor else ""
-            items.append(f"'{label}'={value}{unit};;{critical}")
-    return " ".join(items)
+    """Nagios performance data, as each check hands it out."""
+    return " ".join(datum.render() for check in report.checks for datum in check.perfdata)
 
 
 def status_line(report: Report) -> str:

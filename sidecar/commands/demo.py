@@ -1,0 +1,219 @@
+"""`sidecar demo`: a throwaway MariaDB with a sample `User` table, served by the sidecar.
+
+With `--incident` it replays the incident after a while: the server is restarted on a brand
+new datadir (as podman-compose did with a renamed volume), "migrations" recreate the schema
+and seed one admin user, and the verdict flips to fail with the reason printed.
+
+It runs until Ctrl-C or SIGTERM (or `--duration`). The first signal stops it in order: the
+HTTP server and the check loop first (so no verdict is printed about a database going away on
+purpose), then MariaDB, waited for, then its temporary directory. A second signal kills
+MariaDB at once. Nothing is left running in any case.
+"""
+
+import asyncio
+import contextlib
+import errno
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from sidecar import logs, sample_app
+from sidecar.app import create_app
+from sidecar.config import load_settings
+from sidecar.mariadb_server import MariaDBServer, ServerError
+from sidecar.results import Report
+from sidecar.service import Service
+
+MONITOR_PASSWORD = "demo-monitor-pw"  # noqa: S105 - a throwaway server on 127.0.0.1
+USERS = 14
+EXIT_PORT_IN_USE = 4
+
+
+class Stop(Exception):
+    """A signal asked the demo to stop while it was not yet serving."""
+
+
+def _say(text: str) -> None:
+    print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def _gist(line: str) -> str:
+    """A line without its numbers (ages, round trips), to tell real changes from ticking."""
+    return "".join(ch for ch in line if not ch.isdigit())
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on (or holds) `host:port`."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+def _kill(server: MariaDBServer) -> None:
+    """SIGKILL the server without waiting (safe inside a signal handler)."""
+    process = server.process
+    if process is not None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGKILL)
+
+
+def _prepare(server: MariaDBServer) -> None:
+    # One user a day up to today, so the newest record has a believable age.
+    start = datetime.now(UTC) - timedelta(days=USERS)
+    created = [start + timedelta(days=i + 1) for i in range(USERS)]
+    sample_app.seed(server, MONITOR_PASSWORD, USERS, created=created)
+
+
+def _replay(server: MariaDBServer) -> None:
+    """The incident: a new, empty datadir; migrations recreate the schema and seed one admin."""
+    server.swap_datadir()
+    sample_app.seed(server, MONITOR_PASSWORD, users=0)
+    sample_app.seed_admin(server)
+
+
+class _Narrator:
+    """Prints the verdict when it or its reasons change; quiet while the replay is under way."""
+
+    def __init__(self) -> None:
+        self.last = ""
+        self.quiet_until = 0.0  # reports of cycles started before this are not told
+
+    async def __call__(self, report: Report) -> None:
+        if report.started < self.quiet_until:
+            return
+        reasons = "; ".join(report.reasons()) or "every check passes"
+        line = f"verdict {str(report.status).upper()}: {reasons}"
+        if _gist(line) != _gist(self.last):
+            self.last = line
+            _say(line)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the demo decides what a signal means."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(
+    server: MariaDBServer, base: Path, port: int, incident: bool, after: float, duration: float
+) -> None:
+    config = load_settings(
+        {
+            "db_url": server.url(sample_app.MONITOR_USER, MONITOR_PASSWORD),
+            "table": "User",
+            "timestamp_column": "createdAt",
+            "data_dir": str(server.datadir),
+            "state_dir": str(base / "state"),
+            "interval": "2s",
+            "timeout": "1s",
+            "port": port,
+            "host": "127.0.0.1",
+        }
+    )
+    logs.configure("warning", config.secrets())
+    service = Service(config)
+    narrator = _Narrator()
+    service.monitor.listeners.append(narrator)
+    http = _Server(
+        uvicorn.Config(create_app(config, service), host="127.0.0.1", port=port, log_config=None)
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stopping.is_set():
+            _say("stopping at once")
+            _kill(server)
+            raise SystemExit(130)
+        _say("stopping (again to stop at once)")
+        stopping.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, on_signal)
+    serving = asyncio.create_task(http.serve())
+    while not http.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.05)
+    if not http.started:
+        raise Stop(f"could not listen on 127.0.0.1:{port} (try --port)")
+    base_url = f"http://127.0.0.1:{port}"
+    _say(f"serving {base_url}/health, {base_url}/readyz, {base_url}/metrics")
+    if incident:
+        _say(f"the incident is replayed in {after:g}s (--incident-after); Ctrl-C stops the demo")
+    else:
+        _say("Ctrl-C stops the demo")
+
+    async def replay() -> None:
+        await asyncio.sleep(after)
+        _say("INCIDENT: restarting MariaDB on a NEW, EMPTY datadir (the renamed-volume case)...")
+        narrator.quiet_until = float("inf")
+        await asyncio.to_thread(_replay, server)
+        _say("the app's 'migrations' re-created the schema and seeded 1 admin user;")
+        _say("`mysqladmin ping` and `SELECT 1` would call this healthy. Watch the sidecar:")
+        narrator.quiet_until = service.monitor.clock()
+
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stopping.wait())]
+    if duration:
+        waiters.append(asyncio.create_task(asyncio.sleep(duration)))
+    replaying = [asyncio.create_task(replay())] if incident else []
+    try:
+        await asyncio.wait([*waiters, serving], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (*waiters, *replaying):
+            task.cancel()
+        await asyncio.gather(*waiters, *replaying, return_exceptions=True)
+        http.should_exit = True
+        await serving  # the lifespan stops the loop and closes the connections
+
+
+def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
+    """Run the demo until a signal (or `duration`); leave nothing running and nothing behind."""
+    if port_in_use("127.0.0.1", port):
+        print(f"sidecar demo: port {port} is in use; try --port", flush=True)
+        return EXIT_PORT_IN_USE
+    base = Path(tempfile.mkdtemp(prefix="sidecar-demo-"))
+    server = MariaDBServer(base / "mariadb")
+    server.base.mkdir()
+
+    def interrupted(number: int, frame: FrameType | None) -> None:
+        raise Stop("stopped")
+
+    # Before the event loop runs, a signal unwinds through the `finally` below.
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    code = 0
+    try:
+        _say(f"starting a throwaway MariaDB on 127.0.0.1:{server.port} ({server.datadir})")
+        server.start()
+        _prepare(server)
+        _say(f"seeded app.User with {USERS} users; monitoring account has SELECT only")
+        asyncio.run(_serve(server, base, port, incident, after, duration))
+    except (Stop, KeyboardInterrupt, ServerError) as exc:
+        message = str(exc) or "stopped"
+        if message != "stopped":
+            _say(message)
+            code = 1
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        # While MariaDB shuts down cleanly, one more signal kills it instead of waiting.
+        hurry = signal.signal(signal.SIGINT, lambda number, frame: _kill(server))
+        signal.signal(signal.SIGTERM, lambda number, frame: _kill(server))
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        signal.signal(signal.SIGINT, hurry)
+        signal.signal(signal.SIGTERM, previous)
+        _say("stopped; MariaDB shut down and its temporary directory removed")
+    return code

@@ -1,0 +1,50 @@
+"""The contract every identity source keeps.
+
+A source says its name, whether it can be pinned, how to read it, how a reading differs from
+what was expected, and whether a value says the storage is new. The check and the commands
+ask the registry (registry.py) for the sources; none of them knows a source by name.
+"""
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Self
+
+from sidecar.database import Database
+from sidecar.identity.reading import Reading
+from sidecar.identity.settings import IdentitySettings
+from sidecar.state import IdentityValue
+
+
+class Source(ABC):
+    """One place the identity of the storage under the database can be read from."""
+
+    name: ClassVar[str]
+    # Whether `SIDECAR_EXPECT_IDENTITY` may name it (and `sidecar adopt` prints it).
+    pinnable: ClassVar[bool] = True
+    # Whether the remembered value follows the reading on every healthy cycle (for sources
+    # that legitimately drift, like table creation times), instead of staying as first seen.
+    rolls_forward: ClassVar[bool] = False
+
+    @classmethod
+    def from_settings(cls, settings: IdentitySettings) -> Self:
+        """The source as configured; most sources need no settings."""
+        return cls()
+
+    @abstractmethod
+    async def read(self, db: Database) -> Reading:
+        """Read the current value; never raise for database trouble (say why in the reading)."""
+
+    def difference(self, expected: IdentityValue, reading: Reading) -> str | None:
+        """How a present (or `GONE`) reading differs from `expected`, or None when it matches."""
+        if not reading.present:
+            return f"{self.name} {expected} is gone"
+        if str(reading.value) != str(expected):
+            return f"{self.name} changed from {expected} to {reading.value}"
+        return None
+
+    def born(self, value: IdentityValue) -> tuple[float, str] | None:
+        """When the storage this value describes came to be (epoch seconds, what), if known."""
+        return None
+
+    def show(self, value: IdentityValue) -> str:
+        """The value as pinned and displayed."""
+        return str(value)
