@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SecretStr,
     ValidationError,
     field_validator,
@@ -52,6 +53,14 @@ def _pin(value: Any) -> Any:
     return parse_pin(value) if isinstance(value, str) else value
 
 
+def _redacted(url: DatabaseURL | None) -> str | None:
+    return url.redacted() if url is not None else None
+
+
+# A database URL, parsed once where it is read; no repr or dump of it shows the password.
+DatabaseURLField = Annotated[
+    DatabaseURL | None, BeforeValidator(_url), PlainSerializer(_redacted, return_type=str | None)
+]
 Duration = Annotated[float, BeforeValidator(_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 Identifier = Annotated[str, BeforeValidator(identifiers.validate)]
@@ -79,8 +88,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
-    # Parsed once, here; its repr never shows the password.
-    db_url: Annotated[DatabaseURL | None, BeforeValidator(_url)] = None
+    db_url: DatabaseURLField = None
     db_password: SecretStr | None = None
     db_password_file: Path | None = None
     table: Identifier | None = None
@@ -154,7 +162,7 @@ class ResolvedConfig(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     settings: Settings
-    database: DatabaseURL | None
+    database: DatabaseURLField
     tables: tuple[TableConfig, ...]
     identity: IdentitySettings
 
@@ -167,7 +175,7 @@ class ResolvedConfig(BaseModel):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log and output filters can redact them."""
-        values = [self.database.password if self.database else None]
+        values = [url.password if url else None for url in (self.database, self.settings.db_url)]
         for secret in (self.settings.db_password, self.settings.details_token):
             values.append(secret.get_secret_value() if secret else None)
         return [v for v in values if v]

@@ -19,6 +19,11 @@ class DatabaseURL:
     unix_socket: str | None = None
     password: str | None = field(default=None, repr=False)
 
+    def redacted(self) -> str:
+        """The URL without its password, for dumps and displays."""
+        socket = f"?unix_socket={self.unix_socket}" if self.unix_socket else ""
+        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}{socket}"
+
     def with_password(self, password: str | None) -> "DatabaseURL":
         """Return a copy carrying `password` (from the URL, env or a secret file)."""
         return DatabaseURL(
