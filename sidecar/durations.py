@@ -24,6 +24,14 @@ def parse_duration(value: str | float | int) -> float:
     return seconds
 
 
+def approximate(seconds: float) -> str:
+    """Render seconds in their largest whole unit, rounded (`5d`, `3h`, `12m`, `40s`)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size:
+            return f"{round(seconds / size)}{unit}"
+    return f"{round(seconds)}s"
+
+
 def format_duration(seconds: float) -> str:
     """Render seconds compactly for humans (`1.5s`, `3m`, `2d`)."""
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):

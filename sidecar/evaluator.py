@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sidecar.checks import Check
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
 from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import format_duration
 from sidecar.results import CheckResult, Report, Status
@@ -45,16 +45,18 @@ class Evaluator:
     async def run_cycle(self) -> Report:
         """Evaluate every check once and return the report."""
         started = self.clock()
+        self._reload()
         ctx = ObserveContext(self.db, self.memory, self.clock)
         seen = await asyncio.gather(*(self._observe(check, ctx) for check in self.checks))
         now = self.clock()
+        judging = JudgeContext(self.memory, now, [observation for observation, _ in seen])
         results: list[CheckResult] = []
         # Lessons are applied to a copy, kept only when nothing failed: a foreign or damaged
         # database must not teach us its marks (a fresh datadir's newer admin row would
         # otherwise make the real data look like it moved backwards once it returns).
         staged = copy.deepcopy(self.memory)
         for check, (observation, duration) in zip(self.checks, seen, strict=True):
-            judgement = self._judge(check, observation, now)
+            judgement = self._judge(check, observation, judging)
             for lesson in judgement.lessons:
                 lesson.apply(staged)
             results.append(_result(check, judgement, observation, now, duration))
@@ -83,12 +85,26 @@ class Evaluator:
             observation = Problem(ErrorKind.OTHER, f"check crashed ({type(exc).__name__})", "crash")
         return observation, round(time.perf_counter() - began, 6)
 
-    def _judge(self, check: Check[Any], observation: object, now: float) -> Judgement:
+    def _judge(self, check: Check[Any], observation: object, ctx: JudgeContext) -> Judgement:
         try:
-            return check.judge(observation, self.memory, now)
+            return check.judge(observation, ctx)
         except Exception as exc:
             log.exception("check %s crashed while judging", check.key)
             return Judgement(Status.FAIL, None, f"check crashed ({type(exc).__name__})")
+
+    def _reload(self) -> None:
+        """Take up memory someone else wrote (`sidecar adopt`): it is newer than ours."""
+        try:
+            fresh = self.store.reload_if_changed()
+        except StateError as exc:
+            if self.state_problem is None:
+                log.error("%s; memory is kept in-process only until this is fixed", exc)
+            self.state_problem = str(exc)
+            return
+        if fresh is not None:
+            log.info("the state file was replaced (sidecar adopt?): using its memory")
+            self.memory = self.observed = fresh
+            self.state_problem = None
 
     def _save(self, now: float) -> CheckResult | None:
         if self.state_problem is not None:

@@ -4,18 +4,26 @@ The file is replaced atomically (write a temporary file, fsync it, rename it ove
 fsync the directory), so a crash or kill -9 at any moment leaves the old or the new state,
 never a torn one. A file that cannot be read or parsed is reported, never silently replaced:
 the operator decides (`sidecar adopt`) whether to start over.
+
+One writer: `sidecar adopt` may write while `sidecar serve` runs on the same directory. Writes
+hold an exclusive lock on `.state-lock`, and the service writes only over the file it last read
+or wrote itself; a file changed by someone else is read back at the next cycle instead of
+being overwritten with older memory.
 """
 
 import contextlib
+import fcntl
 import json
 import os
+import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 STATE_FILE = "state.json"
+LOCK_FILE = ".state-lock"  # beside the state, hidden like its temporary files
 FORMAT = 1
 
 
@@ -33,6 +41,8 @@ class TableMemory:
 
     high_water: int | None = None  # the largest row count seen while healthy
     newest: float | None = None  # the newest record time seen, epoch seconds
+    count: int | None = None  # the exact count of the last healthy cycle
+    created: float | None = None  # the table's creation time in the last healthy cycle
 
 
 @dataclass
@@ -54,7 +64,12 @@ class Memory:
             "format": FORMAT,
             "identity": {"recorded_at": self.identity_recorded_at, "sources": self.identity},
             "tables": {
-                name: {"high_water": t.high_water, "newest": t.newest}
+                name: {
+                    "high_water": t.high_water,
+                    "newest": t.newest,
+                    "count": t.count,
+                    "created": t.created,
+                }
                 for name, t in sorted(self.tables.items())
             },
             "adopted_at": self.adopted_at,
@@ -68,7 +83,13 @@ class Memory:
                 raise StateError(f"unknown state format {data['format']!r}")
             identity = data["identity"]
             tables = {
-                str(name): TableMemory(_opt_int(t["high_water"]), _opt_float(t["newest"]))
+                str(name): TableMemory(
+                    _opt_int(t["high_water"]),
+                    _opt_float(t["newest"]),
+                    # Absent in state written before these were remembered.
+                    _opt_int(t.get("count")),
+                    _opt_float(t.get("created")),
+                )
                 for name, t in data["tables"].items()
             }
             sources = identity["sources"]
@@ -117,6 +138,22 @@ class SetNewest:
 
 
 @dataclass(frozen=True)
+class SetLastSeen:
+    """The table held `count` rows (None: not counted exactly) and was created at `created`."""
+
+    table: str
+    count: int | None
+    created: float | None
+
+    def apply(self, memory: Memory) -> None:
+        """Record what was seen; an estimate keeps the last exact count."""
+        table = memory.table(self.table)
+        if self.count is not None:
+            table.count = self.count
+        table.created = self.created
+
+
+@dataclass(frozen=True)
 class SetIdentity:
     """The identity baseline is now `sources`, recorded at `recorded_at`."""
 
@@ -158,6 +195,9 @@ class StateStore:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._last_written: str | None = None
+        # (inode, mtime, size) of the file as we last read or wrote it: anything else on disk
+        # was written by someone else (`sidecar adopt`).
+        self._known: tuple[int, int, int] | None = None
 
     @property
     def path(self) -> Path | None:
@@ -170,11 +210,12 @@ class StateStore:
         if path is None:
             return None
         try:
-            text = path.read_text()
+            text, identity = _read_regular(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StateError(f"cannot read {path}: {exc.strerror}") from None
+        self._known = identity
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -183,32 +224,90 @@ class StateStore:
         self._last_written = _serialise(memory)
         return memory
 
-    def save(self, memory: Memory) -> bool:
-        """Write `memory` atomically if it changed; return whether a write happened."""
+    def changed_on_disk(self) -> bool:
+        """Whether someone else replaced the file since we last read or wrote it."""
+        path = self.path
+        if path is None:
+            return False
+        try:
+            now = _identity(os.stat(path))
+        except FileNotFoundError:
+            return False  # nothing newer to read; our next write creates it
+        except OSError:
+            return True  # let `load` say what is wrong
+        return now != self._known
+
+    def reload_if_changed(self) -> Memory | None:
+        """The memory someone else wrote since we last looked, or None; StateError if unusable."""
+        if not self.changed_on_disk():
+            return None
+        return self.load() or Memory()
+
+    def save(self, memory: Memory, force: bool = False) -> bool:
+        """Write `memory` atomically if it changed; return whether a write happened.
+
+        Without `force` nothing is written over a file someone else changed since we last
+        read or wrote it: that file is newer than our memory (`reload_if_changed` picks it up).
+        """
         path = self.path
         if path is None or self.directory is None:
             return False
         text = _serialise(memory)
-        if text == self._last_written:
+        if text == self._last_written and not force:
             return False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            _fsync_directory(self.directory)
+            with self._locked():
+                if not force and self.changed_on_disk():
+                    return False
+                _replace(self.directory, path, text)
+                self._known = _identity(os.stat(path))
         except OSError as exc:
             raise StateError(f"cannot write state in {self.directory}: {exc.strerror}") from None
         self._last_written = text
         return True
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        assert self.directory is not None
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+def _read_regular(path: Path) -> tuple[str, tuple[int, int, int]]:
+    """The text of a regular file; a FIFO, device or directory is refused, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "r", closefd=False) as handle:
+            return handle.read(), _identity(status)
+    finally:
+        os.close(fd)
+
+
+def _replace(directory: Path, path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
 
 
 def _serialise(memory: Memory) -> str:

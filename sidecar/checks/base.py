@@ -7,7 +7,7 @@ lessons to remember. Judges touch nothing, so every verdict rule is tested witho
 (tests/checks/); the evaluator applies the lessons, and only from healthy cycles.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
@@ -16,6 +16,7 @@ from sidecar.results import JSON, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory
 
 Seen = TypeVar("Seen")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,21 @@ class ObserveContext:
     db: Database
     memory: Memory  # what earlier cycles remembered; read it, never change it
     clock: Callable[[], float]  # wall clock, epoch seconds; a seam for tests
+
+
+@dataclass(frozen=True)
+class JudgeContext:
+    """What a judge may consult beside its own observation: memory, time, and the cycle's
+    other observations (a table's row count tells the newest record's judge whether rows were
+    deleted, and the identity's judge whether data carried over)."""
+
+    memory: Memory  # what earlier cycles remembered
+    now: float  # epoch seconds
+    observations: Sequence[object] = ()  # everything this cycle observed
+
+    def seen(self, kind: type[T]) -> list[T]:
+        """This cycle's observations of type `kind`."""
+        return [o for o in self.observations if isinstance(o, kind)]
 
 
 @dataclass(frozen=True)
@@ -72,15 +88,10 @@ class Check(Protocol[Seen]):
         """Query what the check needs; raise `DatabaseError` when the database says no."""
         ...
 
-    def judge(self, seen: Seen | Problem, memory: Memory, now: float) -> Judgement:
+    def judge(self, seen: Seen | Problem, ctx: JudgeContext) -> Judgement:
         """Turn an observation (or the problem in its way) and memory into a verdict."""
         ...
 
     async def aclose(self) -> None:
         """Stop any background work the check started."""
         ...
-
-
-def problem_judgement(problem: Problem, status: Status = Status.FAIL, **extra: JSON) -> Judgement:
-    """The judgement for a check that could not observe: its reason, as `status`."""
-    return Judgement(status, None, problem.reason, details={k: v for k, v in extra.items()})

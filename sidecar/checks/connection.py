@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
 from sidecar.durations import format_duration
 from sidecar.results import PerfDatum, Status
-from sidecar.state import Memory
 
 KEY = "database:connection"
 UNIT = "ms"
@@ -33,7 +32,7 @@ class ConnectionCheck:
         result = await ctx.db.query("SELECT 1")
         return RoundTrip(round(result.seconds * 1000, 2))
 
-    def judge(self, seen: RoundTrip | Problem, memory: Memory, now: float) -> Judgement:
+    def judge(self, seen: RoundTrip | Problem, ctx: JudgeContext) -> Judgement:
         """Pass with the round-trip in ms, or fail with why the database did not answer."""
         if isinstance(seen, Problem):
             return Judgement(Status.FAIL, None, seen.reason, self.expected)

@@ -2,18 +2,27 @@
 
 `MAX(column)` reads one end of an index when the column leads one; without such an index it
 scans the table, which the check says (once in the log, and in its details).
+
+Deleting rows is not going back in time: when the newest record moves backwards while the
+table's row count (this cycle's `rowCount` observation) went down by a few rows and the table
+was not created anew, the newest rows were deleted (a user closed their account); the
+remembered newest follows it back, and the check passes (warns when the newest record is now
+more than a day older). An older dump (rows gone beyond that, the count not down at all, or
+the table created anew) fails.
 """
 
 import logging
+import math
 from dataclasses import dataclass
 
 from sidecar import identifiers
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import ErrorKind
-from sidecar.durations import format_duration
+from sidecar.durations import approximate, format_duration
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
-from sidecar.state import Memory, SetNewest
+from sidecar.state import SetNewest
 from sidecar.timestamps import iso, to_epoch
 
 log = logging.getLogger("sidecar.checks.latest_record")
@@ -28,6 +37,11 @@ AGE = Family("sidecar_table_latest_record_age_seconds", "Age of the newest recor
 FUTURE_SKEW = 300.0
 # Timestamps are compared at millisecond precision (DATETIME(3), as Prisma writes them).
 BACKWARDS_TOLERANCE = 0.001
+# At most this share of the table (and at least one row) deleted explains a newest record that
+# moved backwards; beyond it, rows went missing the way an older backup loses them.
+DELETED_SHARE = 0.05
+# A newest record that deletions moved back by more than this is worth a word.
+DELETED_BACK_NOTE = 86400.0
 
 _INDEXED = (
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
@@ -79,10 +93,11 @@ class LatestRecordCheck:
         is_time = raw is None or newest is not None
         return LatestRecord(self.table.name, newest, bool(has_rows), is_time, self._indexed)
 
-    def judge(self, seen: LatestRecord | Problem, memory: Memory, now: float) -> Judgement:
+    def judge(self, seen: LatestRecord | Problem, ctx: JudgeContext) -> Judgement:
         """Hold the newest record against max_age, the clock and the remembered newest."""
         name = self.table.name
-        remembered = memory.tables[name].newest if name in memory.tables else None
+        table = ctx.memory.tables.get(name)
+        remembered = table.newest if table else None
         expected: dict[str, JSON] = {}
         if self.table.max_age is not None:
             expected["maxAge"] = format_duration(self.table.max_age)
@@ -98,15 +113,11 @@ class LatestRecordCheck:
             status, output = self._no_value(seen.has_rows, remembered)
             return Judgement(status, None, output, expected, details)
         newest = seen.newest
-        age = now - newest
+        age = ctx.now - newest
         details["newestRecord"] = iso(newest)
         status, output = Status.PASS, ""
         if remembered is not None and newest < remembered - BACKWARDS_TOLERANCE:
-            status = Status.FAIL
-            output = (
-                f"newest record moved backwards from {iso(remembered)} to {iso(newest)} "
-                "(an older backup or another volume?)"
-            )
+            status, output = self._backwards(newest, remembered, ctx)
         elif age < -FUTURE_SKEW:
             status = Status.WARN
             output = (
@@ -119,7 +130,8 @@ class LatestRecordCheck:
                 f"older than max_age {format_duration(self.table.max_age)}"
             )
         lessons: tuple[SetNewest, ...] = ()
-        if status is not Status.FAIL and (remembered is None or newest > remembered):
+        if status is not Status.FAIL and newest != remembered:
+            # Forward as records arrive; backward only when deletions explained it.
             lessons = (SetNewest(name, newest),)
         return Judgement(
             status,
@@ -131,6 +143,31 @@ class LatestRecordCheck:
             perfdata=(PerfDatum(self.key, round(age, 3), "s"),),
             lessons=lessons,
         )
+
+    def _backwards(self, newest: float, remembered: float, ctx: JudgeContext) -> tuple[Status, str]:
+        """Deleted newest rows pass (or warn); anything else that goes back in time fails."""
+        moved = f"newest record moved backwards from {iso(remembered)} to {iso(newest)}"
+        rows = next((r for r in ctx.seen(RowCount) if r.table == self.table.name), None)
+        evidence = continuity(rows, ctx.memory.tables.get(self.table.name)) if rows else None
+        if evidence is None or evidence.was is None:
+            return Status.FAIL, f"{moved} (an older backup or another volume?)"
+        if evidence.recreated:
+            return Status.FAIL, f"{moved} and the table was created anew (an older backup?)"
+        deleted = evidence.was - evidence.count
+        limit = max(1, math.ceil(evidence.was * DELETED_SHARE))
+        if deleted < 1:
+            return Status.FAIL, f"{moved} while no rows were deleted (an older backup?)"
+        if deleted > limit:
+            return Status.FAIL, f"{moved} and {deleted} rows are gone (an older backup?)"
+        if rows is not None and rows.kind == "estimate":
+            return Status.WARN, f"{moved}; the row count (an estimate) went down by about {deleted}"
+        back = remembered - newest
+        if back > DELETED_BACK_NOTE:
+            return Status.WARN, (
+                f"{moved} ({approximate(back)} back) after {deleted} rows were "
+                "deleted: the newest rows deleted, or an older backup?"
+            )
+        return Status.PASS, ""
 
     def _no_value(self, has_rows: bool, remembered: float | None) -> tuple[Status, str]:
         if has_rows:

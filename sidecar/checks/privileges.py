@@ -8,9 +8,8 @@ not every cycle.
 
 from dataclasses import dataclass
 
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
 from sidecar.results import Status
-from sidecar.state import Memory
 
 KEY = "database:privileges"
 UNIT = "privileges"
@@ -74,7 +73,7 @@ class PrivilegesCheck:
             self._seen = (now, Grants(tuple(sorted(granted & WRITING))))
         return self._seen[1]
 
-    def judge(self, seen: Grants | Problem, memory: Memory, now: float) -> Judgement:
+    def judge(self, seen: Grants | Problem, ctx: JudgeContext) -> Judgement:
         """Pass when the account reads only; warn naming what else it may do."""
         if isinstance(seen, Problem):
             # Not being able to read the grants says nothing against the data: a warning,

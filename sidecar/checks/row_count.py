@@ -12,15 +12,15 @@ the high-water mark honest. The result says which kind of number it is.
 import asyncio
 import logging
 import math
-from dataclasses import dataclass
-from typing import Literal
 
 from sidecar import identifiers
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
-from sidecar.state import Memory, SetHighWater
+from sidecar.state import Lesson, Memory, SetHighWater, SetLastSeen
+from sidecar.timestamps import epoch, iso
 
 log = logging.getLogger("sidecar.checks.row_count")
 
@@ -33,8 +33,9 @@ ESTIMATED = Family(
 )
 HIGH_WATER = Family("sidecar_table_rows_high_water", "Remembered high-water row count", ("table",))
 
+# One look at information_schema gives InnoDB's estimate and the table's creation time.
 _ESTIMATE = (
-    "SELECT TABLE_ROWS, ENGINE FROM information_schema.TABLES"
+    "SELECT TABLE_ROWS, ENGINE, CREATE_TIME FROM information_schema.TABLES"
     " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s"
 )
 # The background exact count may take far longer than a cycle's budget: cap it separately.
@@ -46,18 +47,6 @@ _EXACT_BUDGET_FACTOR = 30
 _PROBE_MARGIN = 1.25
 # A table that stays near its line must not be counted in full every cycle: at most this often.
 _URGENT_EVERY = 60.0
-
-
-@dataclass(frozen=True)
-class RowCount:
-    """How many rows a table holds, and what kind of number that is."""
-
-    table: str
-    count: int
-    kind: Literal["exact", "estimate"]
-    at_least: int | None = None  # a probe bounded by the line found at least this many
-    # The latest background full count (count, when), on the large-table path only.
-    last_exact: tuple[int, float] | None = None
 
 
 def line(table: TableConfig, high_water: int | None) -> int:
@@ -98,16 +87,21 @@ def judge_count(
     return Status.PASS, ""
 
 
-def judge_problem(
-    table: TableConfig, problem: Problem, high_water: int | None
-) -> tuple[Status, str]:
-    """The verdict when the table could not be counted."""
-    if problem.kind is ErrorKind.MISSING_TABLE:
-        if not (table.min_rows or high_water):
-            return Status.WARN, "table does not exist (no floor set, no rows remembered yet)"
-        remembered = f"; {high_water} rows remembered" if high_water else ""
-        return Status.FAIL, f"table does not exist{remembered}"
-    return Status.FAIL, problem.reason
+def judge_missing(table: TableConfig, high_water: int | None) -> tuple[Status, str]:
+    """The verdict on a table that does not exist."""
+    if not (table.min_rows or high_water):
+        return Status.WARN, "table does not exist (no floor set, no rows remembered yet)"
+    remembered = f"; {high_water} rows remembered" if high_water else ""
+    return Status.FAIL, f"table does not exist{remembered}"
+
+
+def judge_recreated(seen: RowCount, was: int | None) -> str:
+    """The reason for a table created anew without the rows it held."""
+    when = f" ({iso(seen.created)})" if seen.created is not None else ""
+    return (
+        f"table was created anew{when} and holds {seen.count} rows where {was} were: "
+        "an older backup restored over the data, or a new database"
+    )
 
 
 class RowCountCheck:
@@ -124,12 +118,20 @@ class RowCountCheck:
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background
 
     async def observe(self, ctx: ObserveContext) -> RowCount:
-        """Count (or estimate and bound) the rows."""
+        """Count (or estimate and bound) the rows; a missing table is an observation too."""
+        try:
+            return await self._observe(ctx)
+        except DatabaseError as exc:
+            if exc.kind is ErrorKind.MISSING_TABLE:
+                return RowCount(self.table.name, 0, "exact", missing=True)
+            raise
+
+    async def _observe(self, ctx: ObserveContext) -> RowCount:
         db, name = ctx.db, self.table.name
-        estimate = await self._estimate(db)
+        estimate, created = await self._estimate(db)
         if estimate is None or estimate < self.table.exact_count_below:
             result = await db.query(f"SELECT COUNT(*) FROM {self._quoted}")
-            return RowCount(name, int(result.rows[0][0]), "exact")
+            return RowCount(name, int(result.rows[0][0]), "exact", created=created)
         last = self._last_exact
         mark = line(self.table, high_water_of(ctx.memory, name, last))
         near = bool(mark) and estimate < mark * _PROBE_MARGIN
@@ -139,39 +141,48 @@ class RowCountCheck:
         probe_fits = near and mark <= self.table.exact_count_below
         self._schedule_exact(ctx, urgent=near and not probe_fits)
         if not near:
-            return RowCount(name, estimate, "estimate", last_exact=last)
+            return RowCount(name, estimate, "estimate", last_exact=last, created=created)
         if probe_fits:
             probe = await db.query(
                 f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._quoted} LIMIT %s) AS probe", [mark]
             )
             seen = int(probe.rows[0][0])
-            if seen < mark:
-                return RowCount(name, seen, "exact", last_exact=last)  # all of it fitted
-            return RowCount(name, max(estimate, mark), "estimate", mark, last)
+            if seen < mark:  # all of it fitted under the limit
+                return RowCount(name, seen, "exact", last_exact=last, created=created)
+            return RowCount(name, max(estimate, mark), "estimate", mark, last, created)
         interval = self.table.exact_count_interval
         if last is not None and last[0] < mark and ctx.clock() - last[1] < interval:
-            return RowCount(name, last[0], "exact", last_exact=last)
-        return RowCount(name, estimate, "estimate", last_exact=last)
+            return RowCount(name, last[0], "exact", last_exact=last, created=created)
+        return RowCount(name, estimate, "estimate", last_exact=last, created=created)
 
-    def judge(self, seen: RowCount | Problem, memory: Memory, now: float) -> Judgement:
-        """Hold the count against the floor and the remembered mark; raise the mark when healthy."""
+    def judge(self, seen: RowCount | Problem, ctx: JudgeContext) -> Judgement:
+        """Hold the count against the floor, the remembered mark and the remembered count."""
         name = self.table.name
-        stored = memory.tables[name].high_water if name in memory.tables else None
+        remembered = ctx.memory.tables.get(name)
+        stored = remembered.high_water if remembered else None
         if isinstance(seen, Problem):
-            status, output = judge_problem(self.table, seen, stored)
+            return Judgement(Status.FAIL, None, seen.reason, self._expected(stored))
+        if seen.missing:
+            status, output = judge_missing(self.table, stored)
             return Judgement(status, None, output, self._expected(stored))
-        mark = high_water_of(memory, name, seen.last_exact)
+        mark = high_water_of(ctx.memory, name, seen.last_exact)
         status, output = judge_count(self.table, seen.count, seen.at_least, mark)
+        evidence = continuity(seen, remembered)
+        if status is not Status.FAIL and evidence.lost:
+            status, output = Status.FAIL, judge_recreated(seen, evidence.was)
         if status is Status.FAIL and seen.kind == "estimate":
             output = f"about {output} (InnoDB estimate; exact count under way)"
-        if status is not Status.FAIL and seen.kind == "exact":
-            mark = max(mark or 0, seen.count) or None
+        lessons: tuple[Lesson, ...] = ()
+        if status is not Status.FAIL:
+            exact = seen.count if seen.kind == "exact" else None
+            mark = max(mark or 0, exact or 0) or None
+            lessons = (SetHighWater(name, mark), SetLastSeen(name, exact, seen.created))
         details: dict[str, JSON] = {"countKind": seen.kind, "highWater": mark}
         if seen.at_least is not None:
             details["atLeast"] = seen.at_least
         if seen.last_exact is not None and seen.kind == "estimate":
             details["lastExactCount"] = seen.last_exact[0]
-            details["lastExactAge"] = round(now - seen.last_exact[1])
+            details["lastExactAge"] = round(ctx.now - seen.last_exact[1])
         expected = self._expected(mark)
         floor = expected.get("atLeast", expected.get("minRows"))
         samples = [
@@ -188,20 +199,22 @@ class RowCountCheck:
             {k: v for k, v in details.items() if v is not None},
             samples=tuple(samples),
             perfdata=(PerfDatum(self.key, seen.count, crit=f"{floor}:" if floor else ""),),
-            lessons=(SetHighWater(name, mark),) if mark != stored else (),
+            lessons=lessons,
         )
 
-    async def _estimate(self, db: Database) -> int | None:
+    async def _estimate(self, db: Database) -> tuple[int | None, float | None]:
+        """InnoDB's row estimate (None for other engines) and the creation time."""
         result = await db.query(_ESTIMATE, [self.table.name])
         if not result.rows:
             # information_schema hides tables we may not see; ask the table itself why.
             await db.query(f"SELECT 1 FROM {self._quoted} LIMIT 0")
-            return None
-        rows, engine = result.rows[0]
+            return None, None
+        rows, engine, created = result.rows[0]
+        when = epoch(created) if created is not None else None
         # Only InnoDB estimates are kept fresh; other engines (Aria, MyISAM) count exactly.
         if rows is None or str(engine).lower() != "innodb":
-            return None
-        return int(rows)
+            return None, when
+        return int(rows), when
 
     def _expected(self, high_water: int | None) -> dict[str, JSON]:
         expected: dict[str, JSON] = {"minRows": self.table.min_rows}

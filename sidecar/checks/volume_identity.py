@@ -1,16 +1,21 @@
 """`volume:identity`: is this the storage we saw before (or were told to expect)?
 
 Readings come from every registered source (identity/registry.py); the judge compares them
-with the pin (`SIDECAR_EXPECT_IDENTITY`) and with the remembered baseline, names each source
-that changed, and says so plainly when the database looks newly initialised: that is the
-incident. The baseline is recorded on first use and never replaced silently; `sidecar adopt`
-replaces it.
+with the pin (`SIDECAR_EXPECT_IDENTITY`) and with the remembered baseline and names each source
+that changed. A strong source that changed (volume, inode, sentinel, lineage) fails. A metadata
+source (the datadir's or the tables' creation times) also changes with an ALTER, an OPTIMIZE or
+a chown of the datadir, so the data decides: when the watched tables' rows carried over it is
+maintenance (the baseline rolls forward; a pin warns), when they did not it is a new or
+restored database (fail, and "the database looks newly initialised" when it does), and with no
+watched table to ask it warns. The baseline is recorded on first use and never replaced
+silently; `sidecar adopt` replaces it.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sidecar.checks.base import Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.continuity import RowCount, continuity
 from sidecar.durations import format_duration
 from sidecar.identity.compare import (
     Difference,
@@ -71,59 +76,103 @@ class VolumeIdentityCheck:
     def __init__(self, sources: Sequence[Source], settings: IdentitySettings) -> None:
         self.sources = tuple(sources)
         self.pin = dict(settings.pin)
+        self._weak = {s.name for s in self.sources if not s.strong}
 
     async def observe(self, ctx: ObserveContext) -> IdentityObservation:
         """Read every source (the sources never raise: each says why it has no value)."""
         return IdentityObservation(await read_all(self.sources, ctx.db))
 
-    def judge(self, seen: IdentityObservation | Problem, memory: Memory, now: float) -> Judgement:
-        """Compare with pin and baseline; record or extend the baseline when all is well."""
+    def judge(self, seen: IdentityObservation | Problem, ctx: JudgeContext) -> Judgement:
+        """Compare with pin and baseline; let the data judge metadata changes."""
         if isinstance(seen, Problem):
             return Judgement(Status.FAIL, None, seen.reason)
-        readings = seen.readings
-        observed = seen.values()
+        memory = ctx.memory
+        readings, observed = seen.readings, seen.values()
         expected: dict[str, JSON] = {}
-        differences: list[Difference] = []
+        pinned: list[Difference] = []
+        remembered: list[Difference] = []
         unverifiable: list[str] = []
         if self.pin:
             expected["pinned"] = pin_text(self.pin)
-            differences, unverifiable = compare(self.sources, self.pin, readings, "pin")
+            pinned, unverifiable = compare(self.sources, self.pin, readings, "pin")
         if memory.identity:
             expected["baseline"] = pin_text(memory.identity) or "schema only"
-            found, missing = compare(self.sources, memory.identity, readings, "baseline")
-            differences += found
+            remembered, missing = compare(self.sources, memory.identity, readings, "baseline")
             unverifiable += [m for m in missing if m not in unverifiable]
-        match = 0 if differences else 1
+        differences = pinned + remembered
+        verified = {r.source for r in readings if r.present} & (
+            set(self.pin) | set(memory.identity)
+        )
+        shown = pin_text(observed) or "; ".join(
+            f"{s.name}: {s.show(observed[s.name])}" for s in self.sources if s.name in observed
+        )
 
-        def judgement(status: Status, output: str, *lessons: SetIdentity) -> Judgement:
+        def judgement(
+            status: Status, output: str, match: int | None, *lessons: SetIdentity
+        ) -> Judgement:
+            details: dict[str, JSON] = {"sources": list[JSON](sorted(observed))}
+            if match is not None:
+                details["match"] = match
             return Judgement(
                 status,
-                pin_text(observed),
+                shown,
                 output,
                 expected,
-                {"match": match, "sources": list[JSON](sorted(observed))},
-                samples=(Sample(MATCH, match),),
-                perfdata=(PerfDatum(KEY, match, crit="1:"),),
+                details,
+                samples=(Sample(MATCH, match),) if match is not None else (),
+                perfdata=(PerfDatum(KEY, match, crit="1:"),) if match is not None else (),
                 lessons=lessons,
             )
 
+        def failed(found: list[Difference]) -> Judgement:
+            since = memory.identity_recorded_at
+            born = newly_initialised(self.sources, observed, since, ctx.now)
+            return judgement(Status.FAIL, describe_all(found) + born, 0)
+
+        if any(d.source not in self._weak for d in differences):
+            return failed(differences)
         if differences:
-            born = newly_initialised(self.sources, observed, memory.identity_recorded_at, now)
-            return judgement(Status.FAIL, describe_all(differences) + born)
-        lesson, note = self._remember(memory, observed, now)
+            evidence = [continuity(r, memory.tables.get(r.table)) for r in ctx.seen(RowCount)]
+            if any(e.lost for e in evidence):
+                return failed(differences)
+            changed = describe_all(differences)
+            if not evidence or any(e.kept is None for e in evidence):
+                return judgement(
+                    Status.WARN,
+                    f"{changed}: no watched table's rows to tell maintenance from a new "
+                    "database (set SIDECAR_TABLE); run sidecar adopt if this is expected",
+                    None,
+                )
+            lesson = self._roll(memory, observed, {d.source for d in remembered})
+            lessons = (lesson,) if lesson else ()
+            if pinned:
+                return judgement(
+                    Status.WARN,
+                    f"{changed} while the rows carried over (maintenance, e.g. a chown of the "
+                    "datadir): if so, pin the new value (sidecar adopt prints it)",
+                    1,
+                    *lessons,
+                )
+            note = f"{changed} with the rows carried over: maintenance, remembered the new value"
+            return judgement(Status.PASS, note, 1, *lessons)
+        lesson, note = self._remember(memory, observed, ctx.now)
         lessons = (lesson,) if lesson else ()
+        match = 1 if verified or lesson else None
         if unverifiable:
-            return judgement(Status.WARN, "cannot verify " + ", ".join(unverifiable), *lessons)
+            return judgement(
+                Status.WARN, "cannot verify " + ", ".join(unverifiable), match, *lessons
+            )
         errors = [r.note for r in readings if r.absence is Absence.ERROR]
         if not observed and errors:
-            return judgement(Status.WARN, f"cannot read the identity sources: {errors[0]}")
+            return judgement(Status.WARN, f"cannot read the identity sources: {errors[0]}", None)
         if not observed:
             return judgement(
                 Status.WARN,
                 "no identity source available yet: mount the data volume (SIDECAR_DATA_DIR), "
                 "run sidecar adopt, or set SIDECAR_IDENTITY_QUERY",
+                None,
             )
-        return judgement(Status.PASS, note, *lessons)
+        return judgement(Status.PASS, note, match, *lessons)
 
     def _remember(
         self, memory: Memory, observed: dict[str, IdentityValue], now: float
@@ -133,14 +182,20 @@ class VolumeIdentityCheck:
             return None, ""
         if not memory.identity:
             return SetIdentity(observed, now), "baseline recorded now (trust on first use)"
-        rolling = {s.name for s in self.sources if s.rolls_forward}
+        return self._roll(memory, observed, set()), ""
+
+    def _roll(
+        self, memory: Memory, observed: dict[str, IdentityValue], also: set[str]
+    ) -> SetIdentity | None:
+        """The baseline with new sources added and rolling sources (and `also`) moved forward."""
+        rolling = {s.name for s in self.sources if s.rolls_forward} | also
         updated = dict(memory.identity)
         for source, value in observed.items():
             if source not in updated or source in rolling:
                 updated[source] = value
         if updated == memory.identity:
-            return None, ""
-        return SetIdentity(updated, memory.identity_recorded_at), ""
+            return None
+        return SetIdentity(updated, memory.identity_recorded_at)
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""

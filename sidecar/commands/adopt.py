@@ -74,7 +74,7 @@ def adopt(
         return int(ExitCode.CRITICAL)
     memory.adopted_at = report.finished
     try:
-        store.save(memory)
+        store.save(memory, force=True)
     except StateError as exc:
         print(f"sidecar adopt: {exc}", file=sys.stderr)
         return int(ExitCode.CRITICAL)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sidecar.checks.row_count import RowCount
+from sidecar.checks.continuity import RowCount
 from sidecar.checks.volume_identity import IdentityObservation
 from sidecar.commands.check import evaluate, status_line
 from sidecar.config import ConfigError, ResolvedConfig

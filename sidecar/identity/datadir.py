@@ -33,6 +33,7 @@ class DatadirSource(Source):
     """The datadir's initialisation time as `compact()` text."""
 
     name = "datadir"
+    strong = False  # the table file's ctime: a chown of the datadir changes it too
 
     async def read(self, db: Database) -> Reading:
         """Read the creation time of the table mariadb-install-db made."""

@@ -6,6 +6,8 @@ table keeps its creation time, and the remembered set rolls forward with each he
 A datadir initialised anew and migrated anew has every table created afresh. Never pinned.
 """
 
+import hashlib
+
 from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.sentinel import TABLE as SENTINEL_TABLE
@@ -37,6 +39,7 @@ class SchemaSource(Source):
     name = "schema"
     pinnable = False
     rolls_forward = True
+    strong = False
 
     async def read(self, db: Database) -> Reading:
         """Creation times of the app database's tables (the sentinel's aside)."""
@@ -61,6 +64,12 @@ class SchemaSource(Source):
             return None
         common = sorted(set(remembered) & set(observed))
         return f"every remembered table was created anew ({', '.join(common[:3])})"
+
+    def show(self, value: IdentityValue) -> str:
+        """How many tables, and a digest of their names and creation times."""
+        tables = value if isinstance(value, dict) else {}
+        text = ",".join(f"{name}={created:.0f}" for name, created in sorted(tables.items()))
+        return f"{len(tables)} tables, digest {hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     def born(self, value: IdentityValue) -> tuple[float, str] | None:
         """The oldest table's creation."""

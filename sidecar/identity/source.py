@@ -23,6 +23,10 @@ class Source(ABC):
     # Whether the remembered value follows the reading on every healthy cycle (for sources
     # that legitimately drift, like table creation times), instead of staying as first seen.
     rolls_forward: ClassVar[bool] = False
+    # Strong sources change only when the storage is replaced. Metadata sources (file times)
+    # also change with maintenance (ALTER, OPTIMIZE, a chown of the datadir): on their own they
+    # fail only when the rows did not carry over, and otherwise roll forward or warn.
+    strong: ClassVar[bool] = True
 
     @classmethod
     def from_settings(cls, settings: IdentitySettings) -> Self:
