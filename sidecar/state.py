@@ -6,9 +6,9 @@ never a torn one. A file that cannot be read or parsed is reported, never silent
 the operator decides (`sidecar adopt`) whether to start over.
 
 One writer: `sidecar adopt` may write while `sidecar serve` runs on the same directory. Writes
-hold an exclusive lock on `.state-lock`, and the service writes only over the file it last read
-or wrote itself; a file changed by someone else is read back at the next cycle instead of
-being overwritten with older memory.
+hold an exclusive lock (flock) on the state directory itself, so no lock file is left behind,
+and the service writes only over the file it last read or wrote itself; a file changed by
+someone else is read back at the next cycle instead of being overwritten with older memory.
 """
 
 import contextlib
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 STATE_FILE = "state.json"
-LOCK_FILE = ".state-lock"  # beside the state, hidden like its temporary files
 FORMAT = 1
 
 
@@ -270,7 +269,7 @@ class StateStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         assert self.directory is not None
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
