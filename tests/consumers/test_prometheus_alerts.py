@@ -90,6 +90,26 @@ def notified(received: Received) -> list[tuple[str, str]]:
         ]
 
 
+def await_firing(prom: Prometheus, *names: str) -> None:
+    """Poll Prometheus until every alert in `names` fires."""
+    wait_for(
+        lambda: set(names) <= set(prom.firing()),
+        timeout=30,
+        what=f"{', '.join(names)} to fire",
+        last=prom.alerts,
+    )
+
+
+def await_notified(received: Received, name: str) -> None:
+    """Poll the webhook until Alertmanager has notified `name` as firing."""
+    wait_for(
+        lambda: (name, "firing") in notified(received),
+        timeout=30,
+        what=f"Alertmanager to notify {name}",
+        last=lambda: notified(received),
+    )
+
+
 def test_pages_survive_the_killed_sidecar_and_hand_over_to_sidecar_down(
     seeded: MariaDBServer, tmp_path: Path
 ) -> None:
@@ -124,26 +144,11 @@ def test_pages_survive_the_killed_sidecar_and_hand_over_to_sidecar_down(
             timeline.mark("swap")
             incident(seeded)
             timeline.record("swap", "fresh datadir up, admin seeded")
-            wait_for(
-                lambda: "SidecarIdentityChanged" in prom.firing(),
-                timeout=30,
-                what="SidecarIdentityChanged to fire",
-                last=prom.alerts,
-            )
+            await_firing(prom, "SidecarIdentityChanged")
             timeline.record("swap", "SidecarIdentityChanged firing")
-            wait_for(
-                lambda: ("SidecarIdentityChanged", "firing") in notified(received),
-                timeout=30,
-                what="Alertmanager to notify SidecarIdentityChanged",
-                last=lambda: notified(received),
-            )
+            await_notified(received, "SidecarIdentityChanged")
             timeline.record("swap", "webhook notified of SidecarIdentityChanged")
-            wait_for(
-                lambda: set(INCIDENT) <= set(prom.firing()),
-                timeout=30,
-                what="every incident alert to fire",
-                last=prom.alerts,
-            )
+            await_firing(prom, *INCIDENT)
             timeline.record("swap", "SidecarTableRowsDropped and SidecarVerdictFail firing")
             dropped = prom.firing()["SidecarTableRowsDropped"]["annotations"]["description"]
             assert dropped.startswith("User holds 1 of the 14 rows it once had"), dropped
@@ -184,12 +189,7 @@ def test_pages_survive_the_killed_sidecar_and_hand_over_to_sidecar_down(
             assert float(worst[0]["value"][1]) >= 1, worst
 
             # Alertmanager: one notification group, the cause only, nothing "resolved".
-            wait_for(
-                lambda: ("SidecarDown", "firing") in notified(received),
-                timeout=30,
-                what="Alertmanager to notify SidecarDown",
-                last=lambda: notified(received),
-            )
+            await_notified(received, "SidecarDown")
             timeline.record("kill", "webhook notified of SidecarDown")
             statuses = am.alerts()
             cause = statuses["SidecarIdentityChanged"]

@@ -4,7 +4,6 @@ import contextlib
 import re
 import shutil
 import subprocess
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,10 +46,11 @@ def documented_authorization() -> dict[str, Any]:
     return parsed
 
 
-class Daemon(ABC):
+class Daemon:
     """A server binary on 127.0.0.1:<free port>, its config written to `workdir`."""
 
-    ready_path = "/-/ready"
+    storage_flag: str  # each binary names its data directory flag differently
+    extra_arguments: tuple[str, ...] = ()
 
     def __init__(self, binary: str, workdir: Path, config: dict[str, Any]) -> None:
         self.binary = binary
@@ -63,9 +63,15 @@ class Daemon(ABC):
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://{self.address}", timeout=5)
 
-    @abstractmethod
     def arguments(self) -> list[str]:
         """The command line after the binary."""
+        return [
+            f"--config.file={self.config_path}",
+            f"{self.storage_flag}={self.workdir / 'data'}",
+            f"--web.listen-address={self.address}",
+            "--log.level=warn",
+            *self.extra_arguments,
+        ]
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -82,7 +88,7 @@ class Daemon(ABC):
         if self.process.poll() is not None:
             raise AssertionError(f"{self.binary} exited {self.process.returncode}: {self.log()}")
         with contextlib.suppress(httpx.HTTPError):
-            return self.client.get(self.ready_path).status_code == 200
+            return self.client.get("/-/ready").status_code == 200
         return False
 
     def get(self, path: str, **params: str) -> Any:
@@ -110,23 +116,20 @@ class Daemon(ABC):
 class Prometheus(Daemon):
     """Prometheus with its own TSDB under `workdir`."""
 
-    def arguments(self) -> list[str]:
-        return [
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.workdir / 'data'}",
-            f"--web.listen-address={self.address}",
-            "--log.level=warn",
-        ]
+    storage_flag = "--storage.tsdb.path"
+
+    def active(self) -> list[dict[str, Any]]:
+        """Every pending or firing alert."""
+        alerts: list[dict[str, Any]] = self.get("/api/v1/alerts")["data"]["alerts"]
+        return alerts
 
     def alerts(self) -> dict[str, str]:
         """Alert name -> state (`pending` or `firing`) for every active alert."""
-        data = self.get("/api/v1/alerts")["data"]["alerts"]
-        return {alert["labels"]["alertname"]: alert["state"] for alert in data}
+        return {alert["labels"]["alertname"]: alert["state"] for alert in self.active()}
 
     def firing(self) -> dict[str, dict[str, Any]]:
         """Alert name -> the alert, for the alerts that fire now."""
-        data = self.get("/api/v1/alerts")["data"]["alerts"]
-        return {a["labels"]["alertname"]: a for a in data if a["state"] == "firing"}
+        return {a["labels"]["alertname"]: a for a in self.active() if a["state"] == "firing"}
 
     def query(self, expr: str, **params: str) -> list[dict[str, Any]]:
         """An instant query's result vector."""
@@ -139,14 +142,8 @@ class Prometheus(Daemon):
 class Alertmanager(Daemon):
     """Alertmanager without clustering (no gossip port to collide with other tests)."""
 
-    def arguments(self) -> list[str]:
-        return [
-            f"--config.file={self.config_path}",
-            f"--storage.path={self.workdir / 'data'}",
-            f"--web.listen-address={self.address}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ]
+    storage_flag = "--storage.path"
+    extra_arguments = ("--cluster.listen-address=",)
 
     def alerts(self) -> dict[str, dict[str, Any]]:
         """Alert name -> its status (`state`, `inhibitedBy`) and fingerprint."""
