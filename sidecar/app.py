@@ -5,7 +5,6 @@ once per report and reused, so a thousand probes a second cost what one costs.
 """
 
 import contextlib
-import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar import health
+from sidecar.access import DetailsGate
 from sidecar.config import ResolvedConfig
 from sidecar.metrics import build_registry
 from sidecar.results import Report, Status
@@ -44,8 +44,7 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
     """The Starlette app; its lifespan runs the service (evaluation loop and notifier)."""
     service = service or Service(config)
     monitor = service.monitor
-    token = config.settings.details_token
-    expected_auth = f"Bearer {token.get_secret_value()}".encode() if token else None
+    gate = DetailsGate(config.details_token)
     registry = build_registry(monitor, service.notifier)
     cache = _BodyCache()
 
@@ -64,17 +63,23 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
 
     async def health_endpoint(request: Request) -> Response:
         report = monitor.current()
-        details = expected_auth is None or hmac.compare_digest(
-            request.headers.get("authorization", "").encode(), expected_auth
-        )
         return Response(
-            cache.body(report, details),
+            cache.body(report, gate.allows(request)),
             status_code(report),
             media_type=health.MEDIA_TYPE,
             headers={"Cache-Control": "no-store"},
         )
 
     async def metrics(request: Request) -> Response:
+        # Row counts and marks are details: the same token as /health's (Prometheus sends it
+        # with `authorization: {credentials_file: ...}` in its scrape config).
+        if not gate.allows(request):
+            return Response(
+                b"details need the token: Authorization: Bearer <SIDECAR_DETAILS_TOKEN>\n",
+                401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="sidecar"'},
+            )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager

@@ -25,10 +25,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return probe(args[1:])
     parser = _parser()
-    options = parser.parse_args(args)
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:
+        # --help and --version exit 0; a wrong flag is a usage error, and for a Nagios
+        # plugin that is UNKNOWN (3), not CRITICAL (argparse's 2).
+        return 0 if exc.code in (0, None) else EXIT_BAD_CONFIG
     if options.command is None:
         parser.print_help()
-        return 2
+        return EXIT_BAD_CONFIG
     from sidecar.config import ConfigError
 
     try:
@@ -43,14 +48,17 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
+    from sidecar import __version__
+
     parser = argparse.ArgumentParser(
         prog="sidecar",
         description="Health checks that know whether MariaDB still holds your data.",
     )
+    parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the service (HTTP endpoints + check loop)")
-    _add_settings(serve)
+    _add_settings(serve, "serve")
     serve.set_defaults(handler=_serve)
 
     check = sub.add_parser("check", help="evaluate once; exit 0 pass, 1 warn, 2 fail, 3 unknown")
@@ -94,13 +102,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_settings(parser: argparse.ArgumentParser) -> None:
-    from sidecar.config import Settings, env_name
+def _add_settings(parser: argparse.ArgumentParser, command: str = "evaluate") -> None:
+    """A flag for each setting `command` uses, described and defaulted from the settings model.
 
-    group = parser.add_argument_group("settings (each also an environment variable)")
-    for name in Settings.model_fields:
-        flag = "--" + name.replace("_", "-")
-        group.add_argument(flag, dest=f"setting_{name}", metavar="VALUE", help=env_name(name))
+    Secrets have no flag (`ps` shows flags): they come from the environment or a file."""
+    from sidecar.config import describe_settings
+
+    group = parser.add_argument_group(
+        "settings (each flag is also an environment variable; secrets only the variable)"
+    )
+    for item in describe_settings(command):
+        if item.secret:
+            continue
+        help_text = f"{item.description}{item.default_text} [{item.variable}]".replace("%", "%%")
+        group.add_argument(item.flag, dest=f"setting_{item.name}", metavar="VALUE", help=help_text)
+    secrets = [item.variable for item in describe_settings(command) if item.secret]
+    if secrets:
+        group.description = "secrets, from the environment only: " + ", ".join(secrets)
 
 
 def load(options: argparse.Namespace, environ: dict[str, str] | None = None) -> ResolvedConfig:
@@ -115,7 +133,28 @@ def load(options: argparse.Namespace, environ: dict[str, str] | None = None) -> 
     for key, value in vars(options).items():
         if key.startswith("setting_") and value is not None:
             values[key.removeprefix("setting_")] = value
+    _refuse_password_in_flag(getattr(options, "setting_db_url", None))
     return load_settings(values)
+
+
+def _refuse_password_in_flag(url: str | None) -> None:
+    """A password inside `--db-url` would show in `ps`: refused, never used."""
+    from urllib.parse import urlsplit
+
+    from sidecar.config import ConfigError
+
+    if url is None:
+        return
+    try:
+        has_password = urlsplit(url.strip()).password is not None
+    except ValueError:
+        return  # malformed: the settings model names what is wrong with it
+    if has_password:
+        raise ConfigError(
+            "--db-url",
+            "must not carry a password (any user on the host sees it in ps): "
+            "use SIDECAR_DB_PASSWORD or --db-password-file",
+        )
 
 
 def _serve(options: argparse.Namespace) -> int:

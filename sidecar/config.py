@@ -7,8 +7,9 @@ setting, which the CLI prints as one line and exits 3.
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sidecar import identifiers
 from sidecar.dburl import DatabaseURL, parse_db_url
-from sidecar.durations import parse_duration
+from sidecar.durations import format_duration, parse_duration
 from sidecar.identity.pin import parse_pin
 from sidecar.identity.settings import IdentitySettings
 
@@ -61,9 +62,47 @@ def _redacted(url: DatabaseURL | None) -> str | None:
 DatabaseURLField = Annotated[
     DatabaseURL | None, BeforeValidator(_url), PlainSerializer(_redacted, return_type=str | None)
 ]
+
+
+def _whole(value: Any) -> Any:
+    # TOML's `true` would otherwise pass as 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
+def _fraction(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a fraction such as 0.5 (or a percentage such as 50%)")
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage (e.g. 50%)") from None
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 Identifier = Annotated[str, BeforeValidator(identifiers.validate)]
+Count = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
+Fraction = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
+
+Scope = Literal["evaluate", "serve"]
+
+
+def setting(
+    default: Any = None, description: str = "", scope: Scope = "evaluate", secret: bool = False
+) -> Any:
+    """A settings field with what `--help` says of it: a one-line description; which commands
+    use it (`evaluate`: every command that evaluates; `serve`: the service only); and whether it
+    is a secret, which is taken from the environment or a file, never from a flag (`ps` shows
+    flags)."""
+    return Field(
+        default=default,
+        description=description,
+        json_schema_extra={"scope": scope, "secret": secret},
+    )
 
 
 class TableConfig(BaseModel):
@@ -73,12 +112,12 @@ class TableConfig(BaseModel):
 
     name: Identifier
     timestamp_column: Identifier | None = None
-    min_rows: int = Field(default=0, ge=0)
-    max_drop: float = Field(default=0.5, ge=0, le=1)
+    min_rows: Count = 0
+    max_drop: Fraction = 0.5
     max_age: Duration | None = None
     # Above this many (estimated) rows an exact COUNT(*) is too dear for every cycle: the
     # count becomes InnoDB's estimate, confirmed by bounded probes (see checks/row_count.py).
-    exact_count_below: int = Field(default=200_000, ge=0)
+    exact_count_below: Count = 200_000
     # How often such a large table is counted in full, in the background.
     exact_count_interval: PositiveDuration = 600.0
 
@@ -88,29 +127,50 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
-    db_url: DatabaseURLField = None
-    db_password: SecretStr | None = None
-    db_password_file: Path | None = None
-    table: Identifier | None = None
-    timestamp_column: Identifier | None = None
-    min_rows: int | None = Field(default=None, ge=0)
-    max_drop: float | None = Field(default=None, ge=0, le=1)
-    max_age: Duration | None = None
-    exact_count_below: int | None = Field(default=None, ge=0)
-    config: Path | None = None
-    data_dir: Path | None = None
-    identity_query: str | None = None
-    expect_identity: Annotated[dict[str, str] | None, BeforeValidator(_pin)] = None
-    state_dir: Path | None = None
-    interval: PositiveDuration = 5.0
-    timeout: PositiveDuration = 2.0
-    exact_count_interval: PositiveDuration | None = None
-    host: str = "0.0.0.0"  # noqa: S104 - a sidecar must be reachable from its pod/stack
-    port: int = Field(default=8080, ge=1, le=65535)
-    details_token: SecretStr | None = None
-    webhook_url: str | None = None
-    push_url: str | None = None
-    log_level: str = "info"
+    db_url: DatabaseURLField = setting(
+        None, "mysql://user@host[:port]/database (mariadb:// too; ?unix_socket=/path)"
+    )
+    db_password: SecretStr | None = setting(None, "the database password", secret=True)
+    db_password_file: Path | None = setting(None, "a file holding the database password")
+    table: Identifier | None = setting(None, "the table to watch, e.g. User")
+    timestamp_column: Identifier | None = setting(
+        None, "its creation-time column, e.g. createdAt (enables the newest-record check)"
+    )
+    min_rows: Count | None = setting(None, "fail below this many rows (default: 0)")
+    max_drop: Fraction | None = setting(
+        None, "fail when rows drop more than this below the high-water mark (default: 0.5 = 50%)"
+    )
+    max_age: Duration | None = setting(None, "warn when the newest record is older, e.g. 36h")
+    exact_count_below: Count | None = setting(
+        None, "above this many rows, estimates and bounded probes (default: 200000)"
+    )
+    exact_count_interval: PositiveDuration | None = setting(
+        None, "how often large tables are counted in full (default: 10m)"
+    )
+    config: Path | None = setting(None, "a TOML file with several tables")
+    data_dir: Path | None = setting(
+        None, "where the database's data volume is mounted (read-only) in the sidecar"
+    )
+    identity_query: str | None = setting(None, "a lineage query returning one value")
+    expect_identity: Annotated[dict[str, str] | None, BeforeValidator(_pin)] = setting(
+        None, "the pinned identity, as printed by sidecar adopt"
+    )
+    state_dir: Path | None = setting(None, "where the memory is kept (a host path; default: none)")
+    timeout: PositiveDuration = setting(2.0, "the budget of each check")
+    interval: PositiveDuration = setting(5.0, "time between check cycles", "serve")
+    host: str = setting("0.0.0.0", "listen address", "serve")  # noqa: S104 - reachable from the stack
+    port: int = setting(8080, "listen port", "serve")
+    details_token: SecretStr | None = setting(
+        None, "details (and /metrics) only for Authorization: Bearer <token>", "serve", True
+    )
+    details_token_file: Path | None = setting(None, "a file holding the details token", "serve")
+    webhook_url: str | None = setting(
+        None, "JSON POST on every verdict change (it may hold a secret)", "serve", True
+    )
+    push_url: str | None = setting(
+        None, "GET after every cycle, for push monitors (it may hold a secret)", "serve", True
+    )
+    log_level: str = setting("info", "debug, info, warning or error")
 
     # The only source is the mapping handed to `load_settings`: tests and the CLI decide
     # exactly what is read, and nothing leaks in from the process environment.
@@ -148,6 +208,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("port")
+    @classmethod
+    def _check_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a port number from 1 to 65535")
+        return value
+
     @model_validator(mode="after")
     def _timeout_fits(self) -> "Settings":
         if self.timeout > self.interval:
@@ -165,6 +232,7 @@ class ResolvedConfig(BaseModel):
     database: DatabaseURLField
     tables: tuple[TableConfig, ...]
     identity: IdentitySettings
+    details_token: SecretStr | None  # from SIDECAR_DETAILS_TOKEN or its file
 
     @property
     def db(self) -> DatabaseURL:
@@ -176,9 +244,56 @@ class ResolvedConfig(BaseModel):
     def secrets(self) -> list[str]:
         """Every secret value, so log and output filters can redact them."""
         values = [url.password if url else None for url in (self.database, self.settings.db_url)]
-        for secret in (self.settings.db_password, self.settings.details_token):
+        for secret in (self.settings.db_password, self.settings.details_token, self.details_token):
             values.append(secret.get_secret_value() if secret else None)
+        values += [self.settings.webhook_url, self.settings.push_url]
         return [v for v in values if v]
+
+
+@dataclass(frozen=True)
+class SettingHelp:
+    """What `--help` says of one setting."""
+
+    name: str
+    description: str
+    default_text: str  # " (default: 5s)", or ""
+    secret: bool
+    scope: Scope
+
+    @property
+    def variable(self) -> str:
+        """Its environment variable."""
+        return env_name(self.name)
+
+    @property
+    def flag(self) -> str:
+        """Its command-line flag."""
+        return "--" + self.name.replace("_", "-")
+
+
+def describe_settings(command: str = "evaluate") -> list[SettingHelp]:
+    """The settings `command` uses (`serve` uses all), from the one settings model."""
+    items = []
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        scope = str(extra.get("scope", "evaluate"))
+        if scope == "serve" and command != "serve":
+            continue
+        default = info.default
+        shown = ""
+        if default is not None and not isinstance(default, bool):
+            value = format_duration(default) if name in ("interval", "timeout") else default
+            shown = f" (default: {value})"
+        items.append(
+            SettingHelp(
+                name,
+                info.description or "",
+                shown,
+                bool(extra.get("secret")),
+                "serve" if scope == "serve" else "evaluate",
+            )
+        )
+    return items
 
 
 def env_name(field: str) -> str:
@@ -217,6 +332,7 @@ def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
         database=_resolve_database(settings),
         tables=_resolve_tables(settings),
         identity=identity,
+        details_token=_resolve_token(settings),
     )
 
 
@@ -230,7 +346,7 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
         setting, _, rest = message.partition(" ")
         return ConfigError(setting, rest)
     setting = prefix + ".".join(loc) if prefix else env_name(loc[0])
-    sensitive = loc[0] in {"db_password", "details_token", "db_url"}
+    sensitive = loc[0] in {"db_password", "details_token", "db_url", "webhook_url", "push_url"}
     if error["type"] == "extra_forbidden":
         return ConfigError(setting, "is not a setting sidecar knows (check the spelling)")
     if value is not None and not sensitive and not isinstance(value, dict | list):
@@ -261,6 +377,18 @@ def _resolve_database(settings: Settings) -> DatabaseURL | None:
                 f"cannot read {settings.db_password_file}: {exc.strerror}",
             ) from None
     return url.with_password(password)
+
+
+def _resolve_token(settings: Settings) -> SecretStr | None:
+    if settings.details_token_file is None:
+        return settings.details_token
+    try:
+        return SecretStr(read_secret(settings.details_token_file))
+    except OSError as exc:
+        raise ConfigError(
+            "SIDECAR_DETAILS_TOKEN_FILE",
+            f"cannot read {settings.details_token_file}: {exc.strerror}",
+        ) from None
 
 
 def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:

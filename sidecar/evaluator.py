@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sidecar.checks import Check
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import format_duration
 from sidecar.results import CheckResult, Report, Status
@@ -144,4 +144,5 @@ def _result(
 
 
 def _state_result(status: Status, output: str, now: float) -> CheckResult:
-    return CheckResult(STATE_KEY, status, None, "", now, output, labels=(("check", STATE_KEY),))
+    labels = metric_labels("state")
+    return CheckResult(STATE_KEY, status, None, "", now, output, labels=labels)

@@ -16,12 +16,13 @@ from sidecar.alerts import Notifier
 from sidecar.monitor import Monitor
 from sidecar.results import Family, Report, Sample
 
-UP = Family("sidecar_up", "1 while the sidecar answers")
 BUILD = Family("sidecar_build_info", "Build information", ("version",))
 VERDICT = Family("sidecar_verdict", "Overall verdict: 0 pass, 1 warn, 2 fail")
-CHECK_STATUS = Family("sidecar_check_status", "Check status: 0 pass, 1 warn, 2 fail", ("check",))
+CHECK_STATUS = Family(
+    "sidecar_check_status", "Check status: 0 pass, 1 warn, 2 fail", ("check", "table")
+)
 CHECK_DURATION = Family(
-    "sidecar_check_duration_seconds", "Duration of the check's last run", ("check",)
+    "sidecar_check_duration_seconds", "Duration of the check's last run", ("check", "table")
 )
 LAST_CYCLE = Family(
     "sidecar_last_cycle_timestamp_seconds", "Unix time the last check cycle completed"
@@ -74,7 +75,7 @@ class ReportCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         """Metric families for one scrape."""
         monitor = self.monitor
-        samples = [Sample(UP, 1), Sample(BUILD, 1, (__version__,))]
+        samples = [Sample(BUILD, 1, (__version__,))]
         samples += report_samples(monitor.current())
         if monitor.latest is not None:
             samples.append(Sample(LAST_CYCLE, monitor.latest.finished))

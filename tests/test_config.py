@@ -42,9 +42,10 @@ def test_bad_setting_exits_3_with_one_line_naming_it(setting: str, value: str, n
 
 
 def test_bad_flag_value_is_refused_like_the_variable() -> None:
-    result = run_cli("check", "--interval", "soon", env=GOOD)
+    # (`check` runs one cycle: it has --timeout but no --interval, which only `serve` uses.)
+    result = run_cli("check", "--timeout", "soon", env=GOOD)
     assert result.returncode == 3
-    assert "SIDECAR_INTERVAL" in result.stderr
+    assert "SIDECAR_TIMEOUT" in result.stderr
 
 
 def test_timeout_longer_than_interval_is_refused() -> None:

@@ -19,6 +19,12 @@ Seen = TypeVar("Seen")
 T = TypeVar("T")
 
 
+def metric_labels(check: str, table: str = "") -> tuple[tuple[str, str], ...]:
+    """How a check's metrics are labelled: the measurement, and the table for table checks
+    (empty otherwise: Prometheus drops empty labels), so the two never repeat each other."""
+    return (("check", check), ("table", table))
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a check has no observation: a database error, its budget ran out, or it crashed."""

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.durations import format_duration
 from sidecar.results import PerfDatum, Status
 
@@ -22,7 +22,7 @@ class ConnectionCheck:
 
     key = KEY
     unit = UNIT
-    labels = (("check", KEY),)
+    labels = metric_labels("connection")
 
     def __init__(self, timeout: float) -> None:
         self.expected = {"timeout": format_duration(timeout)}

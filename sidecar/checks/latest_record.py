@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from sidecar import identifiers
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import ErrorKind
@@ -70,7 +70,7 @@ class LatestRecordCheck:
         self.table = table
         self.column = table.timestamp_column
         self.key = f"{table.name}:latestRecord"
-        self.labels = (("check", self.key),)
+        self.labels = metric_labels("latestRecord", table.name)
         t, c = identifiers.quote(table.name), identifiers.quote(self.column)
         self._sql = f"SELECT (SELECT MAX({c}) FROM {t}), EXISTS(SELECT 1 FROM {t})"
         self._indexed: bool | None = None

@@ -8,7 +8,7 @@ not every cycle.
 
 from dataclasses import dataclass
 
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.results import Status
 
 KEY = "database:privileges"
@@ -59,7 +59,7 @@ class PrivilegesCheck:
 
     key = KEY
     unit = UNIT
-    labels = (("check", KEY),)
+    labels = metric_labels("privileges")
 
     def __init__(self) -> None:
         self._seen: tuple[float, Grants] | None = None  # (when read, what)

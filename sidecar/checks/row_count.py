@@ -14,7 +14,7 @@ import logging
 import math
 
 from sidecar import identifiers
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import Database, DatabaseError, ErrorKind
@@ -32,6 +32,12 @@ ESTIMATED = Family(
     ("table",),
 )
 HIGH_WATER = Family("sidecar_table_rows_high_water", "Remembered high-water row count", ("table",))
+FLOOR = Family("sidecar_table_rows_floor", "The configured floor (min_rows)", ("table",))
+MIN_ALLOWED = Family(
+    "sidecar_table_rows_min_allowed",
+    "The fewest rows that pass: the floor, or the allowed drop below the high-water mark",
+    ("table",),
+)
 
 # One look at information_schema gives InnoDB's estimate and the table's creation time.
 _ESTIMATE = (
@@ -112,7 +118,7 @@ class RowCountCheck:
     def __init__(self, table: TableConfig) -> None:
         self.table = table
         self.key = f"{table.name}:rowCount"
-        self.labels = (("check", self.key),)
+        self.labels = metric_labels("rowCount", table.name)
         self._quoted = identifiers.quote(table.name)
         self._background: asyncio.Task[None] | None = None
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background
@@ -161,10 +167,15 @@ class RowCountCheck:
         remembered = ctx.memory.tables.get(name)
         stored = remembered.high_water if remembered else None
         if isinstance(seen, Problem):
-            return Judgement(Status.FAIL, None, seen.reason, self._expected(stored))
+            # Not counted: no row count, but the remembered mark and the lines stay exported.
+            samples = self._samples(None, stored)
+            return Judgement(
+                Status.FAIL, None, seen.reason, self._expected(stored), samples=samples
+            )
         if seen.missing:
             status, output = judge_missing(self.table, stored)
-            return Judgement(status, None, output, self._expected(stored))
+            samples = self._samples(seen, stored)  # a table that is gone holds 0 rows
+            return Judgement(status, None, output, self._expected(stored), samples=samples)
         mark = high_water_of(ctx.memory, name, seen.last_exact)
         status, output = judge_count(self.table, seen.count, seen.at_least, mark)
         evidence = continuity(seen, remembered)
@@ -185,19 +196,13 @@ class RowCountCheck:
             details["lastExactAge"] = round(ctx.now - seen.last_exact[1])
         expected = self._expected(mark)
         floor = expected.get("atLeast", expected.get("minRows"))
-        samples = [
-            Sample(ROWS, seen.count, (name,)),
-            Sample(ESTIMATED, int(seen.kind == "estimate"), (name,)),
-        ]
-        if mark:
-            samples.append(Sample(HIGH_WATER, mark, (name,)))
         return Judgement(
             status,
             seen.count,
             output,
             expected,
             {k: v for k, v in details.items() if v is not None},
-            samples=tuple(samples),
+            samples=self._samples(seen, mark),
             perfdata=(PerfDatum(self.key, seen.count, crit=f"{floor}:" if floor else ""),),
             lessons=lessons,
         )
@@ -215,6 +220,18 @@ class RowCountCheck:
         if rows is None or str(engine).lower() != "innodb":
             return None, when
         return int(rows), when
+
+    def _samples(self, seen: RowCount | None, high_water: int | None) -> tuple[Sample, ...]:
+        table = (self.table.name,)
+        samples = []
+        if seen is not None:
+            samples.append(Sample(ROWS, seen.count, table))
+            samples.append(Sample(ESTIMATED, int(seen.kind == "estimate"), table))
+        if high_water:
+            samples.append(Sample(HIGH_WATER, high_water, table))
+        samples.append(Sample(FLOOR, self.table.min_rows, table))
+        samples.append(Sample(MIN_ALLOWED, line(self.table, high_water), table))
+        return tuple(samples)
 
     def _expected(self, high_water: int | None) -> dict[str, JSON]:
         expected: dict[str, JSON] = {"minRows": self.table.min_rows}

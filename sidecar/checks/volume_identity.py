@@ -14,7 +14,7 @@ silently; `sidecar adopt` replaces it.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
+from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.durations import format_duration
 from sidecar.identity.compare import (
@@ -33,7 +33,15 @@ from sidecar.state import IdentityValue, Memory, SetIdentity
 
 KEY = "volume:identity"
 UNIT = "fingerprint"
-MATCH = Family("sidecar_identity_match", "1 when the storage identity matches, 0 when it differs")
+MATCH = Family(
+    "sidecar_identity_match",
+    "1 when the storage identity matches, 0 when it differs; absent when nothing was verified",
+)
+SOURCE_MATCH = Family(
+    "sidecar_identity_source_match",
+    "Per compared identity source: 1 when it matches, 0 when it differs",
+    ("source",),
+)
 # A datadir born within a day (or after the baseline was recorded) is "newly initialised".
 RECENT = 86400.0
 
@@ -71,7 +79,7 @@ class VolumeIdentityCheck:
 
     key = KEY
     unit = UNIT
-    labels = (("check", KEY),)
+    labels = metric_labels("identity")
 
     def __init__(self, sources: Sequence[Source], settings: IdentitySettings) -> None:
         self.sources = tuple(sources)
@@ -100,6 +108,7 @@ class VolumeIdentityCheck:
             remembered, missing = compare(self.sources, memory.identity, readings, "baseline")
             unverifiable += [m for m in missing if m not in unverifiable]
         differences = pinned + remembered
+        differing = {d.source for d in differences}
         verified = {r.source for r in readings if r.present} & (
             set(self.pin) | set(memory.identity)
         )
@@ -111,15 +120,20 @@ class VolumeIdentityCheck:
             status: Status, output: str, match: int | None, *lessons: SetIdentity
         ) -> Judgement:
             details: dict[str, JSON] = {"sources": list[JSON](sorted(observed))}
+            samples = [
+                Sample(SOURCE_MATCH, int(source not in differing), (source,))
+                for source in sorted(verified | differing)
+            ]
             if match is not None:
                 details["match"] = match
+                samples.insert(0, Sample(MATCH, match))
             return Judgement(
                 status,
                 shown,
                 output,
                 expected,
                 details,
-                samples=(Sample(MATCH, match),) if match is not None else (),
+                samples=tuple(samples),
                 perfdata=(PerfDatum(KEY, match, crit="1:"),) if match is not None else (),
                 lessons=lessons,
             )
@@ -154,6 +168,7 @@ class VolumeIdentityCheck:
                     *lessons,
                 )
             note = f"{changed} with the rows carried over: maintenance, remembered the new value"
+            differing.difference_update(d.source for d in remembered)  # rolled forward
             return judgement(Status.PASS, note, 1, *lessons)
         lesson, note = self._remember(memory, observed, ctx.now)
         lessons = (lesson,) if lesson else ()

@@ -28,7 +28,7 @@ def test_metrics_are_clean_under_promtool(seeded: MariaDBServer, tmp_path: Path)
         result = _lint(passing)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.strip() == "" and result.stderr.strip() == ""
-        assert 'sidecar_check_status{check="User:rowCount"} 0.0' in passing
+        assert 'sidecar_check_status{check="rowCount",table="User"} 0.0' in passing
         assert "sidecar_identity_match 1.0" in passing
         assert "sidecar_table_latest_record_timestamp_seconds" in passing
         seeded.stop()

@@ -162,11 +162,11 @@ def test_unknown_paths_and_traversal_are_404(live_sidecar: SidecarProcess) -> No
         "",
         "Bearer",
         "Bearer ",
-        f"bearer {DETAILS_TOKEN}",
         f"Bearer {DETAILS_TOKEN}x",
         f"Bearer {DETAILS_TOKEN[:-1]}",
+        f"Bearer{DETAILS_TOKEN}",
+        f"Basic {DETAILS_TOKEN}",
         "Basic " + "A" * 8000,
-        f"Bearer  {DETAILS_TOKEN}",
     ],
 )
 def test_a_wrong_token_gets_the_status_only(
@@ -177,6 +177,28 @@ def test_a_wrong_token_gets_the_status_only(
     reply = raw(live_sidecar.port, request.encode())
     assert status_of(reply) == 200, reply[:200]
     assert json.loads(reply.partition(b"\r\n\r\n")[2]) == {"status": "pass"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [f"Bearer {DETAILS_TOKEN}", f"bearer {DETAILS_TOKEN}", f"BEARER  {DETAILS_TOKEN}"],
+)
+def test_the_token_is_accepted_whatever_the_case_of_its_scheme(
+    live_sidecar: SidecarProcess, authorization: str
+) -> None:
+    """RFC 7235: the auth scheme is case-insensitive, and one or more spaces follow it."""
+    for path in ("/health", "/metrics"):
+        request = f"GET {path} HTTP/1.0\r\nAuthorization: {authorization}\r\n\r\n"
+        reply = raw(live_sidecar.port, request.encode())
+        assert status_of(reply) == 200, reply[:200]
+        assert b"User:rowCount" in reply or b"sidecar_table_rows" in reply
+
+
+def test_metrics_are_details_too(live_sidecar: SidecarProcess) -> None:
+    """Row counts and marks need the token on /metrics as on /health."""
+    reply = raw(live_sidecar.port, b"GET /metrics HTTP/1.0\r\n\r\n")
+    assert status_of(reply) == 401
+    assert b"www-authenticate: bearer" in reply.lower() and b"sidecar_table_rows" not in reply
 
 
 def test_half_open_connections_do_not_block_probes(live_sidecar: SidecarProcess) -> None:
