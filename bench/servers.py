@@ -2,10 +2,13 @@
 
     python -m bench.servers sidecar|bare|naive --port PORT
 
-All three run under the same uvicorn settings (one worker, no access log, the sidecar's
-header limit). `sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables;
-`bare` is a Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled
-health endpoint does: `COUNT(*)` and `MAX(createdAt)` against MariaDB on every request.
+All three run under `sidecar.server.build_server`, the server `sidecar serve` runs (one worker,
+no access log, its header limit, request deadline and connection cap); `--http` and `--loop`
+pick the HTTP implementation and event loop it is built with (bench/http_impl.py compares them).
+
+`sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables; `bare` is a
+Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled health
+endpoint does: `COUNT(*)` and `MAX(createdAt)` against MariaDB on every request.
 """
 
 import argparse
@@ -13,10 +16,9 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_args
 
 import aiomysql
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,22 +28,9 @@ from sidecar import identifiers
 from sidecar.app import create_app
 from sidecar.config import load_settings, settings_from_environ
 from sidecar.dburl import parse_db_url
+from sidecar.server import HTTP, LOOP, HTTPImplementation, LoopImplementation, build_server
 
 KINDS = ("sidecar", "bare", "naive")
-
-
-def uvicorn_config(app: Starlette, port: int) -> uvicorn.Config:
-    """The settings every benchmarked server runs under (those of `sidecar serve`)."""
-    return uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        workers=1,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        h11_max_incomplete_event_size=16 * 1024,
-    )
 
 
 def bare_app() -> Starlette:
@@ -101,6 +90,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db-url", help="for naive: mysql:// URL")
     parser.add_argument("--table", help="for naive: the table to count")
+    parser.add_argument("--http", choices=get_args(HTTPImplementation), default=HTTP)
+    parser.add_argument("--loop", choices=get_args(LoopImplementation), default=LOOP)
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if options.kind == "sidecar":
@@ -109,7 +100,7 @@ def main() -> None:
         app = bare_app()
     else:
         app = naive_app(options.db_url, options.table)
-    uvicorn.Server(uvicorn_config(app, options.port)).run()
+    build_server(app, "127.0.0.1", options.port, http=options.http, loop=options.loop).run()
 
 
 if __name__ == "__main__":
