@@ -67,8 +67,7 @@ class ConnectionBudget:
         return (
             f"connection cap {self.cap} (open-files limit {self.open_files}: {self.reserved}"
             f" reserved for the database, state, logs and backups, {BURSTS * self.accept_batch}"
-            f" for accept batches of {self.accept_batch}); a request must arrive within"
-            f" {REQUEST_TIMEOUT:g}s of connecting or of the previous response"
+            f" for accept batches of {self.accept_batch})"
         )
 
 

@@ -5,6 +5,7 @@ implementation), for `sidecar serve`, the demo and the benchmarks alike.
 """
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -43,8 +44,12 @@ LOOP: LoopImplementation = "asyncio"
 LISTEN_QUEUE = 2048
 
 
-class _Server(uvicorn.Server):
+class Server(uvicorn.Server):
     """uvicorn's server with a listen queue longer than the batch asyncio accepts at once."""
+
+    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+        super().__init__(config)
+        self.guard = guard
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -65,15 +70,16 @@ def build_server(
     http: HTTPImplementation = HTTP,
     loop: LoopImplementation = LOOP,
     budget: ConnectionBudget | None = None,
-) -> uvicorn.Server:
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> Server:
     """A uvicorn server for `app` that sheds silent connections and stays within its files.
 
     Raises `OpenFilesTooLow` when the open-files limit leaves no room for a connection cap.
     """
     budget = budget or current_budget()
-    guard = ConnectionGuard(budget.cap)
+    guard = ConnectionGuard(budget.cap, request_timeout)
     protocol = guarded_protocol(import_from_string(HTTP_PROTOCOLS[http]), guard)
-    server = _Server(
+    server = Server(
         uvicorn.Config(
             app,
             host=host,
@@ -86,13 +92,19 @@ def build_server(
             lifespan="on",
             # The most the loop accepts in one pass (connections.py says why it matters).
             backlog=budget.accept_batch,
-            timeout_keep_alive=int(REQUEST_TIMEOUT),
+            # The guard's deadline is the idle timeout; uvicorn's own is only a backstop.
+            timeout_keep_alive=math.ceil(request_timeout),
             timeout_graceful_shutdown=graceful_timeout,
             # Probes and scrapes carry small headers; anything huge is refused early.
             h11_max_incomplete_event_size=16 * 1024,
-        )
+        ),
+        guard,
     )
-    log.info("%s", budget.describe())
+    log.info(
+        "%s; a request must arrive within %gs of connecting or of the previous response",
+        budget.describe(),
+        request_timeout,
+    )
     return server
 
 
