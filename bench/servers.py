@@ -4,7 +4,8 @@
 
 All three run under `sidecar.server.build_server`, the server `sidecar serve` runs (one worker,
 no access log, its header limit, request deadline and connection cap); `--http` and `--loop`
-pick the HTTP implementation and event loop it is built with (bench/http_impl.py compares them).
+pick the HTTP implementation and event loop it is built with (bench/http_impl.py compares them);
+`--unguarded` runs uvicorn as it was configured before the deadline and the cap.
 
 `sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables; `bare` is a
 Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled health
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, get_args
 
 import aiomysql
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +33,21 @@ from sidecar.dburl import parse_db_url
 from sidecar.server import HTTP, LOOP, HTTPImplementation, LoopImplementation, build_server
 
 KINDS = ("sidecar", "bare", "naive")
+
+
+def unguarded_config(app: Starlette, port: int, http: str, loop: str) -> uvicorn.Config:
+    """The baseline of bench/http_impl.py: the settings `sidecar serve` had before issue 10."""
+    return uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=http,
+        loop=loop,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        h11_max_incomplete_event_size=16 * 1024,
+    )
 
 
 def bare_app() -> Starlette:
@@ -92,6 +109,11 @@ def main() -> None:
     parser.add_argument("--table", help="for naive: the table to count")
     parser.add_argument("--http", choices=get_args(HTTPImplementation), default=HTTP)
     parser.add_argument("--loop", choices=get_args(LoopImplementation), default=LOOP)
+    parser.add_argument(
+        "--unguarded",
+        action="store_true",
+        help="uvicorn as `sidecar serve` ran it before issue 10: no request deadline, no cap",
+    )
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if options.kind == "sidecar":
@@ -100,7 +122,10 @@ def main() -> None:
         app = bare_app()
     else:
         app = naive_app(options.db_url, options.table)
-    build_server(app, "127.0.0.1", options.port, http=options.http, loop=options.loop).run()
+    if options.unguarded:
+        uvicorn.Server(unguarded_config(app, options.port, options.http, options.loop)).run()
+    else:
+        build_server(app, "127.0.0.1", options.port, http=options.http, loop=options.loop).run()
 
 
 if __name__ == "__main__":

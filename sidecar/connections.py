@@ -92,14 +92,15 @@ def current_budget() -> ConnectionBudget:
 
 
 class _Tracked:
-    __slots__ = ("busy", "timer", "transport")
+    __slots__ = ("busy", "deadline", "timer", "transport")
 
     def __init__(
-        self, transport: asyncio.Transport, busy: Callable[[], bool], timer: asyncio.TimerHandle
+        self, transport: asyncio.Transport, busy: Callable[[], bool], deadline: float
     ) -> None:
         self.transport = transport
         self.busy = busy
-        self.timer = timer
+        self.deadline = deadline
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class ConnectionGuard:
@@ -111,7 +112,6 @@ class ConnectionGuard:
         # Least recently active first: opened, or last answered, longest ago.
         self._open: collections.OrderedDict[object, _Tracked] = collections.OrderedDict()
         self.shed_total = 0
-        self.expired_total = 0
         self._warned_at: float | None = None
 
     def __len__(self) -> int:
@@ -121,36 +121,38 @@ class ConnectionGuard:
         """A connection was accepted; `busy()` says whether a request on it is being served."""
         while len(self._open) >= self.cap:
             self._shed_one()
-        self._open[key] = _Tracked(transport, busy, self._deadline(key))
+        loop = asyncio.get_running_loop()
+        tracked = self._open[key] = _Tracked(transport, busy, loop.time() + self.request_timeout)
+        tracked.timer = loop.call_at(tracked.deadline, self._expire, key)
 
     def answered(self, key: object) -> None:
         """A response on `key` is complete: its next request has a fresh deadline."""
         tracked = self._open.get(key)
         if tracked is None:
             return
-        tracked.timer.cancel()
-        tracked.timer = self._deadline(key)
+        # Only the deadline moves: the timer, when it fires, re-arms itself for it. A busy
+        # keep-alive connection costs no timer churn per request.
+        tracked.deadline = asyncio.get_running_loop().time() + self.request_timeout
         self._open.move_to_end(key)
 
     def closed(self, key: object) -> None:
         """The connection is gone, whoever closed it."""
         tracked = self._open.pop(key, None)
-        if tracked is not None:
+        if tracked is not None and tracked.timer is not None:
             tracked.timer.cancel()
-
-    def _deadline(self, key: object) -> asyncio.TimerHandle:
-        return asyncio.get_running_loop().call_later(self.request_timeout, self._expire, key)
 
     def _expire(self, key: object) -> None:
         tracked = self._open.get(key)
         if tracked is None:
             return
+        loop = asyncio.get_running_loop()
         if tracked.busy():
-            # A request is being answered (from memory: this is rare and short); judge it by
-            # its next request instead.
-            tracked.timer = self._deadline(key)
+            # A request is being answered (from memory: rare and short); judge the connection
+            # by its next request instead.
+            tracked.deadline = loop.time() + self.request_timeout
+        if tracked.deadline > loop.time():
+            tracked.timer = loop.call_at(tracked.deadline, self._expire, key)
             return
-        self.expired_total += 1
         self._abort(key)
 
     def _shed_one(self) -> None:
@@ -171,7 +173,8 @@ class ConnectionGuard:
 
     def _abort(self, key: object) -> None:
         tracked = self._open.pop(key)
-        tracked.timer.cancel()
+        if tracked.timer is not None:
+            tracked.timer.cancel()
         tracked.transport.abort()
 
 
