@@ -89,3 +89,15 @@ def test_sigterm_with_silent_connections_held_still_exits_0(tmp_path: Path) -> N
         for sock in held:
             sock.close()
         sidecar.stop()
+
+
+def test_an_open_files_limit_too_low_for_any_cap_is_refused_at_start(tmp_path: Path) -> None:
+    """At 100 open files `serve` exits 1 with one line naming the limit to set, no traceback."""
+    env = {"SIDECAR_DB_URL": f"mysql://monitor:unused@127.0.0.1:{free_port()}/app"}
+    sidecar = SidecarProcess(env, tmp_path / "sidecar.log", open_files=100).start(wait=False)
+    assert sidecar.process is not None
+    sidecar.process.wait(timeout=30)
+    assert sidecar.stop() == 1
+    log = sidecar.log()
+    assert "open-files limit 100 is too low to serve HTTP safely: raise it to at least 144" in log
+    assert "Traceback" not in log
