@@ -16,6 +16,7 @@ from bench import dataset, measure, report
 from bench.dataset import add_monitor, sidecar_env
 from bench.measure import log, machine
 from sidecar.mariadb_server import free_port
+from sidecar.server import HTTP, LOOP
 
 ROOT = measure.ROOT
 HEALTHCHECK = ROOT / "tests" / "e2e" / "mariadb" / "healthcheck.sh"
@@ -178,7 +179,8 @@ def main() -> int:
         f"- command: `{command}`"
         + (" (quick smoke mode: small and short, not for quoting)" if options.quick else ""),
         *(f"- {k}: {v}" for k, v in machine().items()),
-        "- servers: uvicorn, 1 worker, h11, asyncio loop, no access log; wrk on the same machine",
+        f"- servers: `sidecar.server.build_server` (uvicorn, 1 worker, {HTTP}, {LOOP} loop, no"
+        " access log); wrk on the same machine",
         "",
         "## Targets (SPEC.md section 7)",
         "",
