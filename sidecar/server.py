@@ -74,7 +74,9 @@ def build_server(
 ) -> Server:
     """A uvicorn server for `app` that sheds silent connections and stays within its files.
 
-    Raises `OpenFilesTooLow` when the open-files limit leaves no room for a connection cap.
+    `loop` applies when the server runs its own loop (`Server.run`); `await server.serve()`
+    uses the caller's. Raises `OpenFilesTooLow` when the open-files limit leaves no room for a
+    connection cap.
     """
     budget = budget or current_budget()
     guard = ConnectionGuard(budget.cap, request_timeout)
