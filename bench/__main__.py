@@ -7,69 +7,19 @@
 
 import argparse
 import datetime
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench import dataset, measure
-from sidecar.mariadb_server import MariaDBServer, free_port
+from bench import dataset, measure, report
+from bench.dataset import add_monitor, sidecar_env
+from bench.measure import log, machine
+from sidecar.mariadb_server import free_port
+from sidecar.server import HTTP, LOOP
 
 ROOT = measure.ROOT
-MONITOR = ("bench_monitor", "Bench-Monitor-2f9")
 HEALTHCHECK = ROOT / "tests" / "e2e" / "mariadb" / "healthcheck.sh"
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    mariadbd = subprocess.run(
-        ["mariadbd", "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    return {
-        "CPUs (nproc)": str(os.cpu_count()),
-        "CPU model": cpu,
-        "RAM": f"{mem_kib / 1024**2:.1f} GiB",
-        "kernel": platform.release(),
-        "Python": platform.python_version(),
-        "MariaDB": mariadbd.split(" for ")[0],
-        "wrk": (wrk.stdout or wrk.stderr).split(" [")[0],
-    }
-
-
-def add_monitor(server: MariaDBServer) -> str:
-    user, password = MONITOR
-    server.execute(
-        f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'",
-        f"GRANT SELECT ON {dataset.DATABASE}.* TO '{user}'@'127.0.0.1'",
-        f"GRANT SELECT ON mysql.gtid_slave_pos TO '{user}'@'127.0.0.1'",
-    )
-    return server.url(user, password, dataset.DATABASE)
-
-
-def sidecar_env(url: str, table: str, state: Path) -> dict[str, str]:
-    return {
-        "SIDECAR_DB_URL": url,
-        "SIDECAR_TABLE": table,
-        "SIDECAR_TIMESTAMP_COLUMN": "createdAt",
-        "SIDECAR_STATE_DIR": str(state),
-        "SIDECAR_INTERVAL": "1s",
-        "SIDECAR_TIMEOUT": "500ms",
-        "SIDECAR_LOG_LEVEL": "warning",
-    }
 
 
 def fmt(value: float, digits: int = 1) -> str:
@@ -229,7 +179,8 @@ def main() -> int:
         f"- command: `{command}`"
         + (" (quick smoke mode: small and short, not for quoting)" if options.quick else ""),
         *(f"- {k}: {v}" for k, v in machine().items()),
-        "- servers: uvicorn, 1 worker, h11, asyncio loop, no access log; wrk on the same machine",
+        f"- servers: `sidecar.server.build_server` (uvicorn, 1 worker, {HTTP}, {LOOP} loop, no"
+        " access log); wrk on the same machine",
         "",
         "## Targets (SPEC.md section 7)",
         "",
@@ -356,8 +307,7 @@ def main() -> int:
         "",
         *READING,
     ]
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text("\n".join(out))
+    report.write_main(options.output, "\n".join(out))
     log(f"wrote {options.output} in {(datetime.datetime.now(datetime.UTC) - started).seconds}s")
     print("\n".join(out))
     return 0

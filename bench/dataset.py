@@ -15,6 +15,7 @@ import pymysql
 from sidecar.mariadb_server import MariaDBServer
 
 DATABASE = "bench"
+MONITOR = ("bench_monitor", "Bench-Monitor-2f9")
 BUFFER_POOL = 2 * 1024**3
 # One INSERT ... SELECT per million rows keeps each transaction's undo log modest.
 CHUNK = 1_000_000
@@ -98,3 +99,27 @@ def ensure_table(server: MariaDBServer, rows: int, log: Callable[[str], None]) -
 def warm(server: MariaDBServer, name: str) -> None:
     """Read the table once so every measurement sees the buffer pool warm."""
     run(server, f"SELECT COUNT(*) FROM {name}")
+
+
+def add_monitor(server: MariaDBServer) -> str:
+    """A SELECT-only account on the bench database; its URL."""
+    user, password = MONITOR
+    server.execute(
+        f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'",
+        f"GRANT SELECT ON {DATABASE}.* TO '{user}'@'127.0.0.1'",
+        f"GRANT SELECT ON mysql.gtid_slave_pos TO '{user}'@'127.0.0.1'",
+    )
+    return server.url(user, password, DATABASE)
+
+
+def sidecar_env(url: str, table: str, state: Path) -> dict[str, str]:
+    """`SIDECAR_*` settings for a sidecar watching `table` with a fast cycle."""
+    return {
+        "SIDECAR_DB_URL": url,
+        "SIDECAR_TABLE": table,
+        "SIDECAR_TIMESTAMP_COLUMN": "createdAt",
+        "SIDECAR_STATE_DIR": str(state),
+        "SIDECAR_INTERVAL": "1s",
+        "SIDECAR_TIMEOUT": "500ms",
+        "SIDECAR_LOG_LEVEL": "warning",
+    }

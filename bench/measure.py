@@ -4,6 +4,7 @@ of a health command, and resident memory of a long-running sidecar."""
 import asyncio
 import contextlib
 import os
+import platform
 import re
 import resource
 import signal
@@ -22,6 +23,34 @@ from sidecar.mariadb_server import MariaDBServer, free_port
 from sidecar.service import build_evaluator
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (the report goes to stdout and the output file)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, str]:
+    """The machine a report was measured on."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    mariadbd = subprocess.run(
+        ["mariadbd", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "CPUs (nproc)": str(os.cpu_count()),
+        "CPU model": cpu,
+        "RAM": f"{mem_kib / 1024**2:.1f} GiB",
+        "kernel": platform.release(),
+        "Python": platform.python_version(),
+        "MariaDB": mariadbd.split(" for ")[0],
+        "wrk": (wrk.stdout or wrk.stderr).split(" [")[0],
+    }
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -2,10 +2,14 @@
 
     python -m bench.servers sidecar|bare|naive --port PORT
 
-All three run under the same uvicorn settings (one worker, no access log, the sidecar's
-header limit). `sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables;
-`bare` is a Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled
-health endpoint does: `COUNT(*)` and `MAX(createdAt)` against MariaDB on every request.
+All three run under `sidecar.server.build_server`, the server `sidecar serve` runs (one worker,
+no access log, its header limit, request deadline and connection cap); `--http` and `--loop`
+pick the HTTP implementation and event loop it is built with (bench/http_impl.py compares them);
+`--unguarded` runs uvicorn as it was configured before the deadline and the cap.
+
+`sidecar` is `sidecar.app.create_app` configured from `SIDECAR_*` variables; `bare` is a
+Starlette JSON endpoint doing nothing (the baseline); `naive` is what a hand-rolled health
+endpoint does: `COUNT(*)` and `MAX(createdAt)` against MariaDB on every request.
 """
 
 import argparse
@@ -13,7 +17,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_args
 
 import aiomysql
 import uvicorn
@@ -26,17 +30,19 @@ from sidecar import identifiers
 from sidecar.app import create_app
 from sidecar.config import load_settings, settings_from_environ
 from sidecar.dburl import parse_db_url
+from sidecar.server import HTTP, LOOP, HTTPImplementation, LoopImplementation, build_server
 
 KINDS = ("sidecar", "bare", "naive")
 
 
-def uvicorn_config(app: Starlette, port: int) -> uvicorn.Config:
-    """The settings every benchmarked server runs under (those of `sidecar serve`)."""
+def unguarded_config(app: Starlette, port: int, http: str, loop: str) -> uvicorn.Config:
+    """The baseline of bench/http_impl.py: the settings `sidecar serve` had before issue 10."""
     return uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
-        workers=1,
+        http=http,
+        loop=loop,
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -101,6 +107,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db-url", help="for naive: mysql:// URL")
     parser.add_argument("--table", help="for naive: the table to count")
+    parser.add_argument("--http", choices=get_args(HTTPImplementation), default=HTTP)
+    parser.add_argument("--loop", choices=get_args(LoopImplementation), default=LOOP)
+    parser.add_argument(
+        "--unguarded",
+        action="store_true",
+        help="uvicorn as `sidecar serve` ran it before issue 10: no request deadline, no cap",
+    )
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if options.kind == "sidecar":
@@ -109,7 +122,10 @@ def main() -> None:
         app = bare_app()
     else:
         app = naive_app(options.db_url, options.table)
-    uvicorn.Server(uvicorn_config(app, options.port)).run()
+    if options.unguarded:
+        uvicorn.Server(unguarded_config(app, options.port, options.http, options.loop)).run()
+    else:
+        build_server(app, "127.0.0.1", options.port, http=options.http, loop=options.loop).run()
 
 
 if __name__ == "__main__":

@@ -1,35 +1,129 @@
-"""`sidecar serve`: the app under uvicorn, with graceful shutdown on SIGTERM/SIGINT."""
+"""`sidecar serve`: the app under uvicorn, with graceful shutdown on SIGTERM/SIGINT.
+
+`build_server` is the one place the HTTP server is put together (limits, timeouts, the HTTP
+implementation), for `sidecar serve`, the demo and the benchmarks alike.
+"""
 
 import logging
+import math
+import os
 import signal
+import socket
+from typing import Literal
 
 import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from sidecar import logs
 from sidecar.app import create_app
 from sidecar.config import ResolvedConfig
+from sidecar.connections import (
+    REQUEST_TIMEOUT,
+    ConnectionBudget,
+    ConnectionGuard,
+    OpenFilesTooLow,
+    current_budget,
+    guarded_protocol,
+)
 
 log = logging.getLogger("sidecar.server")
+
+HTTPImplementation = Literal["h11", "httptools"]
+LoopImplementation = Literal["asyncio", "uvloop"]
+# Chosen by measurement (docs/benchmarks.md, "HTTP server implementation"). Named explicitly:
+# uvicorn's "auto" would switch silently to whatever happens to be installed.
+HTTP: HTTPImplementation = "h11"
+LOOP: LoopImplementation = "asyncio"
+
+
+# The kernel's queue of connections waiting for accept(). They cost the process no descriptor,
+# so it can be long: a probe that connects during a flood waits its turn instead of having its
+# SYN dropped (and retried a second later). The kernel caps it at net.core.somaxconn.
+LISTEN_QUEUE = 2048
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server with a listen queue longer than the batch asyncio accepts at once."""
+
+    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+        super().__init__(config)
+        self.guard = guard
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for server in getattr(self, "servers", []):
+            for listener in server.sockets:
+                # asyncio took its accept batch from the backlog it was given; a second
+                # listen() on a duplicate descriptor lengthens only the kernel's queue.
+                with socket.socket(fileno=os.dup(listener.fileno())) as dup:
+                    dup.listen(LISTEN_QUEUE)
+
+
+def build_server(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    graceful_timeout: int = 5,
+    http: HTTPImplementation = HTTP,
+    loop: LoopImplementation = LOOP,
+    budget: ConnectionBudget | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> Server:
+    """A uvicorn server for `app` that sheds silent connections and stays within its files.
+
+    `loop` applies when the server runs its own loop (`Server.run`); `await server.serve()`
+    uses the caller's. Raises `OpenFilesTooLow` when the open-files limit leaves no room for a
+    connection cap.
+    """
+    budget = budget or current_budget()
+    guard = ConnectionGuard(budget.cap, request_timeout)
+    protocol = guarded_protocol(import_from_string(HTTP_PROTOCOLS[http]), guard)
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http=protocol,
+            loop=loop,
+            ws="none",
+            log_config=None,  # ours, from logs.configure
+            access_log=False,  # probes every second would drown the log
+            lifespan="on",
+            # The most the loop accepts in one pass (connections.py says why it matters).
+            backlog=budget.accept_batch,
+            # The guard's deadline is the idle timeout; uvicorn's own is only a backstop.
+            timeout_keep_alive=math.ceil(request_timeout),
+            timeout_graceful_shutdown=graceful_timeout,
+            # Probes and scrapes carry small headers; anything huge is refused early.
+            h11_max_incomplete_event_size=16 * 1024,
+        ),
+        guard,
+    )
+    log.info(
+        "%s; a request must arrive within %gs of connecting or of the previous response",
+        budget.describe(),
+        request_timeout,
+    )
+    return server
 
 
 def serve(config: ResolvedConfig) -> int:
     """Run until signalled; 0 on a clean stop, 1 when the server could not start."""
     settings = config.settings
     logs.configure(settings.log_level, config.secrets())
-    app = create_app(config)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,  # ours, from logs.configure
-            access_log=False,  # probes every second would drown the log
-            lifespan="on",
-            timeout_graceful_shutdown=max(5, int(settings.timeout) + 1),
-            # Probes and scrapes carry small headers; anything huge is refused early.
-            h11_max_incomplete_event_size=16 * 1024,
+    try:
+        server = build_server(
+            create_app(config),
+            settings.host,
+            settings.port,
+            graceful_timeout=max(5, int(settings.timeout) + 1),
         )
-    )
+    except OpenFilesTooLow as error:
+        log.error("%s", error)
+        return 1
     log.info(
         "serving on %s:%d, checking every %ss (timeout %ss), %d table(s)",
         settings.host,

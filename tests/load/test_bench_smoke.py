@@ -1,4 +1,5 @@
-"""The benchmark harness still runs end to end (`python -m bench --quick`, about 25 s).
+"""The benchmark harnesses still run end to end (`python -m bench --quick`, about 25 s;
+`python -m bench.http_impl --quick`, about 30 s).
 
 This checks that the harness works, not the figures: targets are measured in a full run
 (docs/benchmarks.md), never asserted in a timed unit test (SPEC.md section 7).
@@ -15,32 +16,43 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
-def test_quick_bench_writes_a_report(tmp_path: Path) -> None:
-    """`--quick` seeds a small table, runs every measurement and writes every section."""
-    output = tmp_path / "benchmarks.md"
+def run_bench(module: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE --quick ARGS` from the checkout, with no SIDECAR_* settings around."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--output",
-            str(output),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
+    return subprocess.run(
+        [sys.executable, "-m", module, "--quick", "--cache-dir", str(tmp_path / "cache"), *args],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_quick_bench_writes_a_report(tmp_path: Path) -> None:
+    """`--quick` seeds a small table, runs every measurement and writes every section."""
+    output = tmp_path / "benchmarks.md"
+    result = run_bench("bench", tmp_path, "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     report = output.read_text()
     for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
         assert heading in report, heading
     assert "| sidecar idle |" in report and "| `sidecar probe` |" in report
+    assert "nan" not in report.lower()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_quick_http_impl_bench_writes_its_section_and_keeps_the_rest(tmp_path: Path) -> None:
+    """`bench.http_impl` replaces only its own section; a full `bench` run keeps it."""
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nwritten by python -m bench\n")
+    result = run_bench("bench.http_impl", tmp_path, "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = output.read_text()
+    assert report.startswith("# Benchmarks\n\nwritten by python -m bench\n")
+    assert "## HTTP server implementation" in report
+    assert "| before (baseline): h11 + asyncio, no deadline, no cap |" in report
+    assert "(chosen)" in report and "**Chosen:" in report
     assert "nan" not in report.lower()

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -68,8 +69,9 @@ def run_cli(
 class SidecarProcess:
     """`sidecar serve` in a subprocess, talking real HTTP on a free port."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, open_files: int | None = None) -> None:
         self.port = free_port()
+        self.open_files = open_files  # RLIMIT_NOFILE of the server, as a container would set it
         self.env = {**env, "SIDECAR_PORT": str(self.port), "SIDECAR_HOST": "127.0.0.1"}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -85,11 +87,16 @@ class SidecarProcess:
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         log.close()
         if wait:
             wait_for(lambda: self._alive(), timeout=20, what="sidecar to listen")
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def _alive(self) -> bool:
         assert self.process is not None

@@ -1,0 +1,49 @@
+"""docs/benchmarks.md is written by more than one benchmark command.
+
+`python -m bench` writes the whole file; other commands (`python -m bench.http_impl`) each own
+one section, marked with a comment line, which they replace in place and which a full
+`python -m bench` run carries over unchanged.
+"""
+
+from pathlib import Path
+
+MARKER = "<!-- section written by python -m {command}; python -m bench keeps it -->"
+_PREFIX = MARKER.split("{", 1)[0]
+
+
+def _sections(text: str) -> list[tuple[str, int, int]]:
+    """The marked sections of `text` as (marker line, first line, end line), in order."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(_PREFIX)]
+    ends = [*starts[1:], len(lines)][: len(starts)]
+    return [(lines[start], start, end) for start, end in zip(starts, ends, strict=True)]
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def write_main(path: Path, text: str) -> None:
+    """Write the full report, keeping the sections other commands wrote into `path`."""
+    old = _read(path).splitlines()
+    kept = ["\n".join(old[start:end]).rstrip() for _, start, end in _sections("\n".join(old))]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join([text.rstrip(), *kept]) + "\n")
+
+
+def write_section(path: Path, command: str, text: str) -> None:
+    """Replace (or append) the section `command` owns in `path`, leaving the rest as it is."""
+    marker = MARKER.format(command=command)
+    old = _read(path)
+    lines = old.splitlines()
+    section = f"{marker}\n{text.rstrip()}"
+    mine = [(start, end) for line, start, end in _sections(old) if line == marker]
+    if mine:
+        start, end = mine[0]
+        before = "\n".join(lines[:start]).rstrip()
+        after = "\n".join(lines[end:]).strip()
+        parts = [before, section, after]
+    else:
+        parts = [old.rstrip(), section]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(p for p in parts if p) + "\n")
