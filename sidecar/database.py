@@ -8,8 +8,10 @@ client gave up. A connection that saw any error or timeout is closed, never reus
 
 import asyncio
 import contextlib
+import errno
 import math
 import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,14 +44,18 @@ class ErrorKind(StrEnum):
 # MariaDB error numbers and what they mean for us. Server messages are not passed on: some
 # name the user and the host ("Access denied for user 'monitor'@'10.0.0.5'").
 _CODES: dict[int, tuple[ErrorKind, str]] = {
-    1044: (ErrorKind.PERMISSION, "permission denied on the database"),
+    1044: (
+        ErrorKind.PERMISSION,
+        "access denied to the database: it may not exist, or the account has no grant on it",
+    ),
     1045: (ErrorKind.PERMISSION, "access denied (wrong user or password)"),
+    1698: (ErrorKind.PERMISSION, "access denied (wrong user or password)"),
     1142: (ErrorKind.PERMISSION, "permission denied (SELECT not granted)"),
     1143: (ErrorKind.PERMISSION, "permission denied on a column"),
     1227: (ErrorKind.PERMISSION, "permission denied (privilege missing)"),
     1146: (ErrorKind.MISSING_TABLE, "table does not exist"),
     1054: (ErrorKind.MISSING_COLUMN, "column does not exist"),
-    1049: (ErrorKind.MISSING_DATABASE, "database does not exist"),
+    1049: (ErrorKind.MISSING_DATABASE, "database does not exist (check its name in the URL)"),
     1969: (ErrorKind.TIMEOUT, "query timed out (max_statement_time)"),
     3024: (ErrorKind.TIMEOUT, "query timed out"),
     1205: (ErrorKind.TIMEOUT, "query timed out waiting for a lock"),
@@ -101,14 +107,27 @@ def classify(exc: BaseException, budget: float) -> DatabaseError:
         code = exc.args[0]
         kind, reason = _CODES.get(code, (ErrorKind.OTHER, "database error"))
         cause = exc.__cause__
-        # os.strerror, not the exception's text: asyncio's names the host and port.
-        if kind is ErrorKind.CONNECT and isinstance(cause, OSError) and cause.errno:
-            reason = f"{reason}: {os.strerror(cause.errno).lower()}"
+        if kind is ErrorKind.CONNECT and isinstance(cause, OSError):
+            reason = _connect_reason(reason, cause)
         return DatabaseError(kind, f"{reason} (MariaDB error {code})", code)
     if isinstance(exc, OSError):
         detail = f": {os.strerror(exc.errno).lower()}" if exc.errno else ""
         return DatabaseError(ErrorKind.CONNECT, f"cannot connect to the database{detail}")
     return DatabaseError(ErrorKind.OTHER, f"unexpected database error ({type(exc).__name__})")
+
+
+def _connect_reason(reason: str, cause: OSError) -> str:
+    """Why a connection failed, in words that point at the typo; never the host's name."""
+    # os.strerror, not the exception's text: asyncio's names the host and port.
+    if isinstance(cause, socket.gaierror):
+        return "cannot resolve the database host's name (check the host in the URL)"
+    if cause.errno == errno.ECONNREFUSED:
+        return f"{reason}: connection refused (is it running, and on that port?)"
+    if cause.errno == errno.ENOENT:
+        return "cannot connect to the database socket: it does not exist (check unix_socket)"
+    if cause.errno:
+        return f"{reason}: {os.strerror(cause.errno).lower()}"
+    return reason
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,14 @@ class Report:
         return cls(worst([c.status for c in checks]), tuple(checks), started, finished)
 
     def reasons(self) -> list[str]:
-        """`key: reason` for every check that is not passing, in order."""
+        """`key: reason` for every check that is not passing, in order; checks that failed
+        for the same reason (a wrong password fails them all) share one line."""
+        by_reason: dict[str, list[str]] = {}
+        for check in self.checks:
+            if check.status is not Status.PASS:
+                by_reason.setdefault(check.output, []).append(check.key)
         lines = [self.output] if self.output else []
-        lines += [f"{c.key}: {c.output}" for c in self.checks if c.status is not Status.PASS]
+        lines += [f"{', '.join(keys)}: {reason}" for reason, keys in by_reason.items()]
         return lines
 
     def result(self, key: str) -> CheckResult | None:

@@ -4,11 +4,14 @@
 implementation), for `sidecar serve`, the demo and the benchmarks alike.
 """
 
+import contextlib
+import errno
 import logging
 import math
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from typing import Literal
 
 import uvicorn
@@ -42,14 +45,41 @@ LOOP: LoopImplementation = "asyncio"
 # so it can be long: a probe that connects during a flood waits its turn instead of having its
 # SYN dropped (and retried a second later). The kernel caps it at net.core.somaxconn.
 LISTEN_QUEUE = 2048
+# Exit codes of `serve` besides 0 (stopped when asked) and 3 (bad configuration).
+EXIT_CANNOT_START = 1
+EXIT_PORT_IN_USE = 4
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on (or holds) `host:port`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
 
 
 class Server(uvicorn.Server):
     """uvicorn's server with a listen queue longer than the batch asyncio accepts at once."""
 
-    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard) -> None:
+    def __init__(
+        self, config: uvicorn.Config, guard: ConnectionGuard, handle_signals: bool = True
+    ) -> None:
         super().__init__(config)
         self.guard = guard
+        self.handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's signal handling, unless the caller decides what a signal means."""
+        if self.handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -71,6 +101,7 @@ def build_server(
     loop: LoopImplementation = LOOP,
     budget: ConnectionBudget | None = None,
     request_timeout: float = REQUEST_TIMEOUT,
+    handle_signals: bool = True,
 ) -> Server:
     """A uvicorn server for `app` that sheds silent connections and stays within its files.
 
@@ -101,6 +132,7 @@ def build_server(
             h11_max_incomplete_event_size=16 * 1024,
         ),
         guard,
+        handle_signals,
     )
     log.info(
         "%s; a request must arrive within %gs of connecting or of the previous response",
@@ -111,9 +143,17 @@ def build_server(
 
 
 def serve(config: ResolvedConfig) -> int:
-    """Run until signalled; 0 on a clean stop, 1 when the server could not start."""
+    """Run until signalled; 0 on a clean stop, 4 when the port is taken, 1 when the server
+    could not start otherwise."""
     settings = config.settings
     logs.configure(settings.log_level, config.secrets())
+    if port_in_use(settings.host, settings.port):
+        log.error(
+            "port %d on %s is in use: stop what listens there or set SIDECAR_PORT",
+            settings.port,
+            settings.host,
+        )
+        return EXIT_PORT_IN_USE
     try:
         server = build_server(
             create_app(config),
@@ -123,7 +163,7 @@ def serve(config: ResolvedConfig) -> int:
         )
     except OpenFilesTooLow as error:
         log.error("%s", error)
-        return 1
+        return EXIT_CANNOT_START
     log.info(
         "serving on %s:%d, checking every %ss (timeout %ss), %d table(s)",
         settings.host,
@@ -137,5 +177,10 @@ def serve(config: ResolvedConfig) -> int:
     # handlers that do nothing, which uvicorn restores and re-raises into after its shutdown.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, frame: None)
-    server.run()
-    return 0 if server.started else 1
+    try:
+        server.run()
+    except SystemExit:
+        # uvicorn exits 3 when it cannot bind (taken since we looked): not bad configuration.
+        log.error("could not listen on %s:%d", settings.host, settings.port)
+        return EXIT_PORT_IN_USE
+    return 0 if server.started else EXIT_CANNOT_START

@@ -129,7 +129,7 @@ class VolumeIdentityCheck:
                 samples.insert(0, Sample(MATCH, match))
             return Judgement(
                 status,
-                shown,
+                shown or None,
                 output,
                 expected,
                 details,
@@ -179,7 +179,8 @@ class VolumeIdentityCheck:
             )
         errors = [r.note for r in readings if r.absence is Absence.ERROR]
         if not observed and errors:
-            return judgement(Status.WARN, f"cannot read the identity sources: {errors[0]}", None)
+            # The database's own reason, as the other checks say it: one line for all of them.
+            return judgement(Status.WARN, errors[0], None)
         if not observed:
             return judgement(
                 Status.WARN,

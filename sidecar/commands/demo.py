@@ -12,29 +12,24 @@ MariaDB at once. Nothing is left running in any case.
 
 import asyncio
 import contextlib
-import errno
 import shutil
 import signal
-import socket
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-import uvicorn
 
 from sidecar import logs, sample_app
 from sidecar.app import create_app
 from sidecar.config import load_settings
 from sidecar.mariadb_server import MariaDBServer, ServerError
 from sidecar.results import Report
+from sidecar.server import EXIT_PORT_IN_USE, build_server, port_in_use
 from sidecar.service import Service
 
 MONITOR_PASSWORD = "demo-monitor-pw"  # noqa: S105 - a throwaway server on 127.0.0.1
 USERS = 14
-EXIT_PORT_IN_USE = 4
 
 
 class Stop(Exception):
@@ -48,17 +43,6 @@ def _say(text: str) -> None:
 def _gist(line: str) -> str:
     """A line without its numbers (ages, round trips), to tell real changes from ticking."""
     return "".join(ch for ch in line if not ch.isdigit())
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """Whether something already listens on (or holds) `host:port`."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
-    return False
 
 
 def _kill(server: MariaDBServer) -> None:
@@ -100,14 +84,6 @@ class _Narrator:
             _say(line)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the demo decides what a signal means."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def _serve(
     server: MariaDBServer, base: Path, port: int, incident: bool, after: float, duration: float
 ) -> None:
@@ -128,9 +104,7 @@ async def _serve(
     service = Service(config)
     narrator = _Narrator()
     service.monitor.listeners.append(narrator)
-    http = _Server(
-        uvicorn.Config(create_app(config, service), host="127.0.0.1", port=port, log_config=None)
-    )
+    http = build_server(create_app(config, service), "127.0.0.1", port, handle_signals=False)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -141,7 +141,10 @@ def test_metadata_changes_with_no_watched_table_warn_and_are_not_learned() -> No
     judgement = judge(readings(**after), BASE)
     assert judgement.status is Status.WARN and judgement.lessons == ()
     assert "no watched table's rows to tell" in judgement.output
-    assert "match" not in judgement.details and not judgement.samples
+    assert "match" not in judgement.details
+    by_source = {s.labels[0]: s.value for s in judgement.samples}
+    assert MATCH not in {s.family for s in judgement.samples}
+    assert by_source == {"volume": 1, "inode": 1, "datadir": 1, "schema": 0}
 
 
 def test_a_pinned_metadata_source_that_moved_with_the_rows_kept_warns_to_re_pin() -> None:

@@ -1,0 +1,155 @@
+"""`sidecar demo` stops cleanly however it is stopped, and never leaves a `mariadbd` behind."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sidecar.mariadb_server import free_port
+from tests.support.servers import run_cli
+
+
+class Demo:
+    """`sidecar demo` in a subprocess, its output read line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sidecar", "demo", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> str:
+        """Read output until a line matches `pattern`; return it."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the exit; the exit code and everything it printed."""
+        out, _ = self.process.communicate(timeout=timeout)
+        self.lines += out.splitlines()
+        return self.process.returncode, "\n".join(self.lines)
+
+    @property
+    def base(self) -> Path:
+        """The demo's temporary directory, from its first line."""
+        match = re.search(r"\((/\S+?)/mariadb/data\)", self.lines[0])
+        assert match, self.lines[0]
+        return Path(match.group(1))
+
+
+def _own_mariadbd(base: Path) -> list[str]:
+    """`mariadbd` processes whose command line names `base` (ours, not the machine's)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "mariadbd" in cmdline and str(base) in cmdline:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture
+def demo() -> Iterator[list[Demo]]:
+    started: list[Demo] = []
+    yield started
+    for d in started:  # never leave one running, whatever the test did
+        if d.process.poll() is None:
+            d.process.kill()
+            d.process.wait()
+
+
+def _assert_clean(d: Demo) -> None:
+    assert not _own_mariadbd(d.base), _own_mariadbd(d.base)
+    assert not d.base.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_one_signal_stops_it_cleanly(demo: list[Demo], sig: signal.Signals) -> None:
+    d = Demo("--incident", "--incident-after", "2")
+    demo.append(d)
+    d.wait_for("verdict FAIL")
+    d.process.send_signal(sig)
+    code, out = d.finish()
+    assert code == 0, out
+    assert "stopped; MariaDB shut down" in out
+    tail = out.split("stopping", 1)[1]
+    for noise in ("verdict", "Traceback", "Task was destroyed", "Event loop is closed"):
+        assert noise not in tail, out
+    _assert_clean(d)
+
+
+def test_a_second_signal_stops_it_at_once(demo: list[Demo]) -> None:
+    d = Demo()
+    demo.append(d)
+    d.wait_for("serving http")
+    d.process.send_signal(signal.SIGINT)
+    d.process.send_signal(signal.SIGINT)
+    began = time.monotonic()
+    code, out = d.finish()
+    assert time.monotonic() - began < 10, out
+    assert "Traceback" not in out and "Task was destroyed" not in out, out
+    assert code in (0, 130), out
+    _assert_clean(d)
+
+
+def test_a_signal_while_mariadb_starts_leaves_nothing(demo: list[Demo]) -> None:
+    d = Demo()
+    demo.append(d)
+    d.wait_for("starting a throwaway MariaDB")
+    d.process.send_signal(signal.SIGTERM)
+    code, out = d.finish()
+    assert code == 0, out
+    assert "Traceback" not in out, out
+    _assert_clean(d)
+
+
+def test_a_busy_port_is_one_line_and_starts_nothing() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("demo", "--port", str(port), timeout=30)
+    assert result.returncode == 4
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert lines == [f"sidecar demo: port {port} is in use; try --port"]
+
+
+def test_serve_refuses_a_busy_port_before_it_says_it_is_serving() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "SIDECAR_DB_URL": f"mysql://m@127.0.0.1:{free_port()}/app",
+            "SIDECAR_HOST": "127.0.0.1",
+            "SIDECAR_PORT": str(port),
+        }
+        result = run_cli("serve", env=env, timeout=30)
+    assert result.returncode == 4, result
+    assert "is in use" in result.stderr and "serving on" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
