@@ -8,10 +8,16 @@ Shared by the `volume` and `inode` sources.
 
 import os
 import re
+from abc import abstractmethod
 from pathlib import Path
+from typing import Self
+
+from sidecar.database import Database
+from sidecar.identity.reading import Absence, Reading, absent
+from sidecar.identity.settings import IdentitySettings
+from sidecar.identity.source import Source
 
 MOUNTINFO = Path("/proc/self/mountinfo")
-NOT_SET = "SIDECAR_DATA_DIR not set"
 _NAMED_VOLUME = re.compile(r"/volumes/([^/]+)/_data$")
 
 
@@ -43,9 +49,29 @@ def volume_name(data_dir: Path, mountinfo: str) -> str | None:
     return os.path.join(root, relative) if relative else root
 
 
-def stat(data_dir: Path) -> os.stat_result | str:
-    """The data directory's status, or why it cannot be looked at."""
-    try:
-        return os.stat(data_dir.resolve())
-    except OSError as exc:
-        return f"data directory not readable: {exc.strerror}"
+class MountSource(Source):
+    """A source read from the mounted data directory, not from the database."""
+
+    def __init__(self, data_dir: Path | None, mountinfo: Path = MOUNTINFO) -> None:
+        self.data_dir = data_dir
+        self.mountinfo = mountinfo
+
+    @classmethod
+    def from_settings(cls, settings: IdentitySettings) -> Self:
+        """Watch the configured data directory."""
+        return cls(settings.data_dir)
+
+    async def read(self, db: Database) -> Reading:
+        """Silent without a data directory; the directory's error when it cannot be looked at."""
+        if self.data_dir is None:
+            return absent(self.name, Absence.NOT_CONFIGURED, "SIDECAR_DATA_DIR not set")
+        directory = self.data_dir.resolve()
+        try:
+            status = os.stat(directory)
+        except OSError as exc:
+            return absent(self.name, Absence.ERROR, f"data directory not readable: {exc.strerror}")
+        return self.read_mounted(directory, status)
+
+    @abstractmethod
+    def read_mounted(self, directory: Path, status: os.stat_result) -> Reading:
+        """The reading for the (resolved, readable) data directory."""
