@@ -1,0 +1,100 @@
+"""Twins: volumes that hold the same volume key under different compose projects.
+
+In the incident the twin pair was `meaningful-conversations-production_mariadb_production_data`
+(the data) and `manualmode-production_mariadb_production_data` (new and empty): same key
+`mariadb_production_data`, another project. Ownership is read from the compose labels when a
+tool set them: `com.docker.compose.project` plus `com.docker.compose.volume` (the key; Docker
+Compose v2 and docker-compose v1), or the project label alone with the name `<project>_<key>`
+(podman-compose labels no key). Only a volume without any project label is matched by name
+arithmetic, `<prefix>_<key>`, and said to be so. Keys may contain underscores: the key is
+always one the compose file names, never guessed by splitting a name.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sidecar.preflight.engines import (
+    PODMAN_PROJECT_LABEL,
+    PROJECT_LABEL,
+    VOLUME_LABEL,
+    EngineContainer,
+    EngineVolume,
+)
+from sidecar.preflight.sizes import Size
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The project a volume belongs to, and how we know."""
+
+    project: str
+    by_label: bool
+
+
+def owner(volume: EngineVolume, key: str) -> Owner | None:
+    """The project whose volume `key` this is, or None when it is not that key's volume."""
+    labels = volume.labels
+    project = labels.get(PROJECT_LABEL) or labels.get(PODMAN_PROJECT_LABEL)
+    if project is not None:
+        labelled_key = labels.get(VOLUME_LABEL)
+        if labelled_key is not None:
+            return Owner(project, True) if labelled_key == key else None
+        return Owner(project, True) if volume.name == f"{project}_{key}" else None
+    suffix = f"_{key}"
+    if volume.name.endswith(suffix) and len(volume.name) > len(suffix):
+        return Owner(volume.name[: -len(suffix)], False)
+    return None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A volume holding a given key: its owner, size and the running containers using it."""
+
+    volume: EngineVolume
+    owner: Owner
+    size: Size | None  # None: not measured
+    users: tuple[str, ...]  # running containers mounting it
+
+    @property
+    def holds_data(self) -> bool:
+        """Whether it holds (or may hold) data."""
+        return self.size is None or self.size.holds_data
+
+
+def running_users(name: str, containers: Iterable[EngineContainer]) -> tuple[str, ...]:
+    """The running containers that mount volume `name`."""
+    return tuple(
+        c.name for c in containers if c.running and any(m.volume == name for m in c.mounts)
+    )
+
+
+def candidates(
+    key: str,
+    volumes: Iterable[EngineVolume],
+    sizes: dict[str, Size],
+    containers: Iterable[EngineContainer],
+) -> list[Candidate]:
+    """Every existing volume holding `key`, under any project."""
+    containers = list(containers)
+    found = []
+    for volume in volumes:
+        who = owner(volume, key)
+        if who is not None:
+            users = running_users(volume.name, containers)
+            found.append(Candidate(volume, who, sizes.get(volume.name), users))
+    return found
+
+
+def ranked(found: Iterable[Candidate]) -> list[Candidate]:
+    """Most likely to be the abandoned data first: holds data, unused, largest, then oldest.
+
+    A twin that a running container mounts belongs to a live stack (a staging copy of the
+    same file, say), so an unused one ranks first.
+    """
+
+    def order(c: Candidate) -> tuple[bool, bool, int, float]:
+        size = c.size.bytes if c.size is not None and c.size.bytes is not None else -1
+        created = c.volume.created.timestamp() if c.volume.created else float("inf")
+        return (not c.holds_data, bool(c.users), -size, created)
+
+    return sorted(found, key=order)
