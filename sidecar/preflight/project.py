@@ -59,7 +59,7 @@ Which files and which `.env`, per tool:
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -180,15 +180,18 @@ class Project:
     files: tuple[Path, ...]
     documents: tuple[Document, ...]
     env: dict[str, str] = field(repr=False)  # variables for interpolating the files
+    invocation: Invocation | None = field(default=None, repr=False)  # what it was resolved from
 
 
 def resolve(tool: Tool, invocation: Invocation) -> Project:
     """Resolve the project `tool` would run for `invocation`; PreflightError when it refuses."""
     if tool is Tool.PODMAN_COMPOSE:
-        return _resolve_podman(invocation)
-    if tool is Tool.COMPOSE:
-        return _resolve_compose(invocation)
-    return _resolve_v1(tool, invocation)
+        project = _resolve_podman(invocation)
+    elif tool is Tool.COMPOSE:
+        project = _resolve_compose(invocation)
+    else:
+        project = _resolve_v1(tool, invocation)
+    return replace(project, invocation=invocation)
 
 
 def _join(base: str, path: str) -> str:

@@ -8,6 +8,7 @@ holding data, the larger, then the older. When that is not the volume this stack
 steps to bring the stack back on it are spelled out for the tool in use.
 """
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,19 +169,38 @@ def _why(likely: Row, current: Row | None) -> str:
     return "; ".join(reasons) or "the only other candidate"
 
 
+def command_line(project: Project, project_name: str | None = None) -> tuple[str, str]:
+    """Where to run the compose tool, and the tool with the flags this project was given."""
+    inv = project.invocation
+    if inv is None:
+        return str(project.directory), COMMANDS[project.tool]
+    flags = [f"-f {shlex.quote(f)}" for f in inv.files]
+    name = project_name or inv.project_name
+    flags += [f"-p {shlex.quote(name)}"] if name else []
+    flags += [f"--env-file {shlex.quote(f)}" for f in inv.env_files]
+    command = COMMANDS[project.tool]
+    if inv.project_directory:
+        directory = shlex.quote(inv.project_directory)
+        if project.tool is Tool.PODMAN_COMPOSE:  # it has no flag, only the variable
+            command = f"COMPOSE_PROJECT_DIR={directory} {command}"
+        else:
+            flags.append(f"--project-directory {directory}")
+    return inv.cwd, " ".join([command, *flags])
+
+
 def _steps(
     project: Project, volume: StackVolume, likely: Row, current: Row | None, engine: str
 ) -> tuple[str, ...]:
-    command = COMMANDS[project.tool]
-    files = " ".join(f"-f {f}" for f in project.files) if len(project.files) > 1 else ""
-    run = f"{command} {files} ".replace("  ", " ")
     target = likely.candidate
     fix = return_fix(project, volume.key, target.volume.name, target.owner.project)
+    cwd, run = command_line(project)
+    new_name = target.owner.project if project.origin == "flag" else None
+    _, run_back = command_line(project, new_name)
     steps = [
-        f"cd {project.directory} && {run}down   (stops the stack; every volume is kept: no -v)",
+        f"cd {shlex.quote(cwd)} && {run} down   (stops the stack; every volume is kept: no -v)",
         f"{fix}; if {PIN} pins another volume, pin volume={target.volume.name}",
         f"sidecar preflight   (must pass: the stack now resolves to {target.volume.name})",
-        f"{run}up -d",
+        f"{run_back} up -d",
         "sidecar check in the sidecar's container (or GET /health): rows and identity pass",
     ]
     if current is not None:
