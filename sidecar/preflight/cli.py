@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sidecar.preflight import render
-from sidecar.preflight.engines import ENGINES, Engine, pick_engine
+from sidecar.preflight.engines import ENGINES, pick_engine
 from sidecar.preflight.errors import PreflightError
 from sidecar.preflight.project import Invocation, Tool, resolve
-from sidecar.preflight.recover import compare, remembered
+from sidecar.preflight.recover import Memory, compare, remembered
 from sidecar.preflight.sizes import measure
 from sidecar.preflight.stack import Stack, load_stack
 from sidecar.preflight.verdict import Observation, judge, volumes_to_measure
@@ -51,11 +51,6 @@ def add_parsers(subparsers: Any) -> None:
         " stack is on the likely data, 1 unsure, 2 when it is not, 3 unknown.",
     )
     _add_common(volumes)
-    volumes.add_argument(
-        "--state-dir",
-        type=Path,
-        help="the sidecar's state directory on the host (default: its bind mount in the file)",
-    )
     volumes.set_defaults(handler=run_volumes)
 
 
@@ -77,6 +72,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="compose tool whose naming rules apply (default: podman-compose with podman,"
         " compose (v2) with docker)",
     )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the sidecar's state directory on the host, to read the volume it remembers"
+        " (default: the sidecar's bind mount for SIDECAR_STATE_DIR in the compose file)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -97,7 +98,7 @@ def _invocation(options: argparse.Namespace) -> Invocation:
     )
 
 
-def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Engine]:
+def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Memory]:
     invocation = _invocation(options)
     engine = pick_engine(options.engine)
     tool = Tool(options.tool) if options.tool else DEFAULT_TOOLS[engine.name]
@@ -105,7 +106,9 @@ def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Engine]:
     volumes = tuple(engine.volumes())
     containers = tuple(engine.containers())
     sizes = {v.name: measure(v.mountpoint) for v in volumes_to_measure(stack, volumes)}
-    return stack, Observation(engine.name, volumes, containers, sizes), engine
+    memory = remembered(stack, options.state_dir)
+    observed = Observation(engine.name, volumes, containers, sizes, frozenset(memory.volumes))
+    return stack, observed, memory
 
 
 def _names_by_tool(invocation: Invocation) -> dict[str, str]:
@@ -136,8 +139,7 @@ def run_preflight(options: argparse.Namespace) -> int:
 def run_volumes(options: argparse.Namespace) -> int:
     """Compare the twins; print; return the exit code."""
     try:
-        stack, observed, _ = _observe(options)
-        memory = remembered(stack, options.state_dir)
+        stack, observed, memory = _observe(options)
         reports = compare(stack, observed, memory)
         if options.json:
             _print_json(render.volumes_json(stack, observed, reports, memory))

@@ -25,6 +25,8 @@ DEFAULT_TIMEOUT = 30.0
 PROJECT_LABEL = "com.docker.compose.project"  # compose v2, v1, podman-compose
 VOLUME_LABEL = "com.docker.compose.volume"  # compose v2 and v1 (the key); not podman-compose
 PODMAN_PROJECT_LABEL = "io.podman.compose.project"  # podman-compose
+# On containers, by all three tools: the project directory the stack was started from.
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 
 
 @dataclass(frozen=True)

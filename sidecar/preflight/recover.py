@@ -9,14 +9,14 @@ steps to bring the stack back on it are spelled out for the tool in use.
 """
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from sidecar.identity.fingerprint import parse_pin
 from sidecar.preflight.project import Project, Tool
 from sidecar.preflight.stack import Stack, StackVolume
-from sidecar.preflight.twins import Candidate, candidates
-from sidecar.preflight.verdict import PIN, Observation, return_fix
+from sidecar.preflight.twins import Candidate, candidates, ranked
+from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
 from sidecar.results import Status
 from sidecar.state import StateError, StateStore
 
@@ -72,12 +72,7 @@ def remembered(stack: Stack, state_dir: Path | None) -> Memory:
             elif isinstance(memory.identity.get("volume"), str):
                 volumes[memory.identity["volume"]] = f"sidecar state {directory}"
     for sidecar in stack.sidecars:
-        text = sidecar.environment.get(PIN)
-        try:
-            pinned = parse_pin(text).get("volume") if text else None
-        except ValueError:
-            pinned = None  # preflight reports an invalid pin
-        if pinned:
+        for pinned in pinned_volumes(replace(stack, sidecars=(sidecar,))):
             volumes.setdefault(pinned, f"{PIN} of {sidecar.name}")
     return Memory(volumes, tuple(notes))
 
@@ -99,27 +94,13 @@ def compare(stack: Stack, observed: Observation, memory: Memory) -> list[KeyRepo
         if volume.external:
             continue
         found = candidates(volume.key, observed.volumes, observed.sizes, observed.containers)
-        rows = sorted(
-            (
-                Row(c, c.volume.name == volume.name, memory.volumes.get(c.volume.name, ""))
-                for c in found
-            ),
-            key=_likeliness,
+        likeliest = ranked(found, memory.volumes)
+        rows = tuple(
+            Row(c, c.volume.name == volume.name, memory.volumes.get(c.volume.name, ""))
+            for c in likeliest
         )
-        reports.append(_report(stack.project, volume, tuple(rows), observed.engine))
+        reports.append(_report(stack.project, volume, rows, observed.engine))
     return reports
-
-
-def _likeliness(row: Row) -> tuple[bool, bool, int, float]:
-    size = row.candidate.size
-    count = size.bytes if size is not None and size.bytes is not None else -1
-    created = row.candidate.volume.created
-    return (
-        not row.remembered,
-        not row.candidate.holds_data,
-        -count,
-        created.timestamp() if created else float("inf"),
-    )
 
 
 def _report(project: Project, volume: StackVolume, rows: tuple[Row, ...], engine: str) -> KeyReport:
@@ -154,16 +135,17 @@ def _why(likely: Row, current: Row | None) -> str:
         reasons.append(f"remembered by {likely.remembered}")
     if current is not None:
         a, b = likely.candidate, current.candidate
-        older = a.volume.created and b.volume.created and a.volume.created < b.volume.created
-        a_bytes = a.size.bytes if a.size and a.size.bytes is not None else None
-        b_bytes = b.size.bytes if b.size and b.size.bytes is not None else None
-        larger = a_bytes is not None and b_bytes is not None and a_bytes > b_bytes
-        if older and larger:
-            reasons.append("older and larger")
-        elif larger:
-            reasons.append("larger, though newer")
-        elif older:
-            reasons.append("older, though not larger")
+        age = _compare(a.volume.created, b.volume.created)  # -1: older
+        size = _compare(
+            a.size.bytes if a.size else None, b.size.bytes if b.size else None
+        )  # 1: larger
+        reasons += {
+            (-1, 1): ["older and larger"],
+            (0, 1): ["larger"],
+            (1, 1): ["larger, though newer"],
+            (-1, 0): ["older"],
+            (-1, -1): ["older, though smaller"],
+        }.get((age, size), [])
     elif likely.candidate.holds_data:
         reasons.append("it holds data")
     return "; ".join(reasons) or "the only other candidate"
@@ -186,6 +168,13 @@ def command_line(project: Project, project_name: str | None = None) -> tuple[str
         else:
             flags.append(f"--project-directory {directory}")
     return inv.cwd, " ".join([command, *flags])
+
+
+def _compare(a: Any, b: Any) -> int:
+    """-1, 0 or 1 as a < b, a == b, a > b; 0 when either is unknown."""
+    if a is None or b is None:
+        return 0
+    return int(a > b) - int(a < b)
 
 
 def _steps(

@@ -1,9 +1,9 @@
 """The stack a start would run: its project, its named volumes by real name, and who is who.
 
 A volume is a database volume when some service mounts it at `/var/lib/mysql` or the service
-mounting it runs a MariaDB or MySQL image. The sidecar is the service whose image or
-environment says so (`SIDECAR_*` variables); database services mount a database volume
-read-write; apps are the rest.
+mounting it runs a MariaDB or MySQL image. The sidecar is the service with `SIDECAR_*`
+settings (or, when no service has any, the one whose image is called sidecar); database
+services mount a database volume read-write; apps are the rest.
 """
 
 import re
@@ -74,9 +74,13 @@ def build_stack(project: Project) -> Stack:
             StackVolume(key, decl.real_name(project.name), decl.external, explicit, database, used)
         )
     database_keys = {v.key for v in volumes if v.database}
+    # The sidecar is the service with SIDECAR_* settings; only when none has any, the one
+    # whose image is called sidecar (it may be configured through env_file).
+    configured = any(is_sidecar(s) for s in model.services.values())
     sidecars, databases, apps = [], [], []
     for service in model.services.values():
-        if is_sidecar(service):
+        named = "sidecar" in image_name(service.image)
+        if is_sidecar(service) or (named and not configured):
             sidecars.append(service)
         elif any(m.source in database_keys and not m.read_only for m in service.mounts):
             databases.append(service)
@@ -93,7 +97,5 @@ def image_name(image: str) -> str:
 
 
 def is_sidecar(service: Service) -> bool:
-    """Whether `service` is this project's sidecar."""
-    return "sidecar" in image_name(service.image) or any(
-        key.startswith("SIDECAR_") for key in service.environment
-    )
+    """Whether `service` is configured as the sidecar: it has `SIDECAR_*` settings."""
+    return any(key.startswith("SIDECAR_") for key in service.environment)

@@ -10,13 +10,15 @@ arithmetic, `<prefix>_<key>`, and said to be so. Keys may contain underscores: t
 always one the compose file names, never guessed by splitting a name.
 """
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from sidecar.preflight.engines import (
     PODMAN_PROJECT_LABEL,
     PROJECT_LABEL,
     VOLUME_LABEL,
+    WORKING_DIR_LABEL,
     EngineContainer,
     EngineVolume,
 )
@@ -54,6 +56,13 @@ class Candidate:
     owner: Owner
     size: Size | None  # None: not measured
     users: tuple[str, ...]  # running containers mounting it
+    home: str | None = None  # its project's directory, from its containers' labels
+    home_exists: bool = False
+
+    @property
+    def home_gone(self) -> bool:
+        """Its project's directory is known and no longer exists: renamed or moved away."""
+        return self.home is not None and not self.home_exists
 
     @property
     def holds_data(self) -> bool:
@@ -68,33 +77,63 @@ def running_users(name: str, containers: Iterable[EngineContainer]) -> tuple[str
     )
 
 
+def project_homes(containers: Iterable[EngineContainer]) -> dict[str, str]:
+    """Each project's directory, as its containers (running or stopped) record it."""
+    homes = {}
+    for container in containers:
+        labels = container.labels
+        project = labels.get(PROJECT_LABEL) or labels.get(PODMAN_PROJECT_LABEL)
+        if project and labels.get(WORKING_DIR_LABEL):
+            homes[project] = labels[WORKING_DIR_LABEL]
+    return homes
+
+
 def candidates(
     key: str,
     volumes: Iterable[EngineVolume],
     sizes: dict[str, Size],
     containers: Iterable[EngineContainer],
+    exists: Callable[[str], bool] = os.path.isdir,
 ) -> list[Candidate]:
     """Every existing volume holding `key`, under any project."""
     containers = list(containers)
+    homes = project_homes(containers)
     found = []
     for volume in volumes:
         who = owner(volume, key)
         if who is not None:
             users = running_users(volume.name, containers)
-            found.append(Candidate(volume, who, sizes.get(volume.name), users))
+            home = homes.get(who.project)
+            found.append(
+                Candidate(
+                    volume, who, sizes.get(volume.name), users, home, bool(home and exists(home))
+                )
+            )
     return found
 
 
-def ranked(found: Iterable[Candidate]) -> list[Candidate]:
-    """Most likely to be the abandoned data first: holds data, unused, largest, then oldest.
+def ranked(
+    found: Iterable[Candidate], remembered: Collection[str] = (), unused_first: bool = False
+) -> list[Candidate]:
+    """Likeliest data first: remembered by the sidecar, holding data, its project's directory
+    gone (renamed or moved: the incident), largest, then oldest.
 
-    A twin that a running container mounts belongs to a live stack (a staging copy of the
-    same file, say), so an unused one ranks first.
+    With `unused_first`, a twin that a running container mounts ranks after unused ones: it
+    belongs to a live stack (a staging copy of the same file, say), not to the stack whose
+    start is being judged.
     """
 
-    def order(c: Candidate) -> tuple[bool, bool, int, float]:
+    def order(c: Candidate) -> tuple[bool, bool, bool, bool, int, float]:
         size = c.size.bytes if c.size is not None and c.size.bytes is not None else -1
         created = c.volume.created.timestamp() if c.volume.created else float("inf")
-        return (not c.holds_data, bool(c.users), -size, created)
+        in_use = unused_first and bool(c.users)
+        return (
+            c.volume.name not in remembered,
+            not c.holds_data,
+            not c.home_gone,
+            in_use,
+            -size,
+            created,
+        )
 
     return sorted(found, key=order)

@@ -39,6 +39,7 @@ class Observation:
     volumes: tuple[EngineVolume, ...]
     containers: tuple[EngineContainer, ...]
     sizes: dict[str, Size] = field(default_factory=dict)
+    remembered: frozenset[str] = frozenset()  # volumes the sidecar's state or pin names
 
     def volume(self, name: str) -> EngineVolume | None:
         """The existing volume called `name`."""
@@ -76,8 +77,11 @@ def judge(stack: Stack, observed: Observation) -> list[Finding]:
 def twins(stack: Stack, volume: StackVolume, observed: Observation) -> list[Candidate]:
     """Other projects' volumes with this volume's key, the likeliest data first."""
     found = candidates(volume.key, observed.volumes, observed.sizes, observed.containers)
+    others = [c for c in found if c.owner.project != stack.project.name]
     return ranked(
-        c for c in found if c.volume.name != volume.name and c.owner.project != stack.project.name
+        (c for c in others if c.volume.name != volume.name),
+        observed.remembered,
+        unused_first=True,
     )
 
 
@@ -87,7 +91,22 @@ def describe(candidate: Candidate) -> str:
     created = f"created {volume.created.date().isoformat()}" if volume.created else "undated"
     size = candidate.size.describe() if candidate.size else "size not measured"
     project = f"project {who.project}" + ("" if who.by_label else ", by its name")
-    return f"{volume.name} ({created}, {size}, {project})"
+    gone = f", whose directory {candidate.home} is gone" if candidate.home_gone else ""
+    return f"{volume.name} ({created}, {size}, {project}{gone})"
+
+
+def pinned_volumes(stack: Stack) -> set[str]:
+    """The volumes the sidecars' `SIDECAR_EXPECT_IDENTITY` pins name (valid pins only)."""
+    pinned = set()
+    for sidecar in stack.sidecars:
+        text = _env(stack, sidecar, PIN)
+        try:
+            volume = parse_pin(text).get("volume") if text else None
+        except ValueError:
+            volume = None  # reported by the pin rule
+        if volume:
+            pinned.add(volume)
+    return pinned
 
 
 def return_fix(project: Project, key: str, volume: str, owner_project: str) -> str:
@@ -132,16 +151,27 @@ def _volume_findings(stack: Stack, observed: Observation) -> list[Finding]:
             findings.append(_exists(volume, kind, existing, observed))
             continue
         holding = [c for c in twins(stack, volume, observed) if c.holds_data]
-        if not holding:
+        here = str(stack.project.directory)
+        # A twin whose project still lives in another existing directory is another
+        # deployment of the same file (a staging copy), not data this start abandons.
+        elsewhere = [c for c in holding if c.home_exists and c.home != here]
+        holding = [c for c in holding if c not in elsewhere]
+        pinned = volume.name in pinned_volumes(stack)
+        if not holding or pinned:
+            why = "no other project holds the key " + volume.key
+            if pinned:
+                why = f"the sidecar's {PIN} expects it"
+            elif elsewhere:
+                why = "; ".join(
+                    f"{c.volume.name} belongs to project {c.owner.project} in {c.home}"
+                    for c in elsewhere
+                )
             findings.append(
                 Finding(
-                    Status.PASS,
-                    "volume-new",
-                    f"{kind} {volume.name} will be created: no other project holds the key"
-                    f" {volume.key}",
+                    Status.PASS, "volume-new", f"{kind} {volume.name} will be created: {why}",
                     volume.name,
                 )
-            )
+            )  # fmt: skip
             continue
         best, others = holding[0], holding[1:]
         message = (

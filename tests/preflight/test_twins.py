@@ -6,7 +6,7 @@ import pytest
 
 from sidecar.preflight.engines import ContainerMount, EngineContainer, EngineVolume
 from sidecar.preflight.sizes import Size
-from sidecar.preflight.twins import Owner, candidates, owner, ranked
+from sidecar.preflight.twins import Candidate, Owner, candidates, owner, ranked
 
 KEY = "mariadb_production_data"
 
@@ -47,7 +47,7 @@ def test_owner(vol: EngineVolume, expected: Owner | None) -> None:
     assert owner(vol, KEY) == expected
 
 
-def test_ranking_puts_abandoned_large_old_data_first() -> None:
+def test_ranking_remembered_then_data_then_size_then_age() -> None:
     sizes = {
         "old_k": Size(182_000_000, 200, True),
         "new_k": Size(97_000_000, 150, True),
@@ -62,7 +62,14 @@ def test_ranking_puts_abandoned_large_old_data_first() -> None:
     ]
     running = [EngineContainer("staging-db", True, {}, (ContainerMount("staging_k", "/d", True),))]
     found = candidates("k", volumes, sizes, running)
-    order = [c.volume.name for c in ranked(found)]
-    # the staging copy is in use by a running stack; the empty one holds nothing
-    assert order == ["old_k", "new_k", "staging_k", "empty_k"]
     assert next(c for c in found if c.volume.name == "staging_k").users == ("staging-db",)
+
+    def names(candidates: list[Candidate]) -> list[str]:
+        return [c.volume.name for c in candidates]
+
+    # Comparing twins (sidecar volumes): data, size, age; the empty one holds nothing.
+    assert names(ranked(found)) == ["staging_k", "old_k", "new_k", "empty_k"]
+    # Judging a start (preflight): the staging copy is in use by a running stack.
+    assert names(ranked(found, unused_first=True)) == ["old_k", "new_k", "staging_k", "empty_k"]
+    # What the sidecar remembers comes first either way.
+    assert names(ranked(found, {"new_k"}))[0] == "new_k"

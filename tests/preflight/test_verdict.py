@@ -300,3 +300,67 @@ def test_only_the_stacks_volumes_and_their_twins_are_measured(tmp_path: Path) ->
         volume("3f2a9c"),
     ]
     assert [v.name for v in volumes_to_measure(stack, volumes)] == [f"{OLD}_{KEY}", f"{NEW}_{KEY}"]
+
+
+def _homed(project: str, home: str) -> EngineContainer:
+    labels = {
+        "com.docker.compose.project": project,
+        "com.docker.compose.project.working_dir": home,
+    }
+    return EngineContainer(f"{project}-db-1", False, labels, ())
+
+
+def test_a_twin_of_a_project_living_elsewhere_is_another_deployment(tmp_path: Path) -> None:
+    """Deploying staging next to production: same key, production's directory still there."""
+    stack = stack_in(tmp_path, "manualmode-staging", INCIDENT)
+    production = tmp_path / "production"
+    production.mkdir()
+    old = volume(f"{OLD}_{KEY}", podman_labels(OLD))
+    findings = judge(stack, observe((old, DATA), containers=(_homed(OLD, str(production)),)))
+    assert only(findings, Status.FAIL) == []
+    (new,) = [f for f in findings if f.code == "volume-new"]
+    assert new.message.endswith(f"{old.name} belongs to project {OLD} in {production}")
+
+
+def test_a_twin_whose_directory_is_gone_is_named_as_such(tmp_path: Path) -> None:
+    stack = stack_in(tmp_path, NEW, INCIDENT)
+    gone = str(tmp_path / OLD)  # renamed away: the incident
+    old = volume(f"{OLD}_{KEY}", podman_labels(OLD))
+    bigger = volume(f"other_{KEY}", podman_labels("other"))
+    observed = observe(
+        (old, DATA), (bigger, Size(900_000_000, 9, True)), containers=(_homed(OLD, gone),)
+    )
+    (fail,) = only(judge(stack, observed), Status.FAIL)
+    assert (
+        f"{old.name} (created 2025-11-24, 182 MB, project {OLD}, whose directory {gone} is gone)"
+        in fail.message
+    )
+
+
+def test_a_pin_on_the_new_volume_declares_a_first_deployment(tmp_path: Path) -> None:
+    text = GOOD.replace("name: shop", "name: staging").replace(
+        "volume=shop_db_data", "volume=staging_db_data"
+    )
+    stack = stack_in(tmp_path, "d", text)
+    production = volume("shop_db_data", podman_labels("shop"))
+    findings = judge(stack, observe((production, DATA)))
+    assert [(f.status, f.code) for f in findings] == [(Status.PASS, "volume-new")]
+    assert findings[0].message.endswith("the sidecar's SIDECAR_EXPECT_IDENTITY expects it")
+
+
+def test_the_pinned_twin_is_named_first(tmp_path: Path) -> None:
+    text = (REPO / "compose" / "incident" / "compose.yaml").read_text()
+    stack = stack_in(tmp_path, NEW, text)
+    pinned = volume(f"{OLD}_{KEY}", podman_labels(OLD))
+    larger = volume(f"elsewhere_{KEY}", podman_labels("elsewhere"), day=1)
+    observed = Observation(
+        "podman",
+        (pinned, larger),
+        (),
+        {pinned.name: DATA, larger.name: Size(900_000_000, 9, True)},
+        frozenset({pinned.name}),
+    )
+    fail = only(judge(stack, observed), Status.FAIL)[0]
+    assert fail.message.startswith(
+        f"this start would create a NEW, EMPTY volume {NEW}_{KEY}; {OLD}"
+    )
