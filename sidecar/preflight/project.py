@@ -203,17 +203,18 @@ def _split_compose_file(value: str, env: Mapping[str, str]) -> list[str]:
     return [part for part in value.split(separator) if part]
 
 
-def _search_up(start: str, names: tuple[str, ...]) -> tuple[str, list[str]]:
-    """The first directory from `start` upwards holding any of `names`, and those found."""
+def _default_files(start: str, names: tuple[str, ...], overrides: tuple[str, ...]) -> list[str]:
+    """The first of `names` in `start` or its nearest parent, plus the first override there."""
     directory = start
-    while True:
-        found = [name for name in names if os.path.exists(os.path.join(directory, name))]
-        if found:
-            return directory, found
+    while not (found := [n for n in names if os.path.exists(os.path.join(directory, n))]):
         parent = os.path.dirname(directory)
         if parent == directory:
-            return directory, []
+            raise PreflightError(
+                f"no compose file found ({' or '.join(names)}) in {start} or above"
+            )
         directory = parent
+    beside = [n for n in overrides if os.path.exists(os.path.join(directory, n))]
+    return [os.path.join(directory, n) for n in [found[0], *beside[:1]]]
 
 
 def _load_env_files(paths: list[str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -260,12 +261,7 @@ def _resolve_compose(inv: Invocation) -> Project:
     if not files and env.get("COMPOSE_FILE"):
         files = [_join(inv.cwd, f) for f in _split_compose_file(env["COMPOSE_FILE"], env)]
     if not files:
-        directory, found = _search_up(working_dir(), COMPOSE_DEFAULT_FILES)
-        if not found:
-            raise PreflightError("no compose file found (compose.yaml, docker-compose.yml, ...)")
-        files = [os.path.join(directory, found[0])]
-        overrides = [n for n in COMPOSE_OVERRIDE_FILES if os.path.exists(f"{directory}/{n}")]
-        files += [os.path.join(directory, overrides[0])] if overrides else []
+        files = _default_files(working_dir(), COMPOSE_DEFAULT_FILES, COMPOSE_OVERRIDE_FILES)
     _missing(files)
     merge_dotenv()
     documents = _documents(files)
@@ -320,12 +316,7 @@ def _resolve_v1(tool: Tool, inv: Invocation) -> Project:
     elif env.get("COMPOSE_FILE"):
         files = [_join(base, f) for f in _split_compose_file(env["COMPOSE_FILE"], env)]
     else:
-        directory, found = _search_up(base, V1_DEFAULT_FILES)
-        if not found:
-            raise PreflightError("no docker-compose.yml or docker-compose.yaml found")
-        files = [os.path.join(directory, found[0])]
-        overrides = [n for n in V1_OVERRIDE_FILES if os.path.exists(f"{directory}/{n}")]
-        files += [os.path.join(directory, overrides[0])] if overrides else []
+        files = _default_files(base, V1_DEFAULT_FILES, V1_OVERRIDE_FILES)
     _missing(files)
     documents = _documents(files)
     working_dir = override or os.path.dirname(files[0])

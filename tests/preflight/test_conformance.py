@@ -167,9 +167,16 @@ def _ours(tool: Tool, root: Path, case: Case) -> tuple[str, dict[str, str]] | st
     return stack.project.name, {v.key: v.name for v in stack.volumes}
 
 
-def _environ(cwd: Path, case: Case) -> dict[str, str]:
+def _run(
+    root: Path, case: Case, argv: list[str], extra: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Lay the case out under `root` and run the tool in its working directory."""
+    cwd = _layout(root, case, extra)
     # Go's os.Getwd trusts $PWD when it names the working directory: as a shell sets it.
-    return {"PATH": os.environ["PATH"], "HOME": str(cwd), "PWD": str(cwd), **case.environ}
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PWD": str(cwd), **case.environ}
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def _compose_v2() -> str:
@@ -182,16 +189,7 @@ def _compose_v2() -> str:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_compose_v2_agrees(tmp_path: Path, case: Case) -> None:
     binary = _compose_v2()
-    cwd = _layout(tmp_path, case)
-    done = subprocess.run(
-        [binary, *case.flags, "config", "--format", "json"],
-        cwd=cwd,
-        env=_environ(cwd, case),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run(tmp_path, case, [binary, *case.flags, "config", "--format", "json"])
     ours = _ours(Tool.COMPOSE, tmp_path, case)
     # `config` prints a refusal (an invalid project name) on stderr but may still exit 0.
     if done.returncode != 0 or not done.stdout.strip():
@@ -207,16 +205,7 @@ def test_podman_compose_agrees(tmp_path: Path, case: Case) -> None:
     binary = BIN / "podman-compose"
     if not binary.exists() or shutil.which("podman") is None:
         pytest.skip("podman-compose or podman is not installed")
-    cwd = _layout(tmp_path, case, extra=X_PROJECT)
-    done = subprocess.run(
-        [str(binary), *case.flags, "config"],
-        cwd=cwd,
-        env=_environ(cwd, case),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run(tmp_path, case, [str(binary), *case.flags, "config"], extra=X_PROJECT)
     ours = _ours(Tool.PODMAN_COMPOSE, tmp_path, case)
     if done.returncode != 0:
         assert isinstance(ours, str), f"podman-compose refused ({done.stderr.strip()}): {ours}"

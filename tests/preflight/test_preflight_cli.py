@@ -127,12 +127,11 @@ def test_the_docker_adapter_end_to_end_on_recorded_output(tmp_path: Path) -> Non
         in (report["findings"][0]["message"])
     )
     assert "size unknown" in report["findings"][0]["message"]  # its mountpoint is not here
-    assert report["namesByTool"] == {
-        "compose": "manualmode-production",
-        "docker-compose": "error: no docker-compose.yml or docker-compose.yaml found",
-        "docker-compose-legacy": "error: no docker-compose.yml or docker-compose.yaml found",
-        "podman-compose": "manualmode-production",
-    }
+    names = report["namesByTool"]
+    assert (names["compose"], names["podman-compose"]) == ("manualmode-production",) * 2
+    # docker-compose v1 looks for docker-compose.yml / .yaml only
+    for v1 in ("docker-compose", "docker-compose-legacy"):
+        assert names[v1].startswith("error: no compose file found (docker-compose.yml or ")
 
 
 def test_warnings_exit_1(tmp_path: Path) -> None:
