@@ -11,11 +11,10 @@ steps to bring the stack back on it are spelled out for the tool in use.
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from sidecar.preflight.project import Project, Tool
 from sidecar.preflight.stack import Stack, StackVolume
-from sidecar.preflight.twins import Candidate, candidates, ranked
+from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
 from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
 from sidecar.results import Status
 from sidecar.state import StateError, StateStore
@@ -99,11 +98,11 @@ def compare(stack: Stack, observed: Observation, memory: Memory) -> list[KeyRepo
             Row(c, c.volume.name == volume.name, memory.volumes.get(c.volume.name, ""))
             for c in likeliest
         )
-        reports.append(_report(stack.project, volume, rows, observed.engine))
+        reports.append(_report(stack, volume, rows, observed.engine))
     return reports
 
 
-def _report(project: Project, volume: StackVolume, rows: tuple[Row, ...], engine: str) -> KeyReport:
+def _report(stack: Stack, volume: StackVolume, rows: tuple[Row, ...], engine: str) -> KeyReport:
     current = next((r for r in rows if r.current), None)
     if not rows or rows[0].current:
         where = "exists" if current else "does not exist yet, and no other project holds the key"
@@ -125,7 +124,7 @@ def _report(project: Project, volume: StackVolume, rows: tuple[Row, ...], engine
     else:
         now = f"this stack mounts {volume.name}"
     summary = f"{now}, but {likely.candidate.volume.name} looks like your data ({reason})"
-    steps = _steps(project, volume, likely, current, engine)
+    steps = _steps(stack, volume, likely, current, engine)
     return KeyReport(volume, rows, status, summary, steps)
 
 
@@ -135,10 +134,7 @@ def _why(likely: Row, current: Row | None) -> str:
         reasons.append(f"remembered by {likely.remembered}")
     if current is not None:
         a, b = likely.candidate, current.candidate
-        age = _compare(a.volume.created, b.volume.created)  # -1: older
-        size = _compare(
-            a.size.bytes if a.size else None, b.size.bytes if b.size else None
-        )  # 1: larger
+        age, size = age_and_size(a, b)
         reasons += {
             (-1, 1): ["older and larger"],
             (0, 1): ["larger"],
@@ -151,45 +147,43 @@ def _why(likely: Row, current: Row | None) -> str:
     return "; ".join(reasons) or "the only other candidate"
 
 
-def command_line(project: Project, project_name: str | None = None) -> tuple[str, str]:
-    """Where to run the compose tool, and the tool with the flags this project was given."""
+def command_line(project: Project, project_name: str | None = None, preflight: bool = False) -> str:
+    """The compose tool (or `sidecar preflight`) with the flags this project was given."""
     inv = project.invocation
+    command = "sidecar preflight" if preflight else COMMANDS[project.tool]
     if inv is None:
-        return str(project.directory), COMMANDS[project.tool]
+        return command
     flags = [f"-f {shlex.quote(f)}" for f in inv.files]
     name = project_name or inv.project_name
     flags += [f"-p {shlex.quote(name)}"] if name else []
     flags += [f"--env-file {shlex.quote(f)}" for f in inv.env_files]
-    command = COMMANDS[project.tool]
     if inv.project_directory:
         directory = shlex.quote(inv.project_directory)
-        if project.tool is Tool.PODMAN_COMPOSE:  # it has no flag, only the variable
+        if project.tool is Tool.PODMAN_COMPOSE and not preflight:  # no flag, a variable
             command = f"COMPOSE_PROJECT_DIR={directory} {command}"
         else:
             flags.append(f"--project-directory {directory}")
-    return inv.cwd, " ".join([command, *flags])
-
-
-def _compare(a: Any, b: Any) -> int:
-    """-1, 0 or 1 as a < b, a == b, a > b; 0 when either is unknown."""
-    if a is None or b is None:
-        return 0
-    return int(a > b) - int(a < b)
+    return " ".join([command, *flags])
 
 
 def _steps(
-    project: Project, volume: StackVolume, likely: Row, current: Row | None, engine: str
+    stack: Stack, volume: StackVolume, likely: Row, current: Row | None, engine: str
 ) -> tuple[str, ...]:
+    project = stack.project
     target = likely.candidate
     fix = return_fix(project, volume.key, target.volume.name, target.owner.project)
-    cwd, run = command_line(project)
+    cwd = project.invocation.cwd if project.invocation else str(project.directory)
     new_name = target.owner.project if project.origin == "flag" else None
-    _, run_back = command_line(project, new_name)
+    pins = pinned_volumes(stack)
+    if pins and target.volume.name not in pins:
+        fix += f", and pin {PIN}: volume={target.volume.name}"
     steps = [
-        f"cd {shlex.quote(cwd)} && {run} down   (stops the stack; every volume is kept: no -v)",
-        f"{fix}; if {PIN} pins another volume, pin volume={target.volume.name}",
-        f"sidecar preflight   (must pass: the stack now resolves to {target.volume.name})",
-        f"{run_back} up -d",
+        f"cd {shlex.quote(cwd)} && {command_line(project)} down"
+        "   (stops the stack; every volume is kept: no -v)",
+        fix,
+        f"{command_line(project, new_name, preflight=True)}"
+        f"   (must pass: the stack now resolves to {target.volume.name})",
+        f"{command_line(project, new_name)} up -d",
         "sidecar check in the sidecar's container (or GET /health): rows and identity pass",
     ]
     if current is not None:

@@ -13,6 +13,7 @@ always one the compose file names, never guessed by splitting a name.
 import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sidecar.preflight.engines import (
     PODMAN_PROJECT_LABEL,
@@ -137,3 +138,16 @@ def ranked(
         )
 
     return sorted(found, key=order)
+
+
+def age_and_size(a: Candidate, b: Candidate) -> tuple[int, int]:
+    """How `a` compares with `b`: (-1 older, 0 same or unknown, 1 newer), (1 larger, ...)."""
+    a_bytes = a.size.bytes if a.size else None
+    b_bytes = b.size.bytes if b.size else None
+    return _compare(a.volume.created, b.volume.created), _compare(a_bytes, b_bytes)
+
+
+def _compare(a: Any, b: Any) -> int:
+    if a is None or b is None:
+        return 0
+    return int(a > b) - int(a < b)

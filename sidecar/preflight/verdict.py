@@ -24,7 +24,7 @@ from sidecar.preflight.engines import EngineContainer, EngineVolume
 from sidecar.preflight.project import V1_TOOLS, Project, normalize
 from sidecar.preflight.sizes import Size
 from sidecar.preflight.stack import DATABASE_TARGETS, Stack, StackVolume
-from sidecar.preflight.twins import Candidate, candidates, owner, ranked
+from sidecar.preflight.twins import Candidate, Owner, age_and_size, candidates, owner, ranked
 from sidecar.results import Status
 
 DEFAULT_STATE_DIR = "/var/lib/sidecar"
@@ -149,6 +149,7 @@ def _volume_findings(stack: Stack, observed: Observation) -> list[Finding]:
             continue
         if existing is not None:
             findings.append(_exists(volume, kind, existing, observed))
+            findings += _abandoned_twin(stack, volume, existing, observed)
             continue
         holding = [c for c in twins(stack, volume, observed) if c.holds_data]
         here = str(stack.project.directory)
@@ -185,6 +186,37 @@ def _volume_findings(stack: Stack, observed: Observation) -> list[Finding]:
         status = Status.FAIL if volume.database else Status.WARN
         findings.append(Finding(status, "new-empty-volume", message, volume.name))
     return findings
+
+
+def _abandoned_twin(
+    stack: Stack, volume: StackVolume, existing: EngineVolume, observed: Observation
+) -> list[Finding]:
+    """After the incident: the stack's volume exists, but an older, larger twin does too.
+
+    Not when the sidecar's pin or state names the stack's volume: the operator said so.
+    """
+    if volume.name in observed.remembered:
+        return []
+    size = observed.sizes.get(existing.name)
+    ours = Candidate(existing, Owner(stack.project.name, True), size, ())
+    here = str(stack.project.directory)
+    for twin in twins(stack, volume, observed):
+        if not twin.holds_data or (twin.home_exists and twin.home != here):
+            continue
+        remembered = twin.volume.name in observed.remembered
+        if remembered or age_and_size(twin, ours) == (-1, 1):
+            why = "the sidecar remembers it" if remembered else "older and larger"
+            return [
+                Finding(
+                    Status.WARN,
+                    "abandoned-twin",
+                    f"{volume.name} exists, but {describe(twin)} holds the same key ({why}):"
+                    " if the stack came up on a new, empty volume, `sidecar volumes` shows how"
+                    " to come back",
+                    volume.name,
+                )
+            ]
+    return []
 
 
 def _exists(

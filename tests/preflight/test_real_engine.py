@@ -231,16 +231,19 @@ def test_the_sidecar_state_directory_is_read(
 
 
 # A stack that satisfies every preflight warning, runnable by `up --no-start` on an empty image.
+# No networks: nothing to race with other stacks created on the same machine meanwhile.
 GUARDED = """\
 services:
   mariadb:
     image: {image}
     command: ["true"]
+    network_mode: none
     volumes:
       - mariadb_production_data:/var/lib/mysql
   sidecar:
     image: {image}
     command: ["true"]
+    network_mode: none
     environment:
       SIDECAR_DATA_DIR: /var/lib/mysql
       SIDECAR_STATE_DIR: /var/lib/sidecar
@@ -251,6 +254,7 @@ services:
   app:
     image: {image}
     command: ["true"]
+    network_mode: none
     depends_on:
       sidecar:
         condition: service_healthy

@@ -364,3 +364,21 @@ def test_the_pinned_twin_is_named_first(tmp_path: Path) -> None:
     assert fail.message.startswith(
         f"this start would create a NEW, EMPTY volume {NEW}_{KEY}; {OLD}"
     )
+
+
+def test_after_the_incident_an_older_larger_twin_warns_unless_the_pin_names_ours(
+    tmp_path: Path,
+) -> None:
+    old = volume(f"{OLD}_{KEY}", podman_labels(OLD), day=24)
+    new = volume(f"{NEW}_{KEY}", podman_labels(NEW), day=27)
+    observed = observe((old, DATA), (new, Size(97_000_000, 120, True)))
+    unpinned = stack_in(tmp_path, NEW, INCIDENT)
+    (warn,) = [f for f in judge(unpinned, observed) if f.code == "abandoned-twin"]
+    assert warn.status is Status.WARN
+    assert warn.message.startswith(f"{new.name} exists, but {old.name} (created 2025-11-24")
+    assert "(older and larger): if the stack came up on a new, empty volume" in warn.message
+    pinned_to_new = GOOD.replace("name: shop\n", "").replace("db_data", KEY)
+    pinned_to_new = pinned_to_new.replace(f"volume=shop_{KEY}", f"volume={new.name}")
+    pinned = Observation("podman", observed.volumes, (), observed.sizes, frozenset({new.name}))
+    stack = stack_in(tmp_path, NEW, pinned_to_new)
+    assert [f for f in judge(stack, pinned) if f.code == "abandoned-twin"] == []
