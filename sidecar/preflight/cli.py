@@ -5,24 +5,27 @@ compose file, a feature preflight cannot resolve, a missing or failing engine, a
 argument), each of the last as one line on stderr and never a traceback.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from sidecar.preflight import render
-from sidecar.preflight.engines import ENGINES, pick_engine
+from sidecar.preflight.engines import ENGINES
 from sidecar.preflight.errors import PreflightError
-from sidecar.preflight.project import Invocation, Tool, resolve
-from sidecar.preflight.recover import Memory, compare, remembered
-from sidecar.preflight.sizes import measure
-from sidecar.preflight.stack import Stack, load_stack
-from sidecar.preflight.verdict import Observation, judge, volumes_to_measure
+from sidecar.preflight.tools import DEFAULT_TOOLS, Tool
+
+# The rest (PyYAML, the sidecar's state and identity modules) is imported by the commands
+# themselves: `sidecar serve` registers these parsers and should not pay for them.
+if TYPE_CHECKING:
+    from sidecar.preflight.project import Invocation
+    from sidecar.preflight.recover import Memory
+    from sidecar.preflight.stack import Stack
+    from sidecar.preflight.verdict import Observation
 
 EXIT_UNKNOWN = 3
-# The compose tool whose rules apply when --tool is not given: the one that drives the engine.
-DEFAULT_TOOLS = {"podman": Tool.PODMAN_COMPOSE, "docker": Tool.COMPOSE}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -90,6 +93,8 @@ def main(argv: list[str]) -> int:
 
 
 def _invocation(options: argparse.Namespace) -> Invocation:
+    from sidecar.preflight.project import Invocation
+
     return Invocation.here(
         files=tuple(options.file),
         project_directory=options.project_directory,
@@ -99,6 +104,12 @@ def _invocation(options: argparse.Namespace) -> Invocation:
 
 
 def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Memory]:
+    from sidecar.preflight.engines import pick_engine
+    from sidecar.preflight.recover import remembered
+    from sidecar.preflight.sizes import measure
+    from sidecar.preflight.stack import load_stack
+    from sidecar.preflight.verdict import Observation, volumes_to_measure
+
     invocation = _invocation(options)
     engine = pick_engine(options.engine)
     tool = Tool(options.tool) if options.tool else DEFAULT_TOOLS[engine.name]
@@ -112,6 +123,8 @@ def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Memory]:
 
 
 def _names_by_tool(invocation: Invocation) -> dict[str, str]:
+    from sidecar.preflight.project import resolve
+
     names = {}
     for tool in Tool:
         try:
@@ -123,6 +136,9 @@ def _names_by_tool(invocation: Invocation) -> dict[str, str]:
 
 def run_preflight(options: argparse.Namespace) -> int:
     """Judge the start; print; return the exit code."""
+    from sidecar.preflight import render
+    from sidecar.preflight.verdict import judge
+
     try:
         stack, observed, _ = _observe(options)
         findings = judge(stack, observed)
@@ -138,6 +154,9 @@ def run_preflight(options: argparse.Namespace) -> int:
 
 def run_volumes(options: argparse.Namespace) -> int:
     """Compare the twins; print; return the exit code."""
+    from sidecar.preflight import render
+    from sidecar.preflight.recover import compare
+
     try:
         stack, observed, memory = _observe(options)
         reports = compare(stack, observed, memory)
@@ -157,5 +176,5 @@ def _print_json(document: dict[str, Any]) -> None:
 def _unknown(command: str, exc: PreflightError, as_json: bool) -> int:
     print(f"sidecar {command}: {exc}", file=sys.stderr)
     if as_json:
-        _print_json(render.error_json(str(exc)))
+        _print_json({"status": "unknown", "error": str(exc)})
     return EXIT_UNKNOWN

@@ -60,37 +60,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 
 from sidecar.preflight import compose_file, dotenv
 from sidecar.preflight.compose_file import Document
 from sidecar.preflight.errors import PreflightError
 from sidecar.preflight.interpolation import interpolate
+from sidecar.preflight.tools import Tool
 
-
-class Tool(StrEnum):
-    """A compose implementation whose naming rules preflight follows."""
-
-    COMPOSE = "compose"  # Docker Compose v2 (`docker compose`, compose-go)
-    DOCKER_COMPOSE = "docker-compose"  # docker-compose v1, 1.21 to 1.29
-    DOCKER_COMPOSE_LEGACY = "docker-compose-legacy"  # docker-compose v1 before 1.21
-    PODMAN_COMPOSE = "podman-compose"
-
-    @property
-    def label(self) -> str:
-        """How the tool is named in output."""
-        return _LABELS[self]
-
-
-_LABELS = {
-    Tool.COMPOSE: "docker compose v2",
-    Tool.DOCKER_COMPOSE: "docker-compose v1",
-    Tool.DOCKER_COMPOSE_LEGACY: "docker-compose < 1.21",
-    Tool.PODMAN_COMPOSE: "podman-compose",
-}
-
-V1_TOOLS = (Tool.DOCKER_COMPOSE, Tool.DOCKER_COMPOSE_LEGACY)
 ORIGINS = ("flag", "environment", ".env", "name", "directory")
 
 # compose-go loader.NormalizeProjectName keeps these characters, then trims leading `_-`.

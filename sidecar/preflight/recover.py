@@ -12,19 +12,13 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sidecar.preflight.project import Project, Tool
+from sidecar.preflight.project import Project
 from sidecar.preflight.stack import Stack, StackVolume
+from sidecar.preflight.tools import Tool
 from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
 from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
 from sidecar.results import Status
 from sidecar.state import StateError, StateStore
-
-COMMANDS = {
-    Tool.PODMAN_COMPOSE: "podman-compose",
-    Tool.COMPOSE: "docker compose",
-    Tool.DOCKER_COMPOSE: "docker-compose",
-    Tool.DOCKER_COMPOSE_LEGACY: "docker-compose",
-}
 
 
 @dataclass(frozen=True)
@@ -150,7 +144,7 @@ def _why(likely: Row, current: Row | None) -> str:
 def command_line(project: Project, project_name: str | None = None, preflight: bool = False) -> str:
     """The compose tool (or `sidecar preflight`) with the flags this project was given."""
     inv = project.invocation
-    command = "sidecar preflight" if preflight else COMMANDS[project.tool]
+    command = "sidecar preflight" if preflight else project.tool.command
     if inv is None:
         return command
     flags = [f"-f {shlex.quote(f)}" for f in inv.files]

@@ -122,11 +122,6 @@ def volumes_json(
     }
 
 
-def error_json(message: str) -> dict[str, Any]:
-    """The JSON printed when preflight could not evaluate."""
-    return {"status": "unknown", "error": message}
-
-
 def _project(project: Project) -> dict[str, Any]:
     return {
         "name": project.name,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sidecar.preflight import compose_file
 from sidecar.preflight.compose_file import Model, Mount, Service
 from sidecar.preflight.interpolation import interpolate_tree
-from sidecar.preflight.project import Invocation, Project, Tool, resolve
+from sidecar.preflight.project import Invocation, Project, resolve
+from sidecar.preflight.tools import Tool
 
 DATABASE_TARGETS = ("/var/lib/mysql",)
 _DATABASE_IMAGE = re.compile(r"^(mariadb|mysql)")

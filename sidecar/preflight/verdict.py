@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from sidecar.identity.fingerprint import parse_pin
 from sidecar.preflight.compose_file import Mount, Service
 from sidecar.preflight.engines import EngineContainer, EngineVolume
-from sidecar.preflight.project import V1_TOOLS, Project, normalize
+from sidecar.preflight.project import Project, normalize
 from sidecar.preflight.sizes import Size
 from sidecar.preflight.stack import DATABASE_TARGETS, Stack, StackVolume
+from sidecar.preflight.tools import V1_TOOLS
 from sidecar.preflight.twins import Candidate, Owner, age_and_size, candidates, owner, ranked
 from sidecar.results import Status
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.preflight.errors import PreflightError
-from sidecar.preflight.project import Invocation, Tool
+from sidecar.preflight.project import Invocation
 from sidecar.preflight.stack import load_stack
+from sidecar.preflight.tools import Tool
 from tests.preflight.stacks import INCIDENT, write_project
 
 BIN = Path(sys.executable).parent

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.preflight.errors import PreflightError
-from sidecar.preflight.project import Tool, normalize, resolve
+from sidecar.preflight.project import normalize, resolve
+from sidecar.preflight.tools import Tool
 from tests.preflight.stacks import INCIDENT, invocation, write_project
 
 V2, V1, LEGACY, PODMAN = (

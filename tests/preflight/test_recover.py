@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.preflight.engines import ContainerMount, EngineContainer
-from sidecar.preflight.project import Tool
 from sidecar.preflight.recover import Memory, compare, remembered
 from sidecar.preflight.sizes import Size
+from sidecar.preflight.tools import Tool
 from sidecar.results import Status
 from sidecar.state import Memory as SidecarMemory
 from sidecar.state import StateStore

@@ -6,8 +6,8 @@ import pytest
 
 from sidecar.preflight.compose_file import Mount, merge, parse
 from sidecar.preflight.errors import PreflightError
-from sidecar.preflight.project import Tool
 from sidecar.preflight.stack import image_name, load_stack
+from sidecar.preflight.tools import Tool
 from tests.preflight.stacks import INCIDENT, invocation, write_project
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.preflight.engines import ContainerMount, EngineContainer, EngineVolume
-from sidecar.preflight.project import Tool
 from sidecar.preflight.sizes import Size
 from sidecar.preflight.stack import Stack, load_stack
+from sidecar.preflight.tools import Tool
 from sidecar.preflight.verdict import Finding, Observation, judge, volumes_to_measure
 from sidecar.results import Status, worst
 from tests.preflight.stacks import INCIDENT, invocation, write_project
