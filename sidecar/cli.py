@@ -14,7 +14,17 @@ if False:  # pragma: no cover
     from sidecar.config import ResolvedConfig
 
 EXIT_BAD_CONFIG = 3
-COMMANDS = ("serve", "check", "probe", "adopt", "snapshot", "verify", "demo")
+COMMANDS = (
+    "serve",
+    "check",
+    "probe",
+    "adopt",
+    "snapshot",
+    "verify",
+    "demo",
+    "preflight",
+    "volumes",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from sidecar.probe import main as probe
 
         return probe(args[1:])
+    if args and args[0] in ("preflight", "volumes"):  # on the host, with exit 3 for bad flags
+        from sidecar.preflight.cli import main as preflight
+
+        return preflight(args)
     parser = _parser()
     try:
         options = parser.parse_args(args)
@@ -99,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     demo.add_argument("--duration", type=float, default=0.0, help="stop after N seconds (0: never)")
     demo.set_defaults(handler=_demo)
+
+    from sidecar.preflight.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

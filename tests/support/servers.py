@@ -52,12 +52,13 @@ def monitor_env(server: MariaDBServer, **extra: Any) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the `sidecar` CLI in a subprocess with only `env` as its SIDECAR_* settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     return subprocess.run(
         [sys.executable, "-m", "sidecar", *args],
+        cwd=cwd,
         env={**base, **(env or {})},
         capture_output=True,
         text=True,

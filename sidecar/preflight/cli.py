@@ -1,0 +1,180 @@
+"""`sidecar preflight` and `sidecar volumes`: arguments, the run, and the exit code.
+
+Exit codes as `sidecar check`: 0 pass, 1 warn, 2 fail, 3 could not evaluate (an unreadable
+compose file, a feature preflight cannot resolve, a missing or failing engine, a bad
+argument), each of the last as one line on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from sidecar.preflight.engines import ENGINES
+from sidecar.preflight.errors import PreflightError
+from sidecar.preflight.tools import DEFAULT_TOOLS, Tool
+
+# The rest (PyYAML, the sidecar's state and identity modules) is imported by the commands
+# themselves: `sidecar serve` registers these parsers and should not pay for them.
+if TYPE_CHECKING:
+    from sidecar.preflight.project import Invocation
+    from sidecar.preflight.recover import Memory
+    from sidecar.preflight.stack import Stack
+    from sidecar.preflight.verdict import Observation
+
+EXIT_UNKNOWN = 3
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with exit code 3 (could not evaluate) for bad arguments."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print usage and the problem; exit 3."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register `preflight` and `volumes` on an argparse subparsers object."""
+    preflight = subparsers.add_parser(
+        "preflight",
+        help="before `up`: refuse a start that would create a new, empty database volume",
+        description="Resolve the compose project and volume names as the compose tool would,"
+        " compare them with the engine's volumes; exit 0 pass, 1 warn, 2 fail, 3 unknown.",
+    )
+    _add_common(preflight)
+    preflight.set_defaults(handler=run_preflight)
+    volumes = subparsers.add_parser(
+        "volumes",
+        help="during an incident: which twin volume holds the data, and how to come back",
+        description="Compare the volumes that share a database volume key; exit 0 when the"
+        " stack is on the likely data, 1 unsure, 2 when it is not, 3 unknown.",
+    )
+    _add_common(volumes)
+    volumes.set_defaults(handler=run_volumes)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f", "--file", action="append", default=[], help="compose file (repeatable)"
+    )
+    parser.add_argument("--project-directory", help="as the compose tool's flag")
+    parser.add_argument("-p", "--project-name", help="as the compose tool's flag")
+    parser.add_argument(
+        "--env-file", action="append", default=[], help="as the compose tool's flag"
+    )
+    parser.add_argument(
+        "--engine", choices=ENGINES, help="container engine (default: podman, else docker)"
+    )
+    parser.add_argument(
+        "--tool",
+        choices=[str(t) for t in Tool],
+        help="compose tool whose naming rules apply (default: podman-compose with podman,"
+        " compose (v2) with docker)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the sidecar's state directory on the host, to read the volume it remembers"
+        " (default: the sidecar's bind mount for SIDECAR_STATE_DIR in the compose file)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def main(argv: list[str]) -> int:
+    """`sidecar preflight ...` / `sidecar volumes ...` (argv starts with the command)."""
+    parser = ArgumentParser(prog="sidecar")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    options = parser.parse_args(argv)
+    return int(options.handler(options))
+
+
+def _invocation(options: argparse.Namespace) -> Invocation:
+    from sidecar.preflight.project import Invocation
+
+    return Invocation.here(
+        files=tuple(options.file),
+        project_directory=options.project_directory,
+        project_name=options.project_name,
+        env_files=tuple(options.env_file),
+    )
+
+
+def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Memory]:
+    from sidecar.preflight.engines import pick_engine
+    from sidecar.preflight.recover import remembered
+    from sidecar.preflight.sizes import measure
+    from sidecar.preflight.stack import load_stack
+    from sidecar.preflight.verdict import Observation, volumes_to_measure
+
+    invocation = _invocation(options)
+    engine = pick_engine(options.engine)
+    tool = Tool(options.tool) if options.tool else DEFAULT_TOOLS[engine.name]
+    stack = load_stack(tool, invocation)
+    volumes = tuple(engine.volumes())
+    containers = tuple(engine.containers())
+    sizes = {v.name: measure(v.mountpoint) for v in volumes_to_measure(stack, volumes)}
+    memory = remembered(stack, options.state_dir)
+    observed = Observation(engine.name, volumes, containers, sizes, frozenset(memory.volumes))
+    return stack, observed, memory
+
+
+def _names_by_tool(invocation: Invocation) -> dict[str, str]:
+    from sidecar.preflight.project import resolve
+
+    names = {}
+    for tool in Tool:
+        try:
+            names[str(tool)] = resolve(tool, invocation).name
+        except PreflightError as exc:
+            names[str(tool)] = f"error: {exc}"
+    return names
+
+
+def run_preflight(options: argparse.Namespace) -> int:
+    """Judge the start; print; return the exit code."""
+    from sidecar.preflight import render
+    from sidecar.preflight.verdict import judge
+
+    try:
+        stack, observed, _ = _observe(options)
+        findings = judge(stack, observed)
+        if options.json:
+            names = _names_by_tool(_invocation(options))
+            _print_json(render.preflight_json(stack, observed, findings, names))
+        else:
+            print("\n".join(render.preflight_text(stack, observed, findings)))
+        return render.exit_code([f.status for f in findings])
+    except PreflightError as exc:
+        return _unknown("preflight", exc, options.json)
+
+
+def run_volumes(options: argparse.Namespace) -> int:
+    """Compare the twins; print; return the exit code."""
+    from sidecar.preflight import render
+    from sidecar.preflight.recover import compare
+
+    try:
+        stack, observed, memory = _observe(options)
+        reports = compare(stack, observed, memory)
+        if options.json:
+            _print_json(render.volumes_json(stack, observed, reports, memory))
+        else:
+            print("\n".join(render.volumes_text(stack, observed, reports, memory)))
+        return render.exit_code([r.status for r in reports])
+    except PreflightError as exc:
+        return _unknown("volumes", exc, options.json)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2))
+
+
+def _unknown(command: str, exc: PreflightError, as_json: bool) -> int:
+    print(f"sidecar {command}: {exc}", file=sys.stderr)
+    if as_json:
+        _print_json({"status": "unknown", "error": str(exc)})
+    return EXIT_UNKNOWN

@@ -1,0 +1,254 @@
+"""Compose files: loading, merging several `-f` files, and the parts preflight reads.
+
+Only what decides which volume a start mounts is modelled: services (image, environment,
+mounts, depends_on) and the top-level `volumes:`. Several files merge as compose merges them
+for these keys: mappings deep-merge, a service's `volumes` merge by target path, its
+`environment` and `depends_on` by key, anything else is replaced by the later file.
+
+A volume's real name (compose-go `setResourceNames`, docker-compose v1 `Volume.full_name`,
+podman-compose `fix_mount_dict`, all alike): its `name:` when set, the key itself (or
+`external.name`) when external, otherwise `<project>_<key>`.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sidecar.preflight.errors import PreflightError
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One entry of a service's `volumes:`."""
+
+    service: str
+    type: str  # "volume", "bind", "tmpfs", ...
+    source: str | None  # the volume key for type volume; None for an anonymous volume
+    target: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class Service:
+    """The parts of a service that matter here."""
+
+    name: str
+    image: str
+    environment: dict[str, str | None]  # None: taken from the caller's environment
+    mounts: tuple[Mount, ...]
+    depends_on: dict[str, str]  # service -> condition
+
+
+@dataclass(frozen=True)
+class VolumeDecl:
+    """A top-level `volumes:` entry."""
+
+    key: str
+    name: str | None  # an explicit `name:` (or `external.name`)
+    external: bool
+
+    def real_name(self, project: str) -> str:
+        """The engine's name for this volume when the project is `project`."""
+        if self.name:
+            return self.name
+        return self.key if self.external else f"{project}_{self.key}"
+
+
+@dataclass(frozen=True)
+class Model:
+    """The merged stack."""
+
+    services: dict[str, Service]
+    volumes: dict[str, VolumeDecl]
+
+
+def load(path: Path) -> Document:
+    """One compose file as parsed YAML; PreflightError naming the file and line when unusable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PreflightError(f"compose file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise PreflightError(f"cannot read compose file {path}: {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PreflightError(f"{path}: invalid YAML: {_yaml_reason(exc)}") from None
+    if not isinstance(data, dict):
+        raise PreflightError(f"{path}: a compose file must be a mapping at the top level")
+    return data
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if "constructor for the tag" in str(exc):
+        problem = f"unsupported YAML tag ({problem.strip()}; e.g. !reset or !override)"
+    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)
+
+
+def merge(documents: list[Document]) -> Document:
+    """The documents merged in order, later files overriding earlier ones."""
+    merged: Document = {}
+    for document in documents:
+        for key, value in document.items():
+            if key == "services" and isinstance(value, dict):
+                services = merged.setdefault("services", {})
+                if not isinstance(services, dict):
+                    raise PreflightError("services: must be a mapping")
+                for name, service in value.items():
+                    services[name] = _merge_service(services.get(name), service)
+            else:
+                merged[key] = _deep_merge(merged.get(key), value)
+    return merged
+
+
+def _deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _deep_merge(base.get(key), value)
+        return out
+    return over
+
+
+def _merge_service(base: Any, over: Any) -> Any:
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        if key == "volumes" and isinstance(value, list) and isinstance(base.get(key), list):
+            by_target = {_entry_target(entry): entry for entry in base[key]}
+            by_target.update({_entry_target(entry): entry for entry in value})
+            out[key] = list(by_target.values())
+        elif key in ("environment", "depends_on") and key in base:
+            out[key] = {**_as_mapping(base[key], key), **_as_mapping(value, key)}
+        else:
+            out[key] = _deep_merge(base.get(key), value)
+    return out
+
+
+def _entry_target(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return str(entry.get("target", ""))
+    parts = str(entry).split(":")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _as_mapping(value: Any, key: str) -> dict[str, Any]:
+    """`environment` / `depends_on` in either list or mapping form, as a mapping."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            name, sep, rest = str(item).partition("=")
+            if key == "environment":
+                out[name] = rest if sep else None
+            else:
+                out[str(item)] = {"condition": "service_started"}
+        return out
+    raise PreflightError(f"{key}: must be a list or a mapping, not {type(value).__name__}")
+
+
+def parse(document: Document, *, allow_undeclared: bool = False) -> Model:
+    """The services and volumes of a merged, interpolated document.
+
+    `allow_undeclared`: podman-compose mounts a named volume missing from the top-level
+    `volumes:` as if it were declared (`fix_mount_dict`); compose v2 and v1 refuse the file.
+    """
+    for unsupported in ("include",):
+        if unsupported in document:
+            raise PreflightError(f"top-level {unsupported}: is not supported by preflight yet")
+    volumes = _volume_decls(document.get("volumes"))
+    raw_services = document.get("services") or {}
+    if not isinstance(raw_services, dict):
+        raise PreflightError("services: must be a mapping")
+    services = {}
+    for name, raw in raw_services.items():
+        service = _service(str(name), raw or {})
+        for mount in service.mounts:
+            if mount.type == "volume" and mount.source and mount.source not in volumes:
+                if not allow_undeclared:
+                    raise PreflightError(
+                        f"service {name} mounts volume {mount.source!r}, which is not declared"
+                        " under the top-level volumes:"
+                    )
+                volumes[mount.source] = VolumeDecl(mount.source, None, external=False)
+        services[service.name] = service
+    return Model(services, volumes)
+
+
+def _volume_decls(raw: Any) -> dict[str, VolumeDecl]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PreflightError("volumes: must be a mapping")
+    decls = {}
+    for key, spec in raw.items():
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise PreflightError(f"volumes.{key}: must be a mapping")
+        name = spec.get("name")
+        external = spec.get("external", False)
+        if isinstance(external, dict):
+            name = name or external.get("name")
+            external = True
+        decls[str(key)] = VolumeDecl(str(key), str(name) if name else None, bool(external))
+    return decls
+
+
+def _service(name: str, raw: Any) -> Service:
+    if not isinstance(raw, dict):
+        raise PreflightError(f"services.{name}: must be a mapping")
+    if "extends" in raw:
+        raise PreflightError(f"services.{name}: extends is not supported by preflight yet")
+    environment = {
+        key: None if value is None else _scalar(value)
+        for key, value in _as_mapping(raw.get("environment"), "environment").items()
+    }
+    depends_on = {}
+    for dependency, spec in _as_mapping(raw.get("depends_on"), "depends_on").items():
+        condition = spec.get("condition") if isinstance(spec, dict) else None
+        depends_on[dependency] = str(condition or "service_started")
+    entries = raw.get("volumes") or []
+    if not isinstance(entries, list):
+        raise PreflightError(f"services.{name}.volumes: must be a list")
+    mounts = tuple(_mount(name, entry, i) for i, entry in enumerate(entries))
+    return Service(name, str(raw.get("image") or ""), environment, mounts, depends_on)
+
+
+def _scalar(value: Any) -> str:
+    # YAML booleans and numbers reach the container as compose spells them.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _mount(service: str, entry: Any, index: int) -> Mount:
+    where = f"services.{service}.volumes[{index}]"
+    if isinstance(entry, dict):
+        kind = str(entry.get("type") or "")
+        target = entry.get("target")
+        if not kind or not target:
+            raise PreflightError(f"{where}: the long syntax needs type: and target:")
+        source = entry.get("source")
+        read_only = entry.get("read_only") in (True, "true", "True")
+        return Mount(service, kind, str(source) if source else None, str(target), read_only)
+    if not isinstance(entry, str):
+        raise PreflightError(f"{where}: expected a string or a mapping")
+    parts = entry.split(":")
+    if len(parts) == 1:
+        return Mount(service, "volume", None, parts[0], read_only=False)
+    source, target = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) > 2 else []
+    # compose-go `isFilePath`: a source starting with `.`, `/` or `~` is a host path.
+    kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+    return Mount(service, kind, source, target, read_only="ro" in options)

@@ -1,0 +1,92 @@
+"""`${VAR}` interpolation in compose files, as the compose specification defines it.
+
+The forms every compose tool implements (compose-go `template`, docker-compose v1
+`config/interpolation.py`, podman-compose `var_interpolate`): `$VAR`, `${VAR}`,
+`${VAR:-default}` (unset or empty), `${VAR-default}` (unset), `${VAR:+alt}`, `${VAR+alt}`,
+`${VAR:?message}` and `${VAR?message}` (required), and `$$` for a literal `$`. Defaults may
+nest (`${A:-${B}}`). An unset variable without a default becomes the empty string, as in
+the tools (which only warn). A `$` that starts none of these forms is kept as it is:
+podman-compose does so, and preflight must not refuse a file a tool accepts.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sidecar.preflight.errors import PreflightError
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Longest operators first: `:-` must win over `-`.
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """`text` with every variable reference replaced from `env`."""
+    return _scan(text, 0, env, closing=False)[0]
+
+
+def interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
+    """A parsed YAML value with every string in it (not the mapping keys) interpolated."""
+    if isinstance(value, str):
+        return interpolate(value, env)
+    if isinstance(value, dict):
+        return {key: interpolate_tree(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate_tree(item, env) for item in value]
+    return value
+
+
+def _scan(text: str, pos: int, env: Mapping[str, str], closing: bool) -> tuple[str, int]:
+    """Interpolate from `pos`; with `closing`, stop at the `}` that ends a default."""
+    parts: list[str] = []
+    while pos < len(text):
+        char = text[pos]
+        if closing and char == "}":
+            return "".join(parts), pos
+        if char != "$":
+            parts.append(char)
+            pos += 1
+            continue
+        following = text[pos + 1 : pos + 2]
+        if following == "$":
+            parts.append("$")
+            pos += 2
+        elif following == "{":
+            value, pos = _braced(text, pos + 2, env)
+            parts.append(value)
+        elif match := _NAME.match(text, pos + 1):
+            parts.append(env.get(match.group(), ""))
+            pos = match.end()
+        else:
+            parts.append("$")
+            pos += 1
+    if closing:
+        raise PreflightError(f"unclosed ${{...}} in {text!r}")
+    return "".join(parts), pos
+
+
+def _braced(text: str, pos: int, env: Mapping[str, str]) -> tuple[str, int]:
+    """Resolve `${...}` whose name starts at `pos`; return the value and the index after `}`."""
+    match = _NAME.match(text, pos)
+    if match is None:
+        raise PreflightError(f"invalid variable reference in {text!r}")
+    name, pos = match.group(), match.end()
+    if text.startswith("}", pos):
+        return env.get(name, ""), pos + 1
+    operator = next((op for op in _OPERATORS if text.startswith(op, pos)), None)
+    if operator is None:
+        raise PreflightError(f"invalid variable reference ${{{name}...}} in {text!r}")
+    operand, pos = _scan(text, pos + len(operator), env, closing=True)
+    value = env.get(name)
+    is_set = value is not None
+    non_empty = bool(value)
+    present = non_empty if operator.startswith(":") else is_set
+    if operator.endswith("-"):
+        result = value if present and value is not None else operand
+    elif operator.endswith("+"):
+        result = operand if present else ""
+    else:
+        if not present:
+            raise PreflightError(f"required variable {name} is missing: {operand or 'not set'}")
+        result = value or ""
+    return result, pos + 1

@@ -1,0 +1,190 @@
+"""`sidecar volumes`: during an incident, which twin holds the data and how to come back on it.
+
+For every database volume of the stack, all volumes holding the same key under any project
+are compared: creation date, size, the running containers that mount each, and what the
+sidecar remembers (`sources.volume` of the identity in `state.json`, and the `volume=` of a
+`SIDECAR_EXPECT_IDENTITY` pin). The likely data is the remembered one; otherwise the one
+holding data, the larger, then the older. When that is not the volume this stack mounts, the
+steps to bring the stack back on it are spelled out for the tool in use.
+"""
+
+import shlex
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sidecar.preflight.project import Project
+from sidecar.preflight.stack import Stack, StackVolume
+from sidecar.preflight.tools import Tool
+from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
+from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
+from sidecar.results import Status
+from sidecar.state import StateError, StateStore
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the sidecar remembers of the database's volume, and from where."""
+
+    volumes: dict[str, str]  # volume name -> where it is remembered ("state", "pin")
+    notes: tuple[str, ...]  # why a source could not be read
+
+
+@dataclass(frozen=True)
+class Row:
+    """One volume holding the key."""
+
+    candidate: Candidate
+    current: bool  # the volume this stack mounts (or would)
+    remembered: str  # "" or where the sidecar remembers it
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """The twins of one database volume key, and the verdict on them."""
+
+    volume: StackVolume
+    rows: tuple[Row, ...]  # likeliest data first
+    status: Status
+    summary: str
+    steps: tuple[str, ...]
+
+
+def remembered(stack: Stack, state_dir: Path | None) -> Memory:
+    """The volume names the sidecar remembers: its state file and its pin."""
+    volumes: dict[str, str] = {}
+    notes = []
+    directory = state_dir or _state_host_dir(stack)
+    if directory is not None:
+        try:
+            memory = StateStore(directory).load()
+        except StateError as exc:
+            notes.append(f"sidecar state not read: {exc}")
+        else:
+            if memory is None:
+                notes.append(f"no sidecar state in {directory}")
+            elif isinstance(memory.identity.get("volume"), str):
+                volumes[memory.identity["volume"]] = f"sidecar state {directory}"
+    for sidecar in stack.sidecars:
+        for pinned in pinned_volumes(replace(stack, sidecars=(sidecar,))):
+            volumes.setdefault(pinned, f"{PIN} of {sidecar.name}")
+    return Memory(volumes, tuple(notes))
+
+
+def _state_host_dir(stack: Stack) -> Path | None:
+    """The host directory bind-mounted as the sidecar's SIDECAR_STATE_DIR, if any."""
+    for sidecar in stack.sidecars:
+        state = sidecar.environment.get("SIDECAR_STATE_DIR")
+        for mount in sidecar.mounts:
+            if state and mount.type == "bind" and mount.source and mount.target == state:
+                return (stack.project.directory / Path(mount.source).expanduser()).resolve()
+    return None
+
+
+def compare(stack: Stack, observed: Observation, memory: Memory) -> list[KeyReport]:
+    """One report per database volume of the stack."""
+    reports = []
+    for volume in stack.database_volumes:
+        if volume.external:
+            continue
+        found = candidates(volume.key, observed.volumes, observed.sizes, observed.containers)
+        likeliest = ranked(found, memory.volumes)
+        rows = tuple(
+            Row(c, c.volume.name == volume.name, memory.volumes.get(c.volume.name, ""))
+            for c in likeliest
+        )
+        reports.append(_report(stack, volume, rows, observed.engine))
+    return reports
+
+
+def _report(stack: Stack, volume: StackVolume, rows: tuple[Row, ...], engine: str) -> KeyReport:
+    current = next((r for r in rows if r.current), None)
+    if not rows or rows[0].current:
+        where = "exists" if current else "does not exist yet, and no other project holds the key"
+        return KeyReport(
+            volume,
+            rows,
+            Status.PASS,
+            f"the stack's {volume.name} {where}: nothing to recover for {volume.key}",
+            (),
+        )
+    likely = rows[0]
+    reason = _why(likely, current)
+    sure = likely.remembered or "older and larger" in reason or current is None
+    status = Status.FAIL if sure and likely.candidate.holds_data else Status.WARN
+    if current is None:
+        now = f"this stack would create {volume.name} anew"
+    elif current.candidate.users:
+        now = f"the stack runs on {volume.name} ({', '.join(current.candidate.users)})"
+    else:
+        now = f"this stack mounts {volume.name}"
+    summary = f"{now}, but {likely.candidate.volume.name} looks like your data ({reason})"
+    steps = _steps(stack, volume, likely, current, engine)
+    return KeyReport(volume, rows, status, summary, steps)
+
+
+def _why(likely: Row, current: Row | None) -> str:
+    reasons = []
+    if likely.remembered:
+        reasons.append(f"remembered by {likely.remembered}")
+    if current is not None:
+        a, b = likely.candidate, current.candidate
+        age, size = age_and_size(a, b)
+        reasons += {
+            (-1, 1): ["older and larger"],
+            (0, 1): ["larger"],
+            (1, 1): ["larger, though newer"],
+            (-1, 0): ["older"],
+            (-1, -1): ["older, though smaller"],
+        }.get((age, size), [])
+    elif likely.candidate.holds_data:
+        reasons.append("it holds data")
+    return "; ".join(reasons) or "the only other candidate"
+
+
+def command_line(project: Project, project_name: str | None = None, preflight: bool = False) -> str:
+    """The compose tool (or `sidecar preflight`) with the flags this project was given."""
+    inv = project.invocation
+    command = "sidecar preflight" if preflight else project.tool.command
+    if inv is None:
+        return command
+    flags = [f"-f {shlex.quote(f)}" for f in inv.files]
+    name = project_name or inv.project_name
+    flags += [f"-p {shlex.quote(name)}"] if name else []
+    flags += [f"--env-file {shlex.quote(f)}" for f in inv.env_files]
+    if inv.project_directory:
+        directory = shlex.quote(inv.project_directory)
+        if project.tool is Tool.PODMAN_COMPOSE and not preflight:  # no flag, a variable
+            command = f"COMPOSE_PROJECT_DIR={directory} {command}"
+        else:
+            flags.append(f"--project-directory {directory}")
+    return " ".join([command, *flags])
+
+
+def _steps(
+    stack: Stack, volume: StackVolume, likely: Row, current: Row | None, engine: str
+) -> tuple[str, ...]:
+    project = stack.project
+    target = likely.candidate
+    fix = return_fix(project, volume.key, target.volume.name, target.owner.project)
+    cwd = project.invocation.cwd if project.invocation else str(project.directory)
+    new_name = target.owner.project if project.origin == "flag" else None
+    pins = pinned_volumes(stack)
+    if pins and target.volume.name not in pins:
+        fix += f", and pin {PIN}: volume={target.volume.name}"
+    steps = [
+        f"cd {shlex.quote(cwd)} && {command_line(project)} down"
+        "   (stops the stack; every volume is kept: no -v)",
+        fix,
+        f"{command_line(project, new_name, preflight=True)}"
+        f"   (must pass: the stack now resolves to {target.volume.name})",
+        f"{command_line(project, new_name)} up -d",
+        "sidecar check in the sidecar's container (or GET /health): rows and identity pass",
+    ]
+    if current is not None:
+        since = current.candidate.volume.created
+        when = f" since {since.date().isoformat()}" if since else ""
+        steps.append(
+            f"keep {current.candidate.volume.name} until anything written to it{when} is copied"
+            f" over; only then: {engine} volume rm {current.candidate.volume.name}"
+        )
+    return tuple(steps)

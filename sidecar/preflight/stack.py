@@ -1,0 +1,102 @@
+"""The stack a start would run: its project, its named volumes by real name, and who is who.
+
+A volume is a database volume when some service mounts it at `/var/lib/mysql` or the service
+mounting it runs a MariaDB or MySQL image. The sidecar is the service with `SIDECAR_*`
+settings (or, when no service has any, the one whose image is called sidecar); database
+services mount a database volume read-write; apps are the rest.
+"""
+
+import re
+from dataclasses import dataclass
+
+from sidecar.preflight import compose_file
+from sidecar.preflight.compose_file import Model, Mount, Service
+from sidecar.preflight.interpolation import interpolate_tree
+from sidecar.preflight.project import Invocation, Project, resolve
+from sidecar.preflight.tools import Tool
+
+DATABASE_TARGETS = ("/var/lib/mysql",)
+_DATABASE_IMAGE = re.compile(r"^(mariadb|mysql)")
+
+
+@dataclass(frozen=True)
+class StackVolume:
+    """A named volume the stack mounts, under the name the engine will know it by."""
+
+    key: str
+    name: str
+    external: bool
+    explicit_name: bool  # `name:` or external: the project prefix does not apply
+    database: bool
+    mounts: tuple[Mount, ...]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The resolved stack."""
+
+    project: Project
+    model: Model
+    volumes: tuple[StackVolume, ...]
+    sidecars: tuple[Service, ...]
+    databases: tuple[Service, ...]
+    apps: tuple[Service, ...]
+
+    @property
+    def database_volumes(self) -> tuple[StackVolume, ...]:
+        """The volumes holding a database."""
+        return tuple(v for v in self.volumes if v.database)
+
+
+def load_stack(tool: Tool, invocation: Invocation) -> Stack:
+    """Resolve, load, interpolate and classify the stack `tool` would start."""
+    return build_stack(resolve(tool, invocation))
+
+
+def build_stack(project: Project) -> Stack:
+    """The stack of a resolved project."""
+    documents = [interpolate_tree(d, project.env) for d in project.documents]
+    model = compose_file.parse(
+        compose_file.merge(documents), allow_undeclared=project.tool is Tool.PODMAN_COMPOSE
+    )
+    mounts = [m for s in model.services.values() for m in s.mounts]
+    images = {name: image_name(s.image) for name, s in model.services.items()}
+    volumes = []
+    for key, decl in model.volumes.items():
+        used = tuple(m for m in mounts if m.type == "volume" and m.source == key)
+        if not used:
+            continue  # declared but mounted by no service: no start creates it for us
+        database = any(
+            m.target.rstrip("/") in DATABASE_TARGETS or _DATABASE_IMAGE.match(images[m.service])
+            for m in used
+        )
+        explicit = bool(decl.name) or decl.external
+        volumes.append(
+            StackVolume(key, decl.real_name(project.name), decl.external, explicit, database, used)
+        )
+    database_keys = {v.key for v in volumes if v.database}
+    # The sidecar is the service with SIDECAR_* settings; only when none has any, the one
+    # whose image is called sidecar (it may be configured through env_file).
+    configured = any(is_sidecar(s) for s in model.services.values())
+    sidecars, databases, apps = [], [], []
+    for service in model.services.values():
+        named = "sidecar" in image_name(service.image)
+        if is_sidecar(service) or (named and not configured):
+            sidecars.append(service)
+        elif any(m.source in database_keys and not m.read_only for m in service.mounts):
+            databases.append(service)
+        else:
+            apps.append(service)
+    return Stack(project, model, tuple(volumes), tuple(sidecars), tuple(databases), tuple(apps))
+
+
+def image_name(image: str) -> str:
+    """The repository's last path component: `docker.io/library/mariadb:10.11` -> `mariadb`."""
+    without_digest = image.split("@", 1)[0]
+    last = without_digest.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0].lower()
+
+
+def is_sidecar(service: Service) -> bool:
+    """Whether `service` is configured as the sidecar: it has `SIDECAR_*` settings."""
+    return any(key.startswith("SIDECAR_") for key in service.environment)

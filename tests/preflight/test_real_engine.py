@@ -1,0 +1,372 @@
+"""The incident's rename against a real engine, through the real command line.
+
+Volumes are created as the compose tool would create them (`volume create --label ...`, the
+labels podman-compose or Docker Compose v2 set), with data written into the mountpoint, so no
+container has to run. Every name carries a random suffix and every volume this test creates
+is removed in a `finally`; nothing else on the engine is touched. Other volumes with the same
+key (another test's, a staging stack's) may exist on a shared machine: the assertions hold
+whatever else is there, because the stack's pin names the test's own volume.
+
+podman runs everywhere the suite runs; Docker Engine joins when a daemon answers (set
+DOCKER_HOST for a private one), through the same test.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.preflight.stacks import INCIDENT
+from tests.support.servers import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "mariadb_production_data"
+
+
+@dataclass
+class EngineVolumes:
+    """Volumes this test created on one engine, removed by `close`."""
+
+    engine: str
+    created: list[str] = field(default_factory=list)
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.engine, *args], capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout
+
+    def create(self, name: str, project: str, data: int = 0) -> None:
+        """A volume labelled as this engine's compose tool labels it, holding `data` bytes."""
+        if self.engine == "podman":  # podman-compose: the project only, twice
+            labels = [
+                f"com.docker.compose.project={project}",
+                f"io.podman.compose.project={project}",
+            ]
+        else:  # Docker Compose v2: project, key and version
+            labels = [
+                f"com.docker.compose.project={project}",
+                f"com.docker.compose.volume={KEY}",
+                "com.docker.compose.version=2.40.3",
+            ]
+        self.created.append(name)
+        self.run("volume", "create", *(arg for label in labels for arg in ("--label", label)), name)
+        if data:
+            mountpoint = self.run("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip()
+            (Path(mountpoint) / "ibdata1").write_bytes(os.urandom(data))
+
+    def close(self) -> None:
+        for name in self.created:
+            subprocess.run(
+                [self.engine, "volume", "rm", "--force", name],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+
+
+def _available(engine: str) -> str | None:
+    """Why `engine` cannot be used here, or None."""
+    if shutil.which(engine) is None:
+        return f"{engine} is not installed"
+    if engine == "docker":
+        done = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            return "no Docker daemon answers (set DOCKER_HOST to a running one)"
+    return None
+
+
+@pytest.fixture(params=["podman", "docker"])
+def engine(request: pytest.FixtureRequest) -> Iterator[EngineVolumes]:
+    why = _available(request.param)
+    if why:
+        pytest.skip(why)
+    volumes = EngineVolumes(request.param)
+    try:
+        yield volumes
+    finally:
+        volumes.close()
+
+
+@dataclass(frozen=True)
+class Rename:
+    """The incident's names, made unique for this run."""
+
+    old_project: str
+    new_directory: str
+
+    @property
+    def old_volume(self) -> str:
+        return f"{self.old_project}_{KEY}"
+
+    @property
+    def new_volume(self) -> str:
+        return f"{self.new_directory}_{KEY}"
+
+
+@pytest.fixture
+def rename() -> Rename:
+    suffix = secrets.token_hex(4)
+    return Rename(
+        f"meaningful-conversations-production-{suffix}", f"manualmode-production-{suffix}"
+    )
+
+
+def _stack_from(tmp_path: Path, rename: Rename, source: str) -> Path:
+    """compose/<source> as deployed in the renamed directory, its names made this run's own."""
+    text = (REPO / "compose" / source).read_text()
+    directory = tmp_path / rename.new_directory
+    directory.mkdir()
+    (directory / "compose.yaml").write_text(
+        text.replace("meaningful-conversations-production", rename.old_project)
+    )
+    return directory
+
+
+def test_the_renamed_start_is_refused_and_the_fixed_file_passes(
+    tmp_path: Path, engine: EngineVolumes, rename: Rename
+) -> None:
+    engine.create(rename.old_volume, rename.old_project, data=2_000_000)
+
+    vulnerable = _stack_from(tmp_path, rename, "incident/compose.yaml")
+    refused = run_cli("preflight", "--engine", engine.engine, cwd=vulnerable)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    fail = next(line for line in refused.stdout.splitlines() if "NEW, EMPTY" in line)
+    assert fail.startswith(
+        f"fail: this start would create a NEW, EMPTY volume {rename.new_volume};"
+        f" {rename.old_volume} (created "
+    )
+    assert f"2.0 MB, project {rename.old_project}) holds your data:" in fail
+    assert f'add "name: {rename.old_project}" to the compose file' in fail
+
+    # The fixed file (top-level name:) in the same renamed directory.
+    (tmp_path / "fixed").mkdir()
+    fixed = _stack_from(tmp_path / "fixed", rename, "compose.yaml")
+    passed = run_cli("preflight", "--engine", engine.engine, cwd=fixed)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    rules = "podman-compose" if engine.engine == "podman" else "docker compose v2"
+    project, volume = passed.stdout.splitlines()
+    assert project == (
+        f"project {rename.old_project} (name: in compose.yaml; {rules} rules;"
+        f" engine {engine.engine})"
+    )
+    assert volume.startswith(f"pass: database volume {rename.old_volume} exists (created ")
+    assert volume.endswith(", 2.0 MB)")
+
+
+def test_volumes_points_at_the_old_volume_once_a_new_empty_twin_exists(
+    tmp_path: Path, engine: EngineVolumes, rename: Rename
+) -> None:
+    engine.create(rename.old_volume, rename.old_project, data=2_000_000)
+    vulnerable = _stack_from(tmp_path, rename, "incident/compose.yaml")
+    # The vulnerable start went ahead: compose created the new volume under the new project.
+    engine.create(rename.new_volume, rename.new_directory, data=20_000)
+
+    found = run_cli("volumes", "--engine", engine.engine, cwd=vulnerable)
+    assert found.returncode == 2, found.stdout + found.stderr
+    lines = found.stdout.splitlines()
+    old_row = next(line for line in lines if line.lstrip().startswith(rename.old_volume))
+    new_row = next(line for line in lines if line.lstrip().startswith(rename.new_volume))
+    assert "<- likely your data" in old_row and "remembered by SIDECAR_EXPECT_IDENTITY" in old_row
+    assert "<- this stack mounts it" in new_row
+    verdict = next(line for line in lines if line.startswith("fail: "))
+    assert verdict.startswith(
+        f"fail: this stack mounts {rename.new_volume}, but {rename.old_volume} looks like your"
+        " data (remembered by SIDECAR_EXPECT_IDENTITY of sidecar; "
+    )
+    assert f'  2. add "name: {rename.old_project}" to the compose file' in found.stdout
+
+    as_json = run_cli("volumes", "--engine", engine.engine, "--json", cwd=vulnerable)
+    assert as_json.returncode == 2
+    (key,) = json.loads(as_json.stdout)["keys"]
+    assert key["likely"] == rename.old_volume and key["stackVolume"] == rename.new_volume
+
+    # preflight now sees the new volume in place: the pin is what still refuses the start.
+    again = run_cli("preflight", "--engine", engine.engine, cwd=vulnerable)
+    assert again.returncode == 2
+    assert f"pins SIDECAR_EXPECT_IDENTITY volume={rename.old_volume}" in again.stdout
+
+
+def test_the_sidecar_state_directory_is_read(
+    tmp_path: Path, engine: EngineVolumes, rename: Rename
+) -> None:
+    engine.create(rename.old_volume, rename.old_project, data=50_000)
+    engine.create(rename.new_volume, rename.new_directory, data=900_000)  # larger, and newer
+    directory = tmp_path / rename.new_directory
+    directory.mkdir()
+    (directory / "compose.yaml").write_text(INCIDENT)  # no pin: only the state remembers
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "state.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "identity": {"recorded_at": 1.0, "sources": {"volume": rename.old_volume}},
+                "tables": {},
+                "adopted_at": None,
+            }
+        )
+    )
+    found = run_cli(
+        "volumes", "--engine", engine.engine, "--state-dir", str(state), "--json", cwd=directory
+    )
+    assert found.returncode == 2, found.stdout + found.stderr
+    (key,) = json.loads(found.stdout)["keys"]
+    assert key["likely"] == rename.old_volume
+    assert key["volumes"][0]["remembered"] == f"sidecar state {state}"
+
+
+# A stack that satisfies every preflight warning, runnable by `up --no-start` on an empty image.
+# No networks: nothing to race with other stacks created on the same machine meanwhile.
+GUARDED = """\
+services:
+  mariadb:
+    image: {image}
+    command: ["true"]
+    network_mode: none
+    volumes:
+      - mariadb_production_data:/var/lib/mysql
+  sidecar:
+    image: {image}
+    command: ["true"]
+    network_mode: none
+    environment:
+      SIDECAR_DATA_DIR: /var/lib/mysql
+      SIDECAR_STATE_DIR: /var/lib/sidecar
+      SIDECAR_EXPECT_IDENTITY: volume={pin}
+    volumes:
+      - mariadb_production_data:/var/lib/mysql:ro
+      - ./state:/var/lib/sidecar
+  app:
+    image: {image}
+    command: ["true"]
+    network_mode: none
+    depends_on:
+      sidecar:
+        condition: service_healthy
+volumes:
+  mariadb_production_data:
+"""
+
+
+@dataclass
+class ComposeTool:
+    """The engine's compose tool, run for real; what it creates is removed by `close`."""
+
+    engine: EngineVolumes
+    image: str
+    directories: list[Path] = field(default_factory=list)
+
+    @property
+    def argv(self) -> list[str]:
+        binary = "podman-compose" if self.engine.engine == "podman" else "docker-compose"
+        return [str(Path(sys.executable).parent / binary)]
+
+    def run(self, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        if directory not in self.directories:
+            self.directories.append(directory)
+        env = {**os.environ, "PWD": str(directory)}
+        return subprocess.run(
+            [*self.argv, *args], cwd=directory, env=env, capture_output=True, text=True,
+            timeout=180, check=False,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        for directory in self.directories:
+            if directory.exists():
+                self.run(directory, "down")
+
+
+@pytest.fixture
+def compose_tool(tmp_path: Path, engine: EngineVolumes) -> Iterator[ComposeTool]:
+    """The compose tool driving `engine`, with an empty local image of this run's own."""
+    binary = "podman-compose" if engine.engine == "podman" else "docker-compose"
+    if not (Path(sys.executable).parent / binary).exists():
+        pytest.skip(f"{binary} is not installed in this environment")
+    empty = tmp_path / "empty.tar"
+    with tarfile.open(empty, "w"):
+        pass
+    image = f"localhost/preflight-empty-{secrets.token_hex(4)}:1"
+    engine.run("import", str(empty), image)
+    tool = ComposeTool(engine, image)
+    try:
+        yield tool
+    finally:
+        tool.close()
+        subprocess.run(
+            [engine.engine, "rmi", "--force", image], capture_output=True, timeout=60, check=False
+        )
+
+
+def test_the_real_compose_tool_creates_the_volume_preflight_named(
+    tmp_path: Path, engine: EngineVolumes, compose_tool: ComposeTool, rename: Rename
+) -> None:
+    """The whole incident with the real tool: first start, rename, refusal, twin, recovery."""
+    old_dir = tmp_path / rename.old_project
+    old_dir.mkdir()
+    (old_dir / "state").mkdir()
+    text = GUARDED.format(image=compose_tool.image, pin=rename.old_volume)
+    (old_dir / "compose.yaml").write_text(text)
+    # Its volume names are known from here on: remove them whatever happens below.
+    engine.created += [rename.old_volume, rename.new_volume]
+
+    first = run_cli("preflight", "--engine", engine.engine, cwd=old_dir)
+    assert first.returncode == 1, first.stdout  # nothing exists yet; only "no name:" warns
+    assert f"pass: database volume {rename.old_volume} will be created" in first.stdout
+    created = compose_tool.run(old_dir, "up", "--no-start")
+    assert created.returncode == 0, created.stdout + created.stderr
+    mountpoint = engine.run(
+        "volume", "inspect", "--format", "{{.Mountpoint}}", rename.old_volume
+    ).strip()
+    (Path(mountpoint) / "ibdata1").write_bytes(os.urandom(3_000_000))
+    assert compose_tool.run(old_dir, "down").returncode == 0
+
+    new_dir = old_dir.rename(tmp_path / rename.new_directory)  # the incident
+    refused = run_cli("preflight", "--engine", engine.engine, cwd=new_dir)
+    assert refused.returncode == 2
+    assert (
+        f"fail: this start would create a NEW, EMPTY volume {rename.new_volume};"
+        f" {rename.old_volume}" in refused.stdout
+    )
+
+    # The start goes ahead anyway: the tool creates exactly the volume preflight named.
+    vulnerable = compose_tool.run(new_dir, "up", "--no-start")
+    assert vulnerable.returncode == 0, vulnerable.stdout + vulnerable.stderr
+    names = set(engine.run("volume", "ls", "--format", "{{.Name}}").split())
+    assert {rename.old_volume, rename.new_volume} <= names
+
+    found = run_cli("volumes", "--engine", engine.engine, "--json", cwd=new_dir)
+    assert found.returncode == 2, found.stdout + found.stderr
+    (key,) = json.loads(found.stdout)["keys"]
+    assert (key["likely"], key["stackVolume"]) == (rename.old_volume, rename.new_volume)
+    assert key["steps"][1].startswith(f'add "name: {rename.old_project}" to the compose file')
+
+    # The recovery as printed: down, the name: line, preflight passes, up.
+    assert compose_tool.run(new_dir, "down").returncode == 0
+    (new_dir / "compose.yaml").write_text(f"name: {rename.old_project}\n" + text)
+    fixed = run_cli("preflight", "--engine", engine.engine, cwd=new_dir)
+    assert fixed.returncode == 0, fixed.stdout
+    back = compose_tool.run(new_dir, "up", "--no-start")
+    assert back.returncode == 0, back.stdout + back.stderr
+    inspected = json.loads(engine.run("container", "inspect", *_containers(engine, rename)))
+    mounted = {m["Name"] for c in inspected for m in c["Mounts"] if m["Type"] == "volume"}
+    assert mounted == {rename.old_volume}
+
+
+def _containers(engine: EngineVolumes, rename: Rename) -> list[str]:
+    label = f"label=com.docker.compose.project={rename.old_project}"
+    return engine.run("ps", "-a", "-q", "--filter", label).split()
