@@ -21,7 +21,7 @@ from sidecar.preflight.tools import DEFAULT_TOOLS, Tool
 # themselves: `sidecar serve` registers these parsers and should not pay for them.
 if TYPE_CHECKING:
     from sidecar.preflight.project import Invocation
-    from sidecar.preflight.recover import Memory
+    from sidecar.preflight.recover import RememberedVolumes
     from sidecar.preflight.stack import Stack
     from sidecar.preflight.verdict import Observation
 
@@ -103,7 +103,7 @@ def _invocation(options: argparse.Namespace) -> Invocation:
     )
 
 
-def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, Memory]:
+def _observe(options: argparse.Namespace) -> tuple[Stack, Observation, RememberedVolumes]:
     from sidecar.preflight.engines import pick_engine
     from sidecar.preflight.recover import remembered
     from sidecar.preflight.sizes import measure

@@ -22,7 +22,7 @@ from sidecar.state import StateError, StateStore
 
 
 @dataclass(frozen=True)
-class Memory:
+class RememberedVolumes:
     """What the sidecar remembers of the database's volume, and from where."""
 
     volumes: dict[str, str]  # volume name -> where it is remembered ("state", "pin")
@@ -49,7 +49,7 @@ class KeyReport:
     steps: tuple[str, ...]
 
 
-def remembered(stack: Stack, state_dir: Path | None) -> Memory:
+def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
     """The volume names the sidecar remembers: its state file and its pin."""
     volumes: dict[str, str] = {}
     notes = []
@@ -62,12 +62,12 @@ def remembered(stack: Stack, state_dir: Path | None) -> Memory:
         else:
             if memory is None:
                 notes.append(f"no sidecar state in {directory}")
-            elif isinstance(memory.identity.get("volume"), str):
-                volumes[memory.identity["volume"]] = f"sidecar state {directory}"
+            elif isinstance(remembered := memory.identity.get("volume"), str):
+                volumes[remembered] = f"sidecar state {directory}"
     for sidecar in stack.sidecars:
         for pinned in pinned_volumes(replace(stack, sidecars=(sidecar,))):
             volumes.setdefault(pinned, f"{PIN} of {sidecar.name}")
-    return Memory(volumes, tuple(notes))
+    return RememberedVolumes(volumes, tuple(notes))
 
 
 def _state_host_dir(stack: Stack) -> Path | None:
@@ -80,7 +80,7 @@ def _state_host_dir(stack: Stack) -> Path | None:
     return None
 
 
-def compare(stack: Stack, observed: Observation, memory: Memory) -> list[KeyReport]:
+def compare(stack: Stack, observed: Observation, memory: RememberedVolumes) -> list[KeyReport]:
     """One report per database volume of the stack."""
     reports = []
     for volume in stack.database_volumes:

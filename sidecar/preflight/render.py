@@ -4,7 +4,7 @@ from typing import Any
 
 from sidecar.preflight.engines import EngineVolume
 from sidecar.preflight.project import Project
-from sidecar.preflight.recover import KeyReport, Memory, Row
+from sidecar.preflight.recover import KeyReport, RememberedVolumes, Row
 from sidecar.preflight.sizes import Size
 from sidecar.preflight.stack import Stack
 from sidecar.preflight.verdict import Finding, Observation
@@ -54,7 +54,7 @@ def preflight_json(
 
 
 def volumes_text(
-    stack: Stack, observed: Observation, reports: list[KeyReport], memory: Memory
+    stack: Stack, observed: Observation, reports: list[KeyReport], memory: RememberedVolumes
 ) -> list[str]:
     """Each key's twins in a table, the verdict, and the steps back."""
     lines = [project_line(stack.project, observed.engine)]
@@ -88,7 +88,7 @@ def _row(row: Row, width: int, likely: bool) -> str:
 
 
 def volumes_json(
-    stack: Stack, observed: Observation, reports: list[KeyReport], memory: Memory
+    stack: Stack, observed: Observation, reports: list[KeyReport], memory: RememberedVolumes
 ) -> dict[str, Any]:
     """The machine-readable comparison."""
     return {

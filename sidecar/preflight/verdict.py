@@ -18,7 +18,7 @@ pass (exit 0): one line per volume, with where it stands.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sidecar.identity.fingerprint import parse_pin
+from sidecar.identity.pin import parse_pin
 from sidecar.preflight.compose_file import Mount, Service
 from sidecar.preflight.engines import EngineContainer, EngineVolume
 from sidecar.preflight.project import Project, normalize

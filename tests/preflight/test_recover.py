@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.preflight.engines import ContainerMount, EngineContainer
-from sidecar.preflight.recover import Memory, compare, remembered
+from sidecar.preflight.recover import RememberedVolumes, compare, remembered
 from sidecar.preflight.sizes import Size
 from sidecar.preflight.tools import Tool
 from sidecar.results import Status
@@ -25,7 +25,7 @@ from tests.preflight.test_verdict import (
 )
 
 FRESH = Size(97_000_000, 120, True)  # a datadir MariaDB initialised, plus migrations
-NO_MEMORY = Memory({}, ())
+NO_MEMORY = RememberedVolumes({}, ())
 
 
 def test_after_the_incident_the_older_larger_twin_is_the_data(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_what_the_sidecar_remembers_outranks_size(tmp_path: Path) -> None:
     old = volume(f"{OLD}_{KEY}", podman_labels(OLD), day=24)
     bigger = volume(f"other_{KEY}", podman_labels("other"), day=1)
     new = volume(f"{NEW}_{KEY}", podman_labels(NEW), day=27)
-    memory = Memory({old.name: "sidecar state /srv/state"}, ())
+    memory = RememberedVolumes({old.name: "sidecar state /srv/state"}, ())
     observed = observe((new, FRESH), (old, DATA), (bigger, Size(900_000_000, 9, True)))
     (report,) = compare(stack, observed, memory)
     assert report.rows[0].candidate.volume.name == old.name
