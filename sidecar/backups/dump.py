@@ -287,8 +287,8 @@ def _scan(scanner: Scanner, blocks: Iterator[bytes], chunk: int, max_statement: 
         buf = buf[pos:]
         if len(buf) > max_statement:
             raise CutShort(
-                f"a statement at byte {scanner.consumed:,} is longer than"
-                f" {max_statement // 2**20} MiB: not counted"
+                f"a statement after byte {scanner.consumed:,} is longer than"
+                f" {max_statement:,} bytes: not counted"
             )
         # Rescan an unfinished statement only once the buffer has doubled: linear overall.
         want = max(chunk, len(buf))

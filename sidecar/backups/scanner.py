@@ -259,6 +259,8 @@ class Scanner:
                 break
             delimiter = _DELIMITER.match(buf, gap)
             if delimiter is not None:
+                if not self._started:
+                    self._read_header(buf[pos:gap])
                 self._set_delimiter(delimiter.group(1))
                 pos = delimiter.end()
                 continue
