@@ -33,8 +33,11 @@ class Budget:
     nice: int = 10  # added to the sidecar's own niceness
 
 
+DEFAULT_BUDGET = Budget()
+
+
 async def count_in_child(
-    path: Path, tables: Sequence[str], database: str, budget: Budget = Budget()
+    path: Path, tables: Sequence[str], database: str, budget: Budget = DEFAULT_BUDGET
 ) -> DumpCount:
     """Count `tables` of `database` in the dump at `path` in a child process within `budget`."""
     request = {
