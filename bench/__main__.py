@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import dataset, measure
+from bench import backups, dataset, measure
 from sidecar.mariadb_server import MariaDBServer, free_port
 
 ROOT = measure.ROOT
@@ -201,6 +201,12 @@ def main() -> int:
             work / "memory.log",
         )
 
+        # 6: reading backups (bench/backups.py)
+        dump_rows = 1_000_000 if 1_000_000 in tables else min(tables)
+        backup = backups.run(
+            server, dump_rows, work / "backups", log, runs=1 if options.quick else 3
+        )
+
     # -- the report -------------------------------------------------------------------
     bare, side = http["bare"], http["sidecar"]
     ratio = side.requests_per_second / bare.requests_per_second
@@ -354,6 +360,7 @@ def main() -> int:
         "",
         f"Samples (MiB): {', '.join(fmt(s) for s in memory.samples[::step])}",
         "",
+        *backups.section(backup),
         *READING,
     ]
     options.output.parent.mkdir(parents=True, exist_ok=True)

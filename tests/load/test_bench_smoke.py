@@ -40,7 +40,25 @@ def test_quick_bench_writes_a_report(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = output.read_text()
-    for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."):
         assert heading in report, heading
     assert "| sidecar idle |" in report and "| `sidecar probe` |" in report
     assert "nan" not in report.lower()
+
+
+def test_the_backup_bench_rewrites_only_its_own_section(tmp_path: Path) -> None:
+    """`python -m bench.backups` replaces its section and leaves the others as they were."""
+    from bench.backups import HEADING, write_section
+
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Benchmarks\n\n## 5. Memory\n\nfigures\n")
+    write_section(report, [HEADING, "", "first run"])
+    assert (
+        report.read_text() == f"# Benchmarks\n\n## 5. Memory\n\nfigures\n\n{HEADING}\n\nfirst run\n"
+    )
+    report.write_text(report.read_text() + "\n## Reading these numbers\n\nnotes\n")
+    write_section(report, [HEADING, "", "second run", ""])
+    assert report.read_text() == (
+        f"# Benchmarks\n\n## 5. Memory\n\nfigures\n\n{HEADING}\n\nsecond run\n"
+        "\n## Reading these numbers\n\nnotes\n"
+    )
