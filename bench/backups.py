@@ -37,6 +37,10 @@ from sidecar.mariadb_server import MariaDBServer
 
 HEADING = "## 6. Reading backups: counting the rows of a dump"
 TICK = 0.005
+# Rows whose strings hold quotes, escapes, parentheses and `;`, as JSON columns do: the fast
+# path cannot prove their extent, so these take the regular-expression path. The worst case.
+NOTE_DDL = "CREATE TABLE IF NOT EXISTS {name} (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB"
+NOTE_BODY = "CONCAT('{{\"id\": ', seq, ', \"text\": \"it''s note (', seq, '); see, also \\\\x\"}}')"
 
 
 @dataclass
@@ -198,11 +202,26 @@ async def loop_lateness(path: Path, table: str) -> list[Lateness]:
     return [idle, child, thread]
 
 
+def ensure_notes(server: MariaDBServer, rows: int, log: Callable[[str], None]) -> str:
+    """`Note_<rows>`: `rows` JSON bodies full of quotes, parentheses and semicolons."""
+    name = f"Note_{rows}"
+    dataset.run(server, NOTE_DDL.format(name=name))
+    if dataset.run(server, f"SELECT COUNT(*) FROM {name}")[0][0] != rows:
+        log(f"seeding {name}: {rows} rows")
+        dataset.run(server, f"TRUNCATE TABLE {name}")
+        dataset.run(
+            server,
+            f"INSERT INTO {name} SELECT seq, {NOTE_BODY.format()} FROM seq_1_to_{rows}",
+        )
+    return name
+
+
 def run(
     server: MariaDBServer, rows: int, work: Path, log: Callable[[str], None], runs: int = 3
 ) -> BackupBench:
     """Dump `User_<rows>` with mariadb-dump and measure reading it every way."""
     table = dataset.ensure_table(server, rows, log)
+    notes_table = ensure_notes(server, rows, log)
     work.mkdir(parents=True, exist_ok=True)
     base = ["mariadb-dump", "-h127.0.0.1", f"-P{server.port}", "-uroot"]
     plain, single = work / "bench.sql", work / "bench-single-row.sql"
@@ -215,6 +234,9 @@ def run(
         subprocess.run(
             [*base, "--skip-extended-insert", dataset.DATABASE, table], stdout=out, check=True
         )
+    notes = work / "bench-json-notes.sql"
+    with notes.open("wb") as out:
+        subprocess.run([*base, dataset.DATABASE, notes_table], stdout=out, check=True)
     sql = plain.read_bytes()
     gz, zst = work / "bench.sql.gz", work / "bench.sql.zst"
     gz.write_bytes(gzip.compress(sql, 6))
@@ -227,6 +249,13 @@ def run(
         count_rate("plain, single-row inserts", single, table, single.stat().st_size, runs),
         count_rate("gzip (level 6), extended", gz, table, size, runs),
         count_rate("zstd (level 3), extended", zst, table, size, runs),
+        count_rate(
+            "plain, JSON strings with quotes, `(`, `;` (regex path)",
+            notes,
+            notes_table,
+            notes.stat().st_size,
+            runs,
+        ),
     ]
     log("backups: baselines")
     baselines = [

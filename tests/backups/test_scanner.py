@@ -40,6 +40,11 @@ CASES = [
         3,
     ),
     ("a comment inside the rows", b"INSERT INTO `User` VALUES (1) /* (9),(9) */, (2);\n", 2),
+    ("a block comment holding a gap", b"INSERT INTO `User` VALUES (/* ),( */ 0);\n", 1),
+    ("a line comment holding a gap", b"INSERT INTO `User` VALUES (-- ),(\n0),(1);\n", 2),
+    ("a hash comment holding a gap", b"INSERT INTO `User` VALUES (0),(1 # ),(\n);\n", 2),
+    ("a quoted name holding a gap", b"INSERT INTO `User` VALUES (`a),(b`),(2);\n", 2),
+    ("a double-quoted gap", b'INSERT INTO `User` VALUES ("),("),(2);\n', 2),
     ("expressions", b"INSERT INTO `User` VALUES (1,NOW()),(2,CONCAT('a',')'));\n", 2),
     (
         "utf-8 table name",
@@ -175,7 +180,9 @@ HEAD = b"INSERT INTO `User` VALUES"
         (HEAD + b"\n(1,'a'),\n(2,'b');\n", 1, 2),
         (HEAD + b" (1);\n" + HEAD + b" (2),(3);\n", 2, 3),
         (HEAD + b" (1,'it\\'s'),(2,'x\\\\');\n", 1, 2),
-        (HEAD + b" (1,'),(');\n", 1, None),  # a literal with a special byte: the tokenizer's job
+        (HEAD + b" (1,'),('),(2,'x');\n", 1, 2),  # literals holding special bytes: cut out
+        (HEAD + b" (1,\"it's\"),(2,'x');\n", 1, None),  # a "string": the tokenizer's job
+        (HEAD + b" (1 /* it's */),(2,'x');\n", 1, None),  # a comment: the tokenizer's job
         (HEAD + b" (1), (2);\n", 1, None),  # a gap mysqldump never writes
         (HEAD + b" (1),(2) RETURNING id, (id);\n", 1, None),
         (HEAD + b" (1);\nINSERT INTO `Note` VALUES (2);\n", 2, None),

@@ -21,7 +21,11 @@ _text = st.lists(st.sampled_from([*AWKWARD, *LOOKALIKES]), max_size=8).map("".jo
 @st.composite
 def literal(draw: st.DrawFn) -> str:
     """One value as a dump tool (or a person) would write it."""
-    kind = draw(st.sampled_from(["int", "null", "hex", "str", "str", "str", "call"]))
+    kind = draw(
+        st.sampled_from(
+            ["int", "null", "hex", "str", "str", "str", "call", "dq", "name", "commented"]
+        )
+    )
     if kind == "int":
         return str(draw(st.integers(-(10**6), 10**6)))
     if kind == "null":
@@ -31,6 +35,21 @@ def literal(draw: st.DrawFn) -> str:
     if kind == "call":
         return draw(st.sampled_from(["NOW()", "CONCAT('a', ')')", "(1 + 2)"]))
     value = draw(_text)
+    if kind == "name":  # a `column`: VALUES may refer to the row's earlier columns
+        return "`" + value.replace("`", "``") + "`"
+    if kind == "dq":  # a "string", as ANSI-less MariaDB reads it
+        return '"' + value.replace("\\", "\\\\").replace('"', '""') + '"'
+    if kind == "commented":  # a comment among the values, which may hold anything
+        comment = draw(
+            st.sampled_from(
+                [
+                    f"/* {value.replace('*/', '')} */",
+                    f"# {value.replace(chr(10), '')}\n",
+                    f"-- {value.replace(chr(10), '')}\n",
+                ]
+            )
+        )
+        return f"{comment} {draw(st.integers(0, 9))}"
     if draw(st.booleans()):  # mysqldump: backslash escapes, newlines as \n or raw
         value = value.replace("\\", "\\\\").replace("'", "\\'")
         if draw(st.booleans()):
