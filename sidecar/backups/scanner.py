@@ -4,18 +4,20 @@
 and counts the rows each INSERT or REPLACE adds to the watched tables, per database (`USE`
 switches it; a single-database dump has no USE and belongs to the database its header names).
 
-Why it is fast: no Python loop per byte or per row. One compiled expression finds where a
-statement ends; string literals, quoted identifiers and comments are tokens of it, so a `;`
-inside them never ends a statement. Every quantifier is possessive, so a match that fails
-(a statement cut by the end of the buffer) fails in one pass, never by backtracking. An
-INSERT's VALUES list is matched as a sequence of plain row tuples, and its rows are counted
-by `subn` of the row expression: the count comes out of C. A run of single-row INSERTs into
-one table (`--skip-extended-insert`) is consumed by one match.
+Why it is fast: no Python loop per byte or per row. An INSERT as the dump tools write it
+(rows separated by `),(` or `),\\n(`, statements ending in `);\\n`, runs of single-row
+INSERTs taken a buffer of lines at a time) is proven and counted by `plain_rows()` with bytes
+methods alone: translate, count, find, and one split when literals hold quotes or
+parentheses. Everything else goes through compiled expressions: one finds where a statement
+ends, with string literals, quoted identifiers and comments as tokens, so a `;` inside them
+never ends a statement; every quantifier is possessive, so a match cut by the end of the
+buffer fails in one pass, never by backtracking; rows are counted by `subn`, in C.
 
-Why it is never wrong: anything the fast path does not recognise as plain rows (nested
-parentheses, comments or double-quoted strings inside VALUES) takes a slower path that blanks
-out literals and folds parentheses, still in C; an INSERT that neither path can count
+Why it is never wrong: each path counts only what it can prove and hands anything else
+down: `plain_rows` to the row expressions, those to `fold_rows` (literals and comments
+blanked out, parentheses folded inside out, still in C), and an INSERT none can count
 (`INSERT ... SELECT`, `ON DUPLICATE KEY UPDATE`) makes its table uncountable, never guessed.
+Routine and trigger bodies (`DELIMITER ;;` blocks, conditional comments) are not data.
 
 Buffers: `feed()` consumes complete statements only and returns where the first incomplete
 one starts; the caller appends more input and feeds again from there. A statement is judged
