@@ -92,7 +92,10 @@ def judge(
     # Everything newer than the judged dump is not counted yet: the newest of it comes first.
     newer = settled[: settled.index(judged)] if judged is not None else settled
     to_count = [b.file for b in newer[:1]]
-    label = "the newest backup" if not newer else "the newest counted backup"
+    if judged is None:  # the label is then the whole story
+        label = "no backup counted yet" if settled else "no backup found"
+    else:
+        label = "the newest backup" if not newer else "the newest counted backup"
     rows = tuple(
         TableVerdict(table, _rows(table, judged, label, high_water.get(table), max_drop[table]))
         for table in max_drop
@@ -162,7 +165,7 @@ def _rows(
 ) -> Verdict:
     expected: dict[str, Any] = {"highWater": high_water, "maxDrop": max_drop}
     if judged is None or judged.count is None:
-        return Verdict(Status.WARN, None, "rows", "no backup counted yet", expected)
+        return Verdict(Status.WARN, None, "rows", label, expected)
     count, label = judged.count, f"{label} ({shown(judged.file.name)})"
     details = {**expected, "backup": judged.file.name}
     rows = count.rows(table)

@@ -148,6 +148,7 @@ INCIDENT = (
     ("backups", "high_water", "expected", "candidate", "to_count"),
     [
         ((backup("a.sql", 1),), 14, (Status.WARN, None, "no backup counted yet"), None, ["a.sql"]),
+        ((), 14, (Status.WARN, None, "no backup found"), None, []),
         ((backup("a.sql", 1, {"User": 14}),), 14, (Status.PASS, 14, ""), None, []),
         ((backup("a.sql", 1, {"User": 7}),), 14, (Status.PASS, 7, ""), None, []),
         ((backup("a.sql", 1, {"User": 1}),), None, (Status.PASS, 1, ""), None, []),
@@ -228,6 +229,7 @@ INCIDENT = (
     ],
     ids=[
         "not counted yet",
+        "no backup",
         "holds them",
         "at the line",
         "nothing remembered",
