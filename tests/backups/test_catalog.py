@@ -83,7 +83,7 @@ def test_hostile_names_are_listed_and_shown_on_one_line(backup_dir: Path) -> Non
 
 
 async def test_hostile_names_are_counted_like_any_other(backup_dir: Path) -> None:
-    for i, name in enumerate(HOSTILE):
+    for i, name in enumerate([*HOSTILE, os.fsdecode(b"\xff\xfe.sql")]):
         touch(backup_dir / name, 1000 + i)
     for file in list_backups(backup_dir).files:
         count = await count_in_child(file.path, ["User"], "app")
