@@ -144,7 +144,7 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` so that a crash leaves the old or the new file, never a torn one.
 
     Creates the directory if needed; raises OSError. The temporary file is named
-    `.<name>-*.tmp` beside `path`.
+    `.<stem>-*.tmp` beside `path` (`.state-*.tmp` for `state.json`).
     """
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)

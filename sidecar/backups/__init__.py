@@ -2,6 +2,7 @@
 
 The modules, from the file up:
 - `scanner`: the SQL of a dump, fed buffer by buffer; rows counted per (database, table).
+- `plain`: the rows of INSERTs as dump tools write them, proven with bytes methods alone.
 - `dump`: one dump file (plain, gzip or zstd by magic bytes) -> `DumpCount`, never a wrong count.
 - `catalog`: the backup directory: dumps newest first, hostile entries skipped, sizes, settling.
 - `ledger`: what each file held, keyed by name, size and mtime, so each dump is read once.

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.backups.dump import count_rows
-from sidecar.backups.scanner import fold_rows, plain_rows
+from sidecar.backups.plain import plain_rows
+from sidecar.backups.scanner import fold_rows
 
 HEADER = b"-- MariaDB dump 10.19\n--\n-- Host: db    Database: app\n"
 FOOTER = b"-- Dump completed on 2026-11-25  6:00:01\n"
