@@ -263,7 +263,6 @@ class Scanner:
             return None
         key = self._key(head)
         watched = key[1] in self.tables
-        self.statements += 1
         text = buf[at : head.end()]
         if not FAST_HEAD_REFUSES.intersection(text):
             # The lines that are whole statements with this head (--skip-extended-insert, or
@@ -280,6 +279,7 @@ class Scanner:
                 if rows is not None:
                     if watched:
                         self._add(key, rows)
+                    self.statements += heads
                     return end
         body = _VALUES.match(buf, head.end())
         if body is None:
@@ -295,6 +295,7 @@ class Scanner:
                 if watched:
                     self._add(key, _ROW_RE.subn(b"", buf[end : run.end()])[1])
                 end = run.end()
+        self.statements += 1
         return end
 
     def _line_run(self, head: bytes) -> re.Pattern[bytes]:
