@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from sidecar.backups.dump import DumpCount, ProblemKind, count_rows
 from sidecar.mariadb_server import MariaDBServer
@@ -303,3 +304,27 @@ def test_a_file_without_read_permission_is_unreadable(
         "unreadable",
         "cannot open it: Permission denied",
     )
+
+
+def test_the_compression_is_told_by_magic_bytes_not_by_name(
+    app_dump: bytes, backup_dir: Path
+) -> None:
+    misnamed = backup_dir / "app.sql"
+    misnamed.write_bytes(gzip.compress(app_dump))
+    result = count_rows(misnamed, ["User"], "app")
+    assert (result.compression, result.rows("User"), result.problem) == ("gzip", 14, None)
+
+
+def test_concatenated_gzip_members_and_zstd_frames_are_read_whole(
+    app_dump: bytes, backup_dir: Path
+) -> None:
+    """`cat part1.gz part2.gz` is a valid gzip file; zstd frames concatenate the same way."""
+    cut = app_dump.index(b"INSERT INTO `Note`")
+    first, second = app_dump[:cut], app_dump[cut:]
+    (backup_dir / "a.sql.gz").write_bytes(gzip.compress(first) + gzip.compress(second))
+    zstd = zstandard.ZstdCompressor()
+    (backup_dir / "a.sql.zst").write_bytes(zstd.compress(first) + zstd.compress(second))
+    whole = count_rows(write(backup_dir / "whole.sql", app_dump), ["User", "Note"], "app")
+    for name in ("a.sql.gz", "a.sql.zst"):
+        result = count_rows(backup_dir / name, ["User", "Note"], "app")
+        assert (result.counts, result.problem) == (whole.counts, None), name
