@@ -259,7 +259,7 @@ class StateStore:
             with self._locked():
                 if not force and self.changed_on_disk():
                     return False
-                _replace(self.directory, path, text)
+                write_atomically(path, text)
                 self._known = _identity(os.stat(path))
         except OSError as exc:
             raise StateError(f"cannot write state in {self.directory}: {exc.strerror}") from None
@@ -294,8 +294,15 @@ def _read_regular(path: Path) -> tuple[str, tuple[int, int, int]]:
         os.close(fd)
 
 
-def _replace(directory: Path, path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old or the new file, never a torn one.
+
+    Creates the directory if needed; raises OSError. The temporary file is named
+    `.<stem>-*.tmp` beside `path` (`.state-*.tmp` for `state.json`).
+    """
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

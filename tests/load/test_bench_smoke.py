@@ -56,3 +56,15 @@ def test_quick_http_impl_bench_writes_its_section_and_keeps_the_rest(tmp_path: P
     assert "| before (baseline): h11 + asyncio, no deadline, no cap |" in report
     assert "(chosen)" in report and "**Chosen:" in report
     assert "nan" not in report.lower()
+
+
+def test_quick_backup_bench_writes_its_section_and_keeps_the_rest(tmp_path: Path) -> None:
+    """`bench.backups` measures a small dump and replaces only its own section."""
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nwritten by python -m bench\n")
+    result = run_bench("bench.backups", tmp_path, "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = output.read_text()
+    assert report.startswith("# Benchmarks\n\nwritten by python -m bench\n")
+    assert "## Reading backups" in report and "| `zcat \\| wc -l` |" in report
+    assert "nan" not in report.lower()

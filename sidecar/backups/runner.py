@@ -1,0 +1,91 @@
+"""Counting a dump without stalling the event loop: in a child process, within a budget.
+
+    count = await count_in_child(path, ["User"], "app", Budget(wall_seconds=600))
+
+The child (`parse_worker`) runs at a lower priority with capped CPU time and memory; the
+parent only awaits its pipes, so probes keep being served while a large dump is read (see
+docs/benchmarks.md for the loop's latency during a 1M-row parse). Whatever happens to the
+child (out of time, CPU or memory, a crash) comes back as a `DumpCount` whose problem says
+so (kind `budget`, retried later by the ledger), never as an exception; a cancelled caller
+takes the child down with it. The child gets no SIDECAR_* variables: no secret reaches it.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.backups.dump import DumpCount, Problem, ProblemKind
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one count may cost."""
+
+    wall_seconds: float = 600.0
+    cpu_seconds: int = 300  # ~60 GB of plain SQL at this machine's rate
+    memory_bytes: int = 1 << 30
+    nice: int = 10  # added to the sidecar's own niceness
+
+
+DEFAULT_BUDGET = Budget()
+
+
+async def count_in_child(
+    path: Path, tables: Sequence[str], database: str, budget: Budget = DEFAULT_BUDGET
+) -> DumpCount:
+    """Count `tables` of `database` in the dump at `path` in a child process within `budget`."""
+    request = {
+        "path": str(path),
+        "tables": list(tables),
+        "database": database,
+        "cpuSeconds": budget.cpu_seconds,
+        "memoryBytes": budget.memory_bytes,
+        "nice": budget.nice,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar.backups.parse_worker",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # a terminal's Ctrl-C goes to the sidecar, which ends it
+    )
+    try:
+        async with asyncio.timeout(budget.wall_seconds):
+            out, err = await process.communicate(json.dumps(request).encode())
+    except TimeoutError:
+        return _failed(
+            database, tables, f"counting took longer than {budget.wall_seconds:g}s: stopped"
+        )
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    code = process.returncode
+    if code == 0:
+        try:
+            return DumpCount.from_json(json.loads(out))
+        except ValueError as exc:  # JSONDecodeError is one
+            return _failed(database, tables, f"the counting process answered nonsense ({exc})")
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        return _failed(
+            database, tables, f"counting needed more than its {budget.cpu_seconds}s of CPU time"
+        )
+    last = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {code}"]
+    return _failed(database, tables, f"the counting process failed: {last[0][:200]}")
+
+
+def _failed(database: str, tables: Sequence[str], message: str) -> DumpCount:
+    return DumpCount(
+        database=database, tables=tuple(tables), problem=Problem(ProblemKind.BUDGET, message)
+    )

@@ -1,0 +1,58 @@
+"""One look at the backup directory, and the counting it asks for: what the backup check runs.
+
+    listing = list_backups(directory, patterns)                 # cheap: scandir and stat
+    backups = known_backups(listing, previous, ledger, tables, database, now)
+    judgement = judge(backups, high_water, max_drop, now, max_age)   # pure
+    ledger = await count_files(judgement.to_count, tables, database, ledger)  # slow: off-cycle
+
+The first three are cheap enough for every cycle; `count_files` reads whole dumps (in child
+processes) and belongs in a background task whose result the next cycle picks up from the
+ledger, so that a cycle never waits for a dump to be read.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+
+from sidecar.backups.catalog import BackupFile, Listing, still_being_written
+from sidecar.backups.judge import Backup
+from sidecar.backups.ledger import Ledger
+from sidecar.backups.runner import DEFAULT_BUDGET, Budget, count_in_child
+
+# A dump whose size and mtime held still this long is done: mariadb-dump writes steadily,
+# but may wait on a table lock for a while before its first row.
+SETTLE = 120.0
+
+
+def known_backups(
+    listing: Listing,
+    previous: Listing | None,
+    ledger: Ledger,
+    tables: Sequence[str],
+    database: str,
+    now: float,
+    settle: float = SETTLE,
+) -> tuple[Backup, ...]:
+    """The listing's dumps, each with whether it is still being written and its known count."""
+    writing = still_being_written(listing, previous, now, settle)
+    return tuple(
+        Backup(file, True)
+        if file.name in writing
+        else Backup(file, False, ledger.lookup(file, tables, database, now))
+        for file in listing.files
+    )
+
+
+async def count_files(
+    files: Sequence[BackupFile],
+    tables: Sequence[str],
+    database: str,
+    ledger: Ledger,
+    budget: Budget = DEFAULT_BUDGET,
+    clock: Callable[[], float] = time.time,
+) -> Ledger:
+    """`ledger` with each of `files` counted in turn, each in a child process within `budget`."""
+    for file in files:
+        ledger = ledger.record(
+            file, await count_in_child(file.path, tables, database, budget), clock()
+        )
+    return ledger
