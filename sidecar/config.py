@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sidecar import identifiers
+from sidecar.backups.catalog import DEFAULT_PATTERNS
+from sidecar.backups.judge import MAX_AGE
 from sidecar.dburl import DatabaseURL, parse_db_url
 from sidecar.durations import format_duration, parse_duration
 from sidecar.identity.pin import parse_pin
@@ -122,6 +124,26 @@ class TableConfig(BaseModel):
     exact_count_interval: PositiveDuration = 600.0
 
 
+@dataclass(frozen=True)
+class BackupSettings:
+    """The slice of configuration the backup checks need."""
+
+    directory: Path
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    max_age: float = MAX_AGE
+    state_dir: Path | None = None  # where what each dump held is remembered
+
+
+class BackupTable(BaseModel):
+    """`[backups]` in the TOML file: the same three settings as the variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dir: Path
+    glob: list[str] | str | None = None
+    max_age: PositiveDuration | None = None
+
+
 class Settings(BaseSettings):
     """Everything the sidecar can be told. Field `x` is `SIDECAR_X` and `--x`."""
 
@@ -169,6 +191,15 @@ class Settings(BaseSettings):
     )
     push_url: str | None = setting(
         None, "GET after every cycle, for push monitors (it may hold a secret)", "serve", True
+    )
+    backup_dir: Path | None = setting(
+        None, "where the backups are mounted (read-only); turns the backup checks on"
+    )
+    backup_glob: str | None = setting(
+        None, "which files are backups, comma-separated (default: *.sql,*.sql.gz,*.sql.zst)"
+    )
+    backup_max_age: PositiveDuration | None = setting(
+        None, "warn when the newest backup is older, fail past twice it (default: 26h)"
     )
     log_level: str = setting("info", "debug, info, warning or error")
 
@@ -233,6 +264,7 @@ class ResolvedConfig(BaseModel):
     tables: tuple[TableConfig, ...]
     identity: IdentitySettings
     details_token: SecretStr | None  # from SIDECAR_DETAILS_TOKEN or its file
+    backups: BackupSettings | None  # None: no backup directory to watch
 
     @property
     def db(self) -> DatabaseURL:
@@ -333,6 +365,7 @@ def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
         tables=_resolve_tables(settings),
         identity=identity,
         details_token=_resolve_token(settings),
+        backups=_resolve_backups(settings),
     )
 
 
@@ -379,6 +412,30 @@ def _resolve_database(settings: Settings) -> DatabaseURL | None:
     return url.with_password(password)
 
 
+def _patterns(value: list[str] | str, setting: str) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else value.split(",")
+    patterns = tuple(p.strip() for p in parts if p.strip())
+    if not patterns or any("/" in p for p in patterns):
+        raise ConfigError(setting, "must be file-name patterns such as *.sql.gz, comma-separated")
+    return patterns
+
+
+def _resolve_backups(settings: Settings) -> BackupSettings | None:
+    table = _backups_from_toml(settings.config) if settings.config is not None else None
+    directory = settings.backup_dir or (table.dir if table else None)
+    if directory is None:
+        if settings.backup_glob is not None or settings.backup_max_age is not None:
+            raise ConfigError("SIDECAR_BACKUP_DIR", "is needed to watch backups")
+        return None
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    if settings.backup_glob is not None:
+        patterns = _patterns(settings.backup_glob, "SIDECAR_BACKUP_GLOB")
+    elif table is not None and table.glob is not None:
+        patterns = _patterns(table.glob, "SIDECAR_CONFIG backups.glob")
+    max_age = settings.backup_max_age or (table.max_age if table else None) or MAX_AGE
+    return BackupSettings(directory, patterns, max_age, settings.state_dir)
+
+
 def _resolve_token(settings: Settings) -> SecretStr | None:
     if settings.details_token_file is None:
         return settings.details_token
@@ -418,14 +475,31 @@ def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:
     return tuple(tables)
 
 
-def _tables_from_toml(path: Path, defaults: dict[str, Any]) -> list[TableConfig]:
+def _toml(path: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(path.read_text())
     except OSError as exc:
         raise ConfigError("SIDECAR_CONFIG", f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("SIDECAR_CONFIG", f"{path} is not valid TOML: {exc}") from None
-    unknown = set(document) - {"tables"}
+    return document
+
+
+def _backups_from_toml(path: Path) -> BackupTable | None:
+    entry = _toml(path).get("backups")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ConfigError("SIDECAR_CONFIG", f"{path}: `backups` must be a table")
+    try:
+        return BackupTable(**entry)
+    except ValidationError as exc:
+        raise _first_error(exc, prefix="SIDECAR_CONFIG backups.") from None
+
+
+def _tables_from_toml(path: Path, defaults: dict[str, Any]) -> list[TableConfig]:
+    document = _toml(path)
+    unknown = set(document) - {"tables", "backups"}
     if unknown:
         raise ConfigError("SIDECAR_CONFIG", f"unknown key {sorted(unknown)[0]!r} in {path}")
     entries = document.get("tables", [])

@@ -6,6 +6,7 @@ only its slice of the configuration.
 
 from typing import Any
 
+from sidecar.checks.backups import backup_checks
 from sidecar.checks.base import Check
 from sidecar.checks.connection import ConnectionCheck
 from sidecar.checks.latest_record import LatestRecordCheck
@@ -26,4 +27,6 @@ def build_checks(config: ResolvedConfig) -> list[Check[Any]]:
         if table.timestamp_column is not None:
             checks.append(LatestRecordCheck(table))
     checks.append(VolumeIdentityCheck(build_sources(config.identity), config.identity))
+    if config.backups is not None:
+        checks += backup_checks(config.backups, config.tables, config.db.database)
     return checks

@@ -1,0 +1,247 @@
+"""`backup:freshness`, `backup:size` and `<table>:backupRows`: do the backups still hold our data?
+
+In the incident the nightly dump saved the day; the next one, taken of the fresh database,
+would have held one admin user, and rotation would have dropped the good ones one by one.
+These checks read the backup directory (`SIDECAR_BACKUP_DIR`, mounted read-only): the newest
+dump's age, its size against the ones before it, and the rows of each watched table in it,
+against the live high-water mark. A failing dump names the restore candidate: the newest older
+dump that still holds the remembered rows.
+
+The three checks share one `BackupWatch`: it lists the directory once a cycle (cheap: scandir
+and stat), and counts dumps in the background, one at a time, each in a niced child process
+within a budget (sidecar/backups/runner.py), so a cycle never waits for a dump to be read.
+What each file held is kept in `backups.json` beside the state, so each dump is read once.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.backups import judge as backup_judge
+from sidecar.backups.catalog import Listing, list_backups
+from sidecar.backups.judge import Backup, Verdict
+from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
+from sidecar.backups.survey import count_files, known_backups
+from sidecar.checks.base import (
+    Check,
+    JudgeContext,
+    Judgement,
+    ObserveContext,
+    Problem,
+    metric_labels,
+)
+from sidecar.config import BackupSettings, TableConfig
+from sidecar.database import DatabaseError, ErrorKind
+from sidecar.results import JSON, Family, PerfDatum, Sample, Status
+from sidecar.state import Memory
+
+log = logging.getLogger("sidecar.checks.backups")
+
+FRESHNESS_KEY = "backup:freshness"
+SIZE_KEY = "backup:size"
+AGE = Family("sidecar_backup_age_seconds", "Age of the newest backup")
+SIZE = Family("sidecar_backup_size_bytes", "Size of the newest backup")
+ROWS = Family("sidecar_backup_rows", "Rows of the table in the newest counted backup", ("table",))
+
+
+@dataclass(frozen=True)
+class BackupSurvey:
+    """The backup directory as listed this cycle, each dump with what is known of it."""
+
+    backups: tuple[Backup, ...]
+    skipped: int  # entries named like dumps that are not regular files (directories, FIFOs)
+
+
+class BackupWatch:
+    """Lists the backup directory once a cycle and counts dumps in the background."""
+
+    def __init__(
+        self, settings: BackupSettings, tables: Sequence[TableConfig], database: str
+    ) -> None:
+        self.settings = settings
+        self.tables = tuple(t.name for t in tables)
+        self.max_drop = {t.name: t.max_drop for t in tables}
+        self.database = database
+        self._ledger_path = settings.state_dir / LEDGER_FILE if settings.state_dir else None
+        self._ledger = self._load_ledger()
+        self._previous: Listing | None = None
+        self._surveyed: tuple[ObserveContext, asyncio.Task[BackupSurvey]] | None = None
+        self._counting: asyncio.Task[None] | None = None
+
+    def _load_ledger(self) -> Ledger:
+        if self._ledger_path is None:
+            return Ledger()
+        try:
+            return Ledger.load(self._ledger_path)
+        except LedgerError as exc:
+            # The ledger is a cache: counting the dumps again costs time, never a verdict.
+            log.warning("%s; the backups will be counted again", exc)
+            return Ledger()
+
+    async def survey(self, ctx: ObserveContext) -> BackupSurvey:
+        """This cycle's survey: listed once, whichever of the backup checks asks first."""
+        if self._surveyed is None or self._surveyed[0] is not ctx:
+            self._surveyed = (ctx, asyncio.ensure_future(self._list(ctx)))
+        return await asyncio.shield(self._surveyed[1])
+
+    async def _list(self, ctx: ObserveContext) -> BackupSurvey:
+        listing = await asyncio.to_thread(
+            list_backups, self.settings.directory, self.settings.patterns
+        )
+        now = ctx.clock()
+        backups = known_backups(
+            listing, self._previous, self._ledger, self.tables, self.database, now
+        )
+        self._previous = listing
+        self._ledger = self._ledger.keep(listing.files)
+        # What to count next depends on the remembered marks: a failing dump sends us looking
+        # for an older one that still holds them.
+        wanted = self.verdicts(BackupSurvey(backups, len(listing.skipped)), ctx.memory, now)
+        if wanted.to_count and (self._counting is None or self._counting.done()):
+            self._counting = asyncio.create_task(self._count(wanted.to_count, ctx))
+        return BackupSurvey(backups, len(listing.skipped))
+
+    async def _count(self, files: Sequence[Any], ctx: ObserveContext) -> None:
+        self._ledger = await count_files(
+            files, self.tables, self.database, self._ledger, clock=ctx.clock
+        )
+        if self._ledger_path is not None:
+            try:
+                await asyncio.to_thread(self._ledger.save, self._ledger_path)
+            except OSError as exc:
+                log.warning("cannot save %s: %s", self._ledger_path, exc.strerror)
+
+    def verdicts(self, survey: BackupSurvey, memory: Memory, now: float) -> backup_judge.Judgement:
+        """The backup verdicts for this survey against the remembered marks (pure)."""
+        high_water = {
+            name: (memory.tables[name].high_water if name in memory.tables else None)
+            for name in self.tables
+        }
+        return backup_judge.judge(
+            survey.backups, high_water, self.max_drop, now, self.settings.max_age
+        )
+
+    async def aclose(self) -> None:
+        """Stop a count still running (its child process goes with it)."""
+        for task in (self._counting, self._surveyed[1] if self._surveyed else None):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+def _judgement(verdict: Verdict, samples: tuple[Sample, ...], perf: PerfDatum | None) -> Judgement:
+    details = {k: v for k, v in verdict.details.items() if v is not None}
+    expected: dict[str, JSON] = {}
+    for key in ("maxAge", "maxDrop", "highWater"):
+        if key in details:
+            expected[key] = details.pop(key)
+    return Judgement(
+        verdict.status,
+        verdict.observed,
+        verdict.output,
+        expected,
+        details,
+        samples=samples,
+        perfdata=(perf,) if perf is not None else (),
+    )
+
+
+def _unlisted(problem: Problem) -> Judgement:
+    # The directory could not be listed: the checks cannot say the backups are fine.
+    return Judgement(Status.FAIL, None, f"cannot list the backup directory: {problem.reason}")
+
+
+class _BackupCheck:
+    """What the three backup checks share: the watch, and the survey as observation."""
+
+    unit = ""
+
+    def __init__(self, watch: BackupWatch) -> None:
+        self.watch = watch
+
+    async def observe(self, ctx: ObserveContext) -> BackupSurvey:
+        """The directory as listed this cycle (once for all three checks)."""
+        try:
+            return await self.watch.survey(ctx)
+        except OSError as exc:
+            raise _listing_error(exc) from exc
+
+    async def aclose(self) -> None:
+        """Stop the background count (the watch is shared; closing twice is harmless)."""
+        await self.watch.aclose()
+
+
+class BackupFreshnessCheck(_BackupCheck):
+    """The newest dump's age: warn past max_age, fail past twice it or with none at all."""
+
+    key = FRESHNESS_KEY
+    unit = "s"
+    labels = metric_labels("backupFreshness")
+
+    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
+        """Judge the newest dump's age."""
+        if isinstance(seen, Problem):
+            return _unlisted(seen)
+        verdict = self.watch.verdicts(seen, ctx.memory, ctx.now).freshness
+        samples = (Sample(AGE, verdict.observed),) if verdict.observed is not None else ()
+        perf = PerfDatum(self.key, verdict.observed, "s") if verdict.observed is not None else None
+        return _judgement(verdict, samples, perf)
+
+
+class BackupSizeCheck(_BackupCheck):
+    """The newest dump's size against the median of the ones before it."""
+
+    key = SIZE_KEY
+    unit = "bytes"
+    labels = metric_labels("backupSize")
+
+    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
+        """Judge the newest dump's size."""
+        if isinstance(seen, Problem):
+            return _unlisted(seen)
+        verdict = self.watch.verdicts(seen, ctx.memory, ctx.now).size
+        samples = (Sample(SIZE, verdict.observed),) if verdict.observed is not None else ()
+        perf = PerfDatum(self.key, verdict.observed, "B") if verdict.observed is not None else None
+        return _judgement(verdict, samples, perf)
+
+
+class BackupRowsCheck(_BackupCheck):
+    """The rows of one watched table in the newest counted dump, against the high-water mark."""
+
+    unit = "rows"
+
+    def __init__(self, watch: BackupWatch, table: str) -> None:
+        super().__init__(watch)
+        self.table = table
+        self.key = f"{table}:backupRows"
+        self.labels = metric_labels("backupRows", table)
+
+    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
+        """Judge the table's rows in the newest counted dump; name the restore candidate."""
+        if isinstance(seen, Problem):
+            return _unlisted(seen)
+        judged = self.watch.verdicts(seen, ctx.memory, ctx.now)
+        verdict = next(v.verdict for v in judged.rows if v.table == self.table)
+        rows = verdict.observed
+        samples = (Sample(ROWS, rows, (self.table,)),) if rows is not None else ()
+        perf = PerfDatum(self.key, rows) if rows is not None else None
+        return _judgement(verdict, samples, perf)
+
+
+def _listing_error(exc: OSError) -> DatabaseError:
+    # Not a database error, but the same shape: a kind for logic, a reason to show.
+    return DatabaseError(ErrorKind.OTHER, exc.strerror or type(exc).__name__)
+
+
+def backup_checks(
+    settings: BackupSettings, tables: Sequence[TableConfig], database: str
+) -> list[Check[Any]]:
+    """The backup checks for `settings`: freshness, size, and the rows of each watched table."""
+    watch = BackupWatch(settings, tables, database)
+    checks: list[Check[Any]] = [BackupFreshnessCheck(watch), BackupSizeCheck(watch)]
+    checks += [BackupRowsCheck(watch, t.name) for t in tables]
+    return checks
