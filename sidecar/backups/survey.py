@@ -11,10 +11,12 @@ ledger, so that a cycle never waits for a dump to be read.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
-from sidecar.backups.catalog import BackupFile, Listing, still_being_written
-from sidecar.backups.judge import Backup
+from sidecar.backups.catalog import BackupFile, Listing, list_backups, still_being_written
+from sidecar.backups.dump import count_rows
+from sidecar.backups.judge import Backup, Judgement, judge
 from sidecar.backups.ledger import Ledger
 from sidecar.backups.runner import DEFAULT_BUDGET, Budget, count_in_child
 
@@ -56,3 +58,27 @@ async def count_files(
             file, await count_in_child(file.path, tables, database, budget), clock()
         )
     return ledger
+
+
+def look_now(
+    directory: Path,
+    patterns: Sequence[str],
+    high_water: Mapping[str, int | None],
+    max_drop: Mapping[str, float],
+    database: str,
+    ledger: Ledger,
+    now: float,
+) -> Judgement:
+    """Judge the directory as it is, counting (here, in this process) whatever the judgement
+    asks for until it has its answer: for `sidecar volumes` on the host during an incident,
+    where waiting a few seconds for the restore candidate is the point."""
+    tables = list(max_drop)
+    listing = list_backups(directory, patterns)
+    for _ in range(len(listing.files) + 1):
+        backups = known_backups(listing, None, ledger, tables, database, now)
+        judgement = judge(backups, high_water, max_drop, now)
+        if not judgement.to_count:
+            return judgement
+        for file in judgement.to_count:
+            ledger = ledger.record(file, count_rows(file.path, tables, database), now)
+    return judgement

@@ -54,6 +54,12 @@ def add_parsers(subparsers: Any) -> None:
         " stack is on the likely data, 1 unsure, 2 when it is not, 3 unknown.",
     )
     _add_common(volumes)
+    volumes.add_argument(
+        "--backup-dir",
+        type=Path,
+        help="where the backups are, to name the one to restore (default: the sidecar's"
+        " bind mount for SIDECAR_BACKUP_DIR in the compose file)",
+    )
     volumes.set_defaults(handler=run_volumes)
 
 
@@ -155,15 +161,25 @@ def run_preflight(options: argparse.Namespace) -> int:
 def run_volumes(options: argparse.Namespace) -> int:
     """Compare the twins; print; return the exit code."""
     from sidecar.preflight import render
+    from sidecar.preflight.backups import backup_note
     from sidecar.preflight.recover import compare
 
     try:
         stack, observed, memory = _observe(options)
         reports = compare(stack, observed, memory)
+        note = backup_note(stack, options.backup_dir, memory.state, memory.state_dir)
         if options.json:
-            _print_json(render.volumes_json(stack, observed, reports, memory))
+            document = render.volumes_json(stack, observed, reports, memory)
+            if note is not None:
+                document["backups"] = {
+                    "directory": str(note.directory),
+                    "restoreCandidate": note.candidate,
+                    "lines": list(note.lines),
+                }
+            _print_json(document)
         else:
-            print("\n".join(render.volumes_text(stack, observed, reports, memory)))
+            lines = render.volumes_text(stack, observed, reports, memory)
+            print("\n".join([*lines, *(note.lines if note is not None else ())]))
         return render.exit_code([r.status for r in reports])
     except PreflightError as exc:
         return _unknown("volumes", exc, options.json)

@@ -18,7 +18,7 @@ from sidecar.preflight.tools import Tool
 from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
 from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
 from sidecar.results import Status
-from sidecar.state import StateError, StateStore
+from sidecar.state import Memory, StateError, StateStore
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class RememberedVolumes:
 
     volumes: dict[str, str]  # volume name -> where it is remembered ("state", "pin")
     notes: tuple[str, ...]  # why a source could not be read
+    state: Memory | None = None  # the sidecar's memory, when its state file was read
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
     """The volume names the sidecar remembers: its state file and its pin."""
     volumes: dict[str, str] = {}
     notes = []
+    memory = None
     directory = state_dir or _state_host_dir(stack)
     if directory is not None:
         try:
@@ -67,7 +70,7 @@ def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
     for sidecar in stack.sidecars:
         for pinned in pinned_volumes(replace(stack, sidecars=(sidecar,))):
             volumes.setdefault(pinned, f"{PIN} of {sidecar.name}")
-    return RememberedVolumes(volumes, tuple(notes))
+    return RememberedVolumes(volumes, tuple(notes), memory, directory)
 
 
 def _state_host_dir(stack: Stack) -> Path | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.mariadb_server import MariaDBServer
 from tests.preflight.stacks import INCIDENT
 from tests.support.servers import run_cli
 
@@ -370,3 +371,51 @@ def test_the_real_compose_tool_creates_the_volume_preflight_named(
 def _containers(engine: EngineVolumes, rename: Rename) -> list[str]:
     label = f"label=com.docker.compose.project={rename.old_project}"
     return engine.run("ps", "-a", "-q", "--filter", label).split()
+
+
+def test_volumes_names_the_backup_that_still_holds_the_remembered_rows(
+    tmp_path: Path, engine: EngineVolumes, rename: Rename, seeded: MariaDBServer
+) -> None:
+    """The other way back: the newest dump holds the fresh database, an older one our users."""
+    import time
+
+    from tests.backups.dumps import mariadb_dump, write
+    from tests.support.servers import incident
+
+    engine.create(rename.old_volume, rename.old_project, data=2_000_000)
+    engine.create(rename.new_volume, rename.new_directory, data=20_000)
+    vulnerable = _stack_from(tmp_path, rename, "incident/compose.yaml")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    now = time.time()
+    write(backups / "app-2025-11-27.sql.gz", mariadb_dump(seeded, "app"), now - 26 * 3600)
+    incident(seeded)
+    write(backups / "app-2025-11-28.sql.gz", mariadb_dump(seeded, "app"), now - 3600)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "state.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "identity": {"recorded_at": 1.0, "sources": {"volume": rename.old_volume}},
+                "tables": {"User": {"high_water": 14, "newest": None}},
+                "adopted_at": None,
+            }
+        )
+    )
+    found = run_cli(
+        "volumes",
+        "--engine",
+        engine.engine,
+        "--state-dir",
+        str(state),
+        "--backup-dir",
+        str(backups),
+        cwd=vulnerable,
+    )
+    assert found.returncode == 2, found.stdout + found.stderr
+    assert (
+        "fail: the newest backup (app-2025-11-28.sql.gz) holds 1 User row; the database held 14"
+        in found.stdout
+    )
+    assert "restore candidate: app-2025-11-27.sql.gz" in found.stdout

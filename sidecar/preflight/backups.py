@@ -1,0 +1,97 @@
+"""`sidecar volumes` and the backups: which dump still holds the rows the sidecar remembers.
+
+During an incident the volume twins are one way back; the backups are the other. When the
+stack's sidecar watches a backup directory (its `SIDECAR_BACKUP_DIR` bind mount, or
+`--backup-dir`), the dumps are judged as the sidecar judges them, against the high-water
+marks in its state file, reusing its record of what each dump held (`backups.json`) and
+counting on the spot what it has not counted yet: the newest dump, and the restore candidate.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.backups.catalog import DEFAULT_PATTERNS, shown
+from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
+from sidecar.backups.survey import look_now
+from sidecar.dburl import parse_db_url
+from sidecar.preflight.stack import Stack
+from sidecar.state import Memory
+from sidecar.timestamps import iso
+
+DEFAULT_MAX_DROP = 0.5
+
+
+@dataclass(frozen=True)
+class BackupNote:
+    """What the backups say, for the text and the JSON output."""
+
+    directory: Path
+    lines: tuple[str, ...]
+    candidate: str | None  # the restore candidate's file name
+
+
+def mounted_backup_dir(stack: Stack) -> Path | None:
+    """The host directory bind-mounted as the sidecar's SIDECAR_BACKUP_DIR, if any."""
+    for sidecar in stack.sidecars:
+        target = sidecar.environment.get("SIDECAR_BACKUP_DIR")
+        for mount in sidecar.mounts:
+            if target and mount.type == "bind" and mount.source and mount.target == target:
+                return (stack.project.directory / Path(mount.source).expanduser()).resolve()
+    return None
+
+
+def _database(stack: Stack) -> str | None:
+    for sidecar in stack.sidecars:
+        url = sidecar.environment.get("SIDECAR_DB_URL")
+        if url:
+            try:
+                return parse_db_url(url).database
+            except ValueError:
+                continue
+    return None
+
+
+def backup_note(
+    stack: Stack, backup_dir: Path | None, memory: Memory | None, state_dir: Path | None
+) -> BackupNote | None:
+    """The newest dump and the restore candidate, or None when no backups are watched."""
+    directory = backup_dir or mounted_backup_dir(stack)
+    if directory is None:
+        return None
+    marks = {name: t.high_water for name, t in (memory.tables if memory else {}).items()}
+    marks = {name: mark for name, mark in marks.items() if mark}
+    database = _database(stack)
+    if not marks or database is None:
+        why = "no remembered row counts" if not marks else "no SIDECAR_DB_URL to name the database"
+        return BackupNote(directory, (f"backups in {directory}: not judged ({why})",), None)
+    ledger = Ledger()
+    if state_dir is not None and (state_dir / LEDGER_FILE).exists():
+        # A cache: when it cannot be read, the dumps are counted here instead.
+        with contextlib.suppress(LedgerError):
+            ledger = Ledger.load(state_dir / LEDGER_FILE)
+    try:
+        judgement = look_now(
+            directory,
+            DEFAULT_PATTERNS,
+            marks,
+            dict.fromkeys(marks, DEFAULT_MAX_DROP),
+            database,
+            ledger,
+            time.time(),
+        )
+    except OSError as exc:
+        return BackupNote(directory, (f"backups in {directory}: {exc.strerror}",), None)
+    lines = [f"backups in {directory}:"]
+    for table in judgement.rows:
+        verdict = table.verdict
+        said = verdict.output or f"the newest backup holds {verdict.observed} {table.table} rows"
+        lines.append(f"  {verdict.status}: {said}")
+    candidate = judgement.restore_candidate
+    if candidate is not None:
+        when = iso(candidate.file.mtime, "seconds")
+        lines.append(f"  restore candidate: {shown(candidate.file.name)} (written {when})")
+    return BackupNote(
+        directory, tuple(lines), candidate.file.name if candidate is not None else None
+    )
