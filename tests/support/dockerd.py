@@ -28,6 +28,7 @@ plugin into a private DOCKER_CONFIG: `docker compose` as users type it. (The whe
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
@@ -234,7 +235,7 @@ def _kill_and_wait(pids: Iterable[int], sig: signal.Signals, timeout: float) -> 
     return alive
 
 
-def _cgroup_dirs(name: str) -> list[Path]:
+def cgroup_dirs(name: str) -> list[Path]:
     """The directory of cgroup `/<name>` in every mounted cgroup hierarchy."""
     found = []
     with open("/proc/self/mountinfo", encoding="utf-8") as info:
@@ -261,8 +262,8 @@ def sweep(docker_dir: Path, cgroup: str) -> list[str]:
 
     The daemon (by its pidfile), its containerd and shims (their command lines name the
     directory), the containers' processes (by cgroup), its cgroups, its bridges (by the address
-    pool it was given) and the empty directories it made outside. Its mounts and files go with
-    the run's directory (e2e_runs.remove_tree).
+    pool it was given), its shims' sockets and the empty directories it made outside. Its
+    mounts and files go with the run's directory (e2e_runs.remove_tree).
     """
     removed: list[str] = []
     with contextlib.suppress(OSError, ValueError):
@@ -274,7 +275,7 @@ def sweep(docker_dir: Path, cgroup: str) -> list[str]:
     mine = processes_naming(docker_dir)
     removed += [f"process {pid}" for pid in mine]
     _kill_and_wait(mine, signal.SIGKILL, 10)
-    cgroups = _cgroup_dirs(cgroup)
+    cgroups = cgroup_dirs(cgroup)
     contained = _cgroup_pids(cgroups)
     removed += [f"container process {pid}" for pid in sorted(contained)]
     left = _kill_and_wait(contained, signal.SIGKILL, 15)
@@ -285,6 +286,7 @@ def sweep(docker_dir: Path, cgroup: str) -> list[str]:
         top.rmdir()
         removed.append(f"cgroup {top}")
     removed += _remove_bridges(docker_dir / "pool")
+    removed += _remove_shim_sockets(docker_dir)
     with contextlib.suppress(OSError, ValueError):
         for outside in json.loads((docker_dir / "outside.json").read_text()):
             with contextlib.suppress(OSError):
@@ -292,7 +294,8 @@ def sweep(docker_dir: Path, cgroup: str) -> list[str]:
     return removed
 
 
-def _remove_bridges(pool_file: Path) -> list[str]:
+def bridges_in(pool_file: Path) -> list[str]:
+    """Bridges (br-*) with an address in the pool recorded in `pool_file`."""
     try:
         pool = ipaddress.IPv4Network(pool_file.read_text().strip())
     except (OSError, ValueError):
@@ -300,12 +303,41 @@ def _remove_bridges(pool_file: Path) -> list[str]:
     out = subprocess.run(
         ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=False
     ).stdout
-    removed = []
+    found = []
     for line in out.splitlines():
         match = re.match(r"\d+:\s+(br-[0-9a-f]+)\s+inet\s+([\d.]+)/", line)
         if match and ipaddress.IPv4Address(match.group(2)) in pool:
-            subprocess.run(["ip", "link", "del", match.group(1)], capture_output=True, check=False)
-            removed.append(f"bridge {match.group(1)}")
+            found.append(match.group(1))
+    return found
+
+
+def _remove_bridges(pool_file: Path) -> list[str]:
+    removed = []
+    for bridge in bridges_in(pool_file):
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+        removed.append(f"bridge {bridge}")
+    return removed
+
+
+def shim_sockets(docker_dir: Path) -> list[Path]:
+    """The sockets containerd-shims of this daemon's containers keep in /run/containerd/s.
+
+    A shim names its socket sha256(<containerd address>/<namespace>/<container id>) (containerd
+    1.6, runtime/v2/shim.SocketAddress) and removes it when it exits; a SIGKILLed one cannot.
+    """
+    address = docker_dir / "exec" / "containerd" / "containerd.sock"
+    containers = docker_dir / "data" / "containers"
+    ids = [p.name for p in containers.iterdir()] if containers.is_dir() else []
+    digests = (hashlib.sha256(str(address / "moby" / i).encode()).hexdigest() for i in ids)
+    return [Path("/run/containerd/s") / d for d in digests]
+
+
+def _remove_shim_sockets(docker_dir: Path) -> list[str]:
+    removed = []
+    for path in shim_sockets(docker_dir):
+        if path.exists():
+            path.unlink()
+            removed.append(f"shim socket {path}")
     return removed
 
 
