@@ -67,9 +67,12 @@ def test_renamed_directory_gets_an_empty_volume_and_the_gate_never_starts_the_ap
 def test_fixed_project_name_survives_the_rename_under_compose_v2(
     docker_workspace: Workspace,
 ) -> None:
-    """With `name:` pinned, the renamed directory reuses the volume; the app starts on 14 users."""
+    """With `name:` pinned, the renamed directory reuses the volume; the app starts on 14 users,
+    and the restart checklist of compose/README.md (snapshot before, verify after) passes."""
     stack = deploy(docker_workspace.engine, COMPOSE, docker_workspace.old, free_port())
     bring_up_and_fill(stack)
+    snapshot = "/var/lib/sidecar/before.json"  # in ./state: it outlives the containers
+    stack.compose("exec", "-T", "sidecar", "sidecar", "snapshot", "--out", snapshot)
     volume = stack.volume
     stack.compose("down")
 
@@ -77,6 +80,8 @@ def test_fixed_project_name_survives_the_rename_under_compose_v2(
     stack.compose("up", "-d")
     check_fixed_stack_kept_its_data(stack, volume)
     assert "waiting for the sidecar" not in stack.logs("app")
+    verified = stack.compose("exec", "-T", "sidecar", "sidecar", "verify", "--against", snapshot)
+    assert "no change in identity or row counts" in verified, verified
     poll(
         "Docker to report the app running",
         lambda: stack.inspect("app", "{{.State.Status}}") == "running",
