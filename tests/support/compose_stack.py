@@ -158,10 +158,12 @@ class Stack:
 
     def root_sql(self, query: str) -> str:
         password = (self.dir / "secrets" / "mariadb_root_password.txt").read_text().strip()
+        # `-e NAME` without a value passes the client's variable on: the password never
+        # appears on a command line, nor in the message of a failed call.
         return self.engine.ok(
             "exec",
             "-e",
-            f"MYSQL_PWD={password}",
+            "MYSQL_PWD",
             self.container("mariadb"),
             "mariadb",
             "-uroot",
@@ -170,6 +172,7 @@ class Stack:
             "app",
             "-e",
             query,
+            env={"MYSQL_PWD": password},
         ).strip()
 
     def logs(self, service: str) -> str:

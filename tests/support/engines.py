@@ -84,13 +84,15 @@ class Engine:
     runs_healthchecks: bool
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """The engine's CLI with these arguments (never raises on a non-zero exit)."""
-        return run_command([*self.cli, *args], env=self.env, timeout=timeout)
+        return run_command([*self.cli, *args], env={**self.env, **(env or {})}, timeout=timeout)
 
-    def ok(self, *args: str) -> str:
+    def ok(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """The engine's CLI with these arguments; its stdout, or an AssertionError with stderr."""
-        proc = self.run(*args)
+        proc = self.run(*args, env=env)
         assert proc.returncode == 0, f"{self.name} {' '.join(args)}: {proc.stderr.strip()}"
         return proc.stdout
 
