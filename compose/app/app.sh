@@ -4,9 +4,10 @@
 # incident invisible: on an empty volume it produced a plausible, almost empty database.
 #
 # The app starts only once the sidecar vouches for the database: compose gates it with
-# `depends_on: sidecar: condition: service_healthy`, and this script checks /readyz again
-# before it touches the schema, because podman-compose with podman < 4.6 skips
-# service_healthy conditions (with a warning) and starts the app anyway.
+# `depends_on: sidecar: condition: service_healthy`, and that is all Docker Compose needs.
+# podman-compose with podman < 4.6 skips service_healthy conditions (with a warning) and
+# starts the app anyway: there READYZ_WAIT=1 (set by podman-compose.yaml, which only
+# podman-compose reads) makes this script wait for the sidecar's /readyz itself first.
 set -euo pipefail
 
 db_password="$(<"${DB_PASSWORD_FILE:?}")"
@@ -29,10 +30,12 @@ sql() {
         "${DB_NAME:-app}" --batch --skip-column-names "$@"
 }
 
-log "waiting for the sidecar to vouch for the database (http://$sidecar_host:$sidecar_port/readyz)"
-until sidecar_ready 2>/dev/null; do
-    sleep 2
-done
+if [ "${READYZ_WAIT:-0}" = 1 ]; then
+    log "waiting for the sidecar to vouch for the database (http://$sidecar_host:$sidecar_port/readyz)"
+    until sidecar_ready 2>/dev/null; do
+        sleep 2
+    done
+fi
 
 # The sidecar can vouch for a server that is still accepting its first connections elsewhere;
 # give MariaDB a bounded moment rather than crash-looping.
