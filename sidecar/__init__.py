@@ -1,3 +1,3 @@
 """sidecar: a health-check sidecar that knows whether MariaDB still holds *your* data."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

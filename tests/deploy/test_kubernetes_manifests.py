@@ -14,7 +14,7 @@ KUBERNETES = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 # The oldest release where native sidecars (initContainers with restartPolicy: Always) are on
 # by default; the manifests must work from here on.
 MIN_KUBERNETES = "1.29.0"
-SIDECAR_IMAGE = "ghcr.io/example/sidecar:0.1.0"
+SIDECAR_IMAGE = "ghcr.io/example/sidecar:0.2.0"
 
 Manifest = dict[str, Any]
 
