@@ -25,9 +25,10 @@ def test_webhook_fires_on_each_transition_and_only_then(
             assert failure["status"] == "fail" and failure["previous"] == "pass"
             assert failure["text"].startswith("sidecar: database verdict is FAIL (was pass): ")
             # Checks failing for the same reason share one clause (here: the database is down).
-        assert "database:connection, User:rowCount, User:latestRecord: cannot connect" in (
-            failure["text"]
-        )
+            assert (
+                "database:connection, User:rowCount, User:latestRecord: cannot connect"
+                in (failure["text"])
+            )
             seeded.start()
             wait_for(lambda: len(received.posts) == 2, 10, "the recovery webhook")
             assert received.posts[1]["status"] == "pass"
