@@ -295,10 +295,15 @@ def _read_regular(path: Path) -> tuple[str, tuple[int, int, int]]:
 
 
 def _replace(directory: Path, path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+    replace_atomically(directory, path, text.encode())
+
+
+def replace_atomically(directory: Path, path: Path, data: bytes) -> None:
+    """Put `data` at `path` (in `directory`) so that a crash leaves the old or the new file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -306,14 +311,15 @@ def _replace(directory: Path, path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def _serialise(memory: Memory) -> str:
     return json.dumps(memory.to_json(), indent=2, sort_keys=True) + "\n"
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make renames and new files in `directory` durable."""
     # The rename is durable only once the directory entry itself is on disk.
     fd = os.open(directory, os.O_RDONLY)
     try:

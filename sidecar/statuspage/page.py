@@ -1,0 +1,214 @@
+"""The status page for people: `GET /status`, and `GET /` for a browser (`Accept: text/html`).
+
+Rendered with Jinja2 (Starlette's `Jinja2Templates`) from the latest report and the history in
+memory; nothing here touches the database. A rendered page is kept until the report, the
+history or the viewer's access changes, so a page open in many browsers costs one render per
+cycle. The style and the refresh script are inline and allowed by their hashes in the
+Content-Security-Policy: nothing is fetched from anywhere, the page works on an air-gapped host.
+
+The details token is presented once in a form (POST, never in a URL or a log line) and traded
+for the gate's cookie. Form posts from another site are refused (`Origin`, `Sec-Fetch-Site`),
+and the cookie is SameSite=Strict, so another site can neither log a browser in or out nor
+ride on its cookie.
+"""
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jinja2
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from sidecar.access import COOKIE, DetailsGate
+from sidecar.history import History
+from sidecar.monitor import Monitor
+from sidecar.results import Report, Status
+from sidecar.statuspage import charts, view
+
+PATH = "/status"
+MEDIA_TYPE = "text/html; charset=utf-8"
+# A form holding the token (and a `back` field) is far smaller than this.
+MAX_FORM = 4096
+# Without JavaScript the page reloads itself this often at most.
+NOSCRIPT_REFRESH = 30
+
+
+def wants_html(request: Request) -> bool:
+    """Whether the caller is a browser asking for a page (probes and monitors never are)."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _asset(name: str) -> str:
+    return (resources.files("sidecar.statuspage") / "templates" / name).read_text()
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+class StatusPage:
+    """Renders the page and caches it per report, history revision and access."""
+
+    def __init__(
+        self, monitor: Monitor, history: History, gate: DetailsGate, refresh: float
+    ) -> None:
+        self.monitor = monitor
+        self.history = history
+        self.gate = gate
+        self.refresh = max(2, min(30, round(refresh)))
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("sidecar.statuspage", "templates"),
+            autoescape=jinja2.select_autoescape(["html"]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates = Jinja2Templates(env=env)
+        self.template = self.templates.get_template("status.html")
+        self.css, self.js = _asset("status.css"), _asset("refresh.js")
+        self.headers = {
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": (
+                f"default-src 'none'; style-src {_hash(self.css)}; script-src {_hash(self.js)}; "
+                "connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+                "frame-ancestors 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+        self._key: tuple[Any, ...] | None = None
+        self._pages: dict[tuple[bool, bool, str], bytes] = {}
+
+    def render(
+        self, report: Report, details: bool, login_failed: bool = False, path: str = PATH
+    ) -> bytes:
+        """The page for `report` (cached until the report or the history changes)."""
+        key = (report.started, report.finished, report.status, report.output, self.history.revision)
+        if key != self._key:
+            self._key, self._pages = key, {}
+        variant = (details, login_failed, path)
+        page = self._pages.get(variant)
+        if page is None:
+            page = self._pages[variant] = self._render(report, details, login_failed, path)
+        return page
+
+    def _render(self, report: Report, details: bool, login_failed: bool, path: str) -> bytes:
+        now = max(report.finished, time.time()) if report.checks else time.time()
+        context = {
+            "page": view.build(report, self.history, details, now),
+            "gated": not self.gate.open,
+            "login_failed": login_failed,
+            "refresh": self.refresh,
+            "noscript_refresh": max(NOSCRIPT_REFRESH, self.refresh),
+            "path": path,
+            "base": "/",
+            "css": Markup(self.css),  # noqa: S704 - our own file, hashed into the CSP
+            "js": Markup(self.js),  # noqa: S704 - our own file, hashed into the CSP
+            "width": charts.WIDTH,
+            "height": charts.HEIGHT,
+            "left": charts.LEFT,
+            "right": charts.RIGHT,
+        }
+        return self.template.render(context).encode()
+
+    def response(self, request: Request) -> Response:
+        """The page as an HTTP response, with the verdict's status code (as /readyz)."""
+        report = self.monitor.current()
+        failed = request.query_params.get("login") == "failed"
+        path = "/" if request.url.path == "/" else PATH
+        body = self.render(report, self.gate.allows(request), failed and not self.gate.open, path)
+        code = 503 if report.status is Status.FAIL else 200
+        return Response(body, code, media_type=MEDIA_TYPE, headers=self.headers)
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a form post comes from this page (browsers say where a post comes from)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site post: those always carry an Origin
+    # Only the host: behind a proxy that ends TLS the scheme seen here differs.
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The url-encoded fields of a small form; None when it is too large."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _back(fields: dict[str, str]) -> str:
+    return "/" if fields.get("back") == "/" else PATH
+
+
+def routes(page: StatusPage, readyz: Callable[[Request], Any]) -> list[Route]:
+    """`/status`, its login and logout, and `/` for browsers (everyone else gets `readyz`)."""
+    gate = page.gate
+
+    async def status(request: Request) -> Response:
+        return page.response(request)
+
+    async def root(request: Request) -> Response:
+        if request.method != "OPTIONS" and wants_html(request):
+            return page.response(request)
+        response: Response = await readyz(request)
+        response.headers["Vary"] = "Accept"
+        return response
+
+    async def login(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response(
+                b"form posts from another site are refused\n", 403, media_type="text/plain"
+            )
+        fields = await _form(request)
+        if fields is None:
+            return Response(b"form too large\n", 413, media_type="text/plain")
+        back = _back(fields)
+        if gate.open:
+            return RedirectResponse(back, 303)
+        if not gate.matches(fields.get("token", "")):
+            return RedirectResponse(f"{back}?login=failed", 303)
+        response = RedirectResponse(back, 303)
+        response.set_cookie(
+            COOKIE,
+            gate.cookie_value,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response(
+                b"form posts from another site are refused\n", 403, media_type="text/plain"
+            )
+        fields = await _form(request)
+        response = RedirectResponse(_back(fields or {}), 303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    methods = ["GET", "HEAD"]
+    return [
+        Route(PATH, status, methods=methods),
+        Route(f"{PATH}/login", login, methods=["POST"]),
+        Route(f"{PATH}/logout", logout, methods=["POST"]),
+        # HAProxy's bare `option httpchk` sends `OPTIONS /`: answer it with the verdict.
+        Route("/", root, methods=[*methods, "OPTIONS"]),
+    ]
