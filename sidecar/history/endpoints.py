@@ -7,7 +7,6 @@ that is not watched gets 404.
 
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar.access import DetailsGate, unauthorized
+from sidecar.history.events import parse_time
 from sidecar.history.history import History
 from sidecar.history.series import DAY, Point, Series
 from sidecar.results import Status
@@ -40,23 +40,13 @@ class BadParameter(Exception):
     """A query parameter that cannot be used; the message names it."""
 
 
-def parse_since(text: str) -> float:
-    """ISO-8601 (naive means UTC) or epoch seconds, as epoch seconds."""
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number
-        raise BadParameter(f"since: {text!r} is not a finite number")
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadParameter(
-            f"since: {text!r} is not an ISO-8601 time (2026-11-25T10:34:58Z) or epoch seconds"
-        ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return parse_time(text)
+    except ValueError as exc:
+        raise BadParameter(f"since: {exc}") from None
 
 
 def parse_count(text: str | None, name: str, default: int, most: int) -> int:
@@ -106,7 +96,7 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
             return unauthorized()
         query = request.query_params
         try:
-            since = parse_since(query["since"]) if "since" in query else None
+            since = _since(query.get("since"))
             limit = parse_count(query.get("limit"), "limit", 100, MAX_EVENTS)
         except BadParameter as exc:
             return _error(400, str(exc))

@@ -7,8 +7,9 @@ files, or the sidecar starting. Messages are made from check outputs and identit
 which never name a host, a user or a password.
 """
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -107,3 +108,22 @@ def _opt_str(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"expected text, got {value!r}")
     return value
+
+
+def parse_time(text: str) -> float:
+    """ISO-8601 (naive means UTC) or epoch seconds, as epoch seconds; ValueError naming both."""
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number):
+            return number
+        raise ValueError(f"{text!r} is not a finite number")
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO-8601 time (e.g. 2026-11-25T10:34:58Z) or epoch seconds"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

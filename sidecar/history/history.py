@@ -95,10 +95,11 @@ class CycleSample:
 
 @dataclass
 class CheckMark:
-    """A check's status and since when it has had it."""
+    """A check's status, since when it has had it, and the gist of its reason."""
 
     status: Status
     since: float
+    gist: str = ""
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Marks:
         return {
             "verdict": None if self.verdict is None else str(self.verdict),
             "verdict_since": self.verdict_since,
-            "checks": {k: [str(m.status), m.since] for k, m in self.checks.items()},
+            "checks": {k: [str(m.status), m.since, m.gist] for k, m in self.checks.items()},
             "identity": self.identity,
             "pin": self.pin,
             "baseline_at": self.baseline_at,
@@ -137,7 +138,10 @@ class Marks:
         return cls(
             None if verdict is None else Status(verdict),
             _opt_float(data["verdict_since"]),
-            {str(k): CheckMark(Status(s), float(t)) for k, (s, t) in data["checks"].items()},
+            {
+                str(k): CheckMark(Status(s), float(t), str(g))
+                for k, (s, t, g) in data["checks"].items()
+            },
             {str(k): None if v is None else str(v) for k, v in identity.items()},
             None if data["pin"] is None else str(data["pin"]),
             _opt_float(data["baseline_at"]),

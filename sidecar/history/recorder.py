@@ -46,6 +46,11 @@ def cycle_sample(report: Report) -> CycleSample:
     )
 
 
+def gist(reason: str) -> str:
+    """A reason without its numbers: ticking ages and round trips are no new reason."""
+    return "".join(ch for ch in reason if not ch.isdigit())
+
+
 def reasons_text(report: Report) -> str:
     """The report's reasons on one line."""
     return "; ".join(report.reasons())
@@ -100,22 +105,23 @@ class Recorder:
         changed = False
         for check in report.checks:
             mark = marks.get(check.key)
-            if mark is None:
-                marks[check.key] = CheckMark(check.status, now)
-                changed = True
-                if check.status is Status.PASS:
-                    continue
-            elif mark.status is check.status:
+            reason = gist(check.output)
+            if mark is not None and mark.status is check.status and mark.gist == reason:
                 continue
-            else:
-                marks[check.key] = CheckMark(check.status, now)
-                changed = True
+            changed = True
+            since = mark.since if mark is not None and mark.status is check.status else now
+            marks[check.key] = CheckMark(check.status, since, reason)
+            if mark is None and check.status is Status.PASS:
+                continue
+            if mark is not None and mark.status is check.status is Status.PASS:
+                continue  # a passing note changed (a baseline rolled forward): no event
             kind = Kind.STATE if check.key == STATE_KEY else Kind.CHECK
             if check.status is Status.PASS:
                 message = f"{check.key} passes again"
+            elif mark is not None and mark.status is not check.status:
+                message = f"{check.key} {check.status} (was {mark.status}): {check.output}"
             else:
-                was = f" (was {mark.status})" if mark is not None else ""
-                message = f"{check.key} {check.status}{was}: {check.output}"
+                message = f"{check.key} {check.status}: {check.output}"
             events.append(Event(now, kind, message, check.status, check.key))
         present = {check.key for check in report.checks}
         for key in [k for k in marks if k not in present]:

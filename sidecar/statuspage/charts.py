@@ -17,8 +17,10 @@ from sidecar.history.events import Event
 from sidecar.history.series import Series
 from sidecar.statuspage.words import clock
 
-WIDTH, HEIGHT = 600.0, 160.0
-LEFT, RIGHT, TOP, BOTTOM = 56.0, 8.0, 8.0, 8.0
+# The SVG is stretched to its box (preserveAspectRatio="none", strokes that do not scale), so
+# a chart reads the same at 360 px and at 1,100; the y labels are HTML beside it.
+WIDTH, HEIGHT = 600.0, 150.0
+TOP, BOTTOM = 8.0, 8.0
 POINTS = 240
 # A window is at least this long, so that the first two samples do not fill the whole width.
 MIN_SPAN = 10.0
@@ -57,7 +59,7 @@ class Chart:
     kind: str  # rows, age or duration
     window: str  # "24 h" or "7 days"
     lines: tuple[Line, ...]
-    ticks: tuple[tuple[float, str], ...]  # y position, label
+    ticks: tuple[tuple[float, str], ...]  # y position, label; top first
     start: str  # the x axis' ends, as text under the chart
     end: str
     bands: tuple[Band, ...] = ()
@@ -93,7 +95,7 @@ class Frame:
     def x(self, t: float) -> float:
         """The x coordinate of time `t`."""
         share = (t - self.since) / (self.until - self.since)
-        return LEFT + min(1.0, max(0.0, share)) * (WIDTH - LEFT - RIGHT)
+        return min(1.0, max(0.0, share)) * WIDTH
 
 
 def frame(series: Series, until: float, span: float, label: str) -> Frame:
@@ -119,7 +121,7 @@ def _nice(top: float) -> float:
 
 
 def _segments(
-    points: Sequence[tuple[float, float]], fr: Frame, top: float, gap: float
+    points: Sequence[tuple[float, float]], fr: Frame, top: float, gap: float, resolution: float
 ) -> tuple[str, ...]:
     segments: list[list[str]] = []
     previous: float | None = None
@@ -131,7 +133,8 @@ def _segments(
         if previous is None or t - previous > gap:
             segments.append([])
         y = TOP + height * (1 - min(value, top) / top)
-        segments[-1].append(f"{fr.x(t):.1f},{y:.1f}")
+        # A point stands for a bucket: drawn at its middle (the newest one ends now).
+        segments[-1].append(f"{fr.x(t + resolution / 2):.1f},{y:.1f}")
         previous = t
     return tuple(" ".join(s) for s in segments)
 
@@ -156,12 +159,13 @@ def draw(
     steps = [b.time - a.time for a, b in itertools.pairwise(points)]
     gap = 3 * max(resolution, statistics.median(steps) if steps else resolution)
     lines = tuple(
-        Line(css, label, _segments(columns[name], fr, top, gap)) for name, css, label in spec.lines
+        Line(css, label, _segments(columns[name], fr, top, gap, resolution))
+        for name, css, label in spec.lines
     )
     height = HEIGHT - TOP - BOTTOM
     ticks = tuple(
         (TOP + height * (1 - share), spec.fmt(top * share / spec.scale))
-        for share in (0.0, 0.5, 1.0)
+        for share in (1.0, 0.5, 0.0)
     )
     main = [v for _, v in columns[spec.lines[0][0]] if not math.isnan(v)]
     data = {"kind": spec.kind, "window": fr.label, "points": str(len(main))}
@@ -188,8 +192,8 @@ def draw(
         fr.label,
         lines,
         ticks,
-        clock(fr.since),
-        clock(fr.until),
+        clock(fr.since, fr.until - fr.since),
+        clock(fr.until, fr.until - fr.since),
         bands,
         markers,
         data,

@@ -229,7 +229,7 @@ def chart_groups(history: History, now: float) -> tuple[ChartGroup, ...]:
         charts.draw(history.cycles, CYCLE_SPEC, fr, failing[label], markers)
         for label, fr in frames.items()
     )
-    groups.append(ChartGroup("Check cycles", cycle_charts))
+    groups.append(ChartGroup("", cycle_charts))
     return tuple(groups)
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from sidecar.durations import approximate
+from sidecar.history.series import DAY
 from sidecar.results import CheckResult
 
 # A check's measurement, in words; `{}` is its component (the table). Checks not named here
@@ -38,9 +39,11 @@ def seconds(value: float) -> str:
     return approximate(value)
 
 
-def clock(t: float) -> str:
-    """`Nov 25 10:34` (UTC): short enough for a chart's axis at 360 px."""
-    return datetime.fromtimestamp(t, UTC).strftime("%b %d %H:%M")
+def clock(t: float, span: float = DAY) -> str:
+    """`Nov 25 10:34` (UTC), or `10:34:58` on an axis shorter than an hour: short enough for a
+    chart's axis at 360 px."""
+    moment = datetime.fromtimestamp(t, UTC)
+    return moment.strftime("%H:%M:%S" if span < 3600 else "%b %d %H:%M")
 
 
 def ago(seconds: float) -> str:
