@@ -142,19 +142,39 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host")
 
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The url-encoded fields of a small form; None when it is too large."""
+class BadForm(Exception):
+    """A form this page never sends: the status code and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The url-encoded fields of a small form; BadForm when it is none of ours."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            return None
-    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+            raise BadForm(413, "form too large (a token and a page, no more)")
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), True, max_num_fields=8)
+    except ValueError:
+        raise BadForm(400, "too many fields (a token and a page, no more)") from None
+    unknown = sorted(set(fields) - {"token", "back"})
+    if unknown:
+        raise BadForm(400, f"unknown field {unknown[0]!r} (the form has token and back)")
     return {name: values[0] for name, values in fields.items()}
 
 
-def _back(fields: dict[str, str]) -> str:
-    return "/" if fields.get("back") == "/" else PATH
+def _back(fields: dict[str, str]) -> str | None:
+    """Where to go after the form: the page it came from (`/` or `/status`); None if neither."""
+    back = fields.get("back", PATH)
+    return back if back in ("/", PATH) else None
+
+
+def _refused(message: str, status: int) -> Response:
+    return Response(f"{message}\n".encode(), status, media_type="text/plain")
 
 
 def routes(page: StatusPage, readyz: Callable[[Request], Any]) -> list[Route]:
@@ -171,15 +191,24 @@ def routes(page: StatusPage, readyz: Callable[[Request], Any]) -> list[Route]:
         response.headers["Vary"] = "Accept"
         return response
 
-    async def login(request: Request) -> Response:
+    async def form(request: Request) -> tuple[dict[str, str], str] | Response:
+        """The form's fields and where to go back to, or the refusal."""
         if not _same_origin(request):
-            return Response(
-                b"form posts from another site are refused\n", 403, media_type="text/plain"
-            )
-        fields = await _form(request)
-        if fields is None:
-            return Response(b"form too large\n", 413, media_type="text/plain")
+            return _refused("form posts from another site are refused", 403)
+        try:
+            fields = await _form(request)
+        except BadForm as exc:
+            return _refused(str(exc), exc.status)
         back = _back(fields)
+        if back is None:
+            return _refused("back: must be / or /status", 400)
+        return fields, back
+
+    async def login(request: Request) -> Response:
+        posted = await form(request)
+        if isinstance(posted, Response):
+            return posted
+        fields, back = posted
         if gate.open:
             return RedirectResponse(back, 303)
         if not gate.matches(fields.get("token", "")):
@@ -196,12 +225,10 @@ def routes(page: StatusPage, readyz: Callable[[Request], Any]) -> list[Route]:
         return response
 
     async def logout(request: Request) -> Response:
-        if not _same_origin(request):
-            return Response(
-                b"form posts from another site are refused\n", 403, media_type="text/plain"
-            )
-        fields = await _form(request)
-        response = RedirectResponse(_back(fields or {}), 303)
+        posted = await form(request)
+        if isinstance(posted, Response):
+            return posted
+        response = RedirectResponse(posted[1], 303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
