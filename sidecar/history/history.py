@@ -210,9 +210,7 @@ class History:
                 except OSError as exc:
                     log.warning("cannot set %s aside: %s", name, exc.strerror)
                 else:
-                    problems = [
-                        f"{p}; set aside as {aside}" if p.startswith(name) else p for p in problems
-                    ]
+                    problems = [f"{p}; set aside as {aside}" if name in p else p for p in problems]
             for problem in problems:
                 log.warning("history: %s", problem)
                 self._add_event(Event(time.time(), Kind.STATE, f"history: {problem}", Status.WARN))

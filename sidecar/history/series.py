@@ -114,12 +114,12 @@ class Tier:
         for values in self.values:
             del values[:cut]
 
-    def points(self, since: float = -math.inf) -> Iterator[Point]:
-        """The buckets that end after `since`, oldest first."""
+    def points(self, since: float | None = None) -> Iterator[Point]:
+        """The buckets that end after `since` (all without it), oldest first."""
         resolution = self.spec.resolution
-        first = (
-            bisect.bisect_left(self.buckets, math.floor(since / resolution)) if self.buckets else 0
-        )
+        first = 0
+        if since is not None and self.buckets:
+            first = bisect.bisect_left(self.buckets, math.floor(since / resolution))
         for i in range(first, len(self.buckets)):
             yield Point(self.buckets[i] * resolution, tuple(v[i] for v in self.values))
 
