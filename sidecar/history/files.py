@@ -15,7 +15,6 @@ hide a line from it. Files that cannot be read are reported, set aside (`*.corru
 each, replaced by the next) by the service, and never break the verdict.
 """
 
-import contextlib
 import gzip
 import json
 import logging
@@ -70,7 +69,6 @@ class HistoryFiles:
         self.directory = directory
         self.snapshot_path = directory / SNAPSHOT
         self.journal_path = directory / JOURNAL
-        self._fd: int | None = None
 
     def read(self) -> OnDisk:
         """Journal first, then the snapshot (see the module docstring)."""
@@ -125,18 +123,29 @@ class HistoryFiles:
         return aside
 
     def append(self, entries: list[dict[str, Any]], sync: bool) -> None:
-        """Append `entries` to the journal; fsync when `sync`."""
-        if self._fd is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(self._fd, b"".join(encode(entry) for entry in entries))
-        if sync:
-            os.fsync(self._fd)
+        """Append `entries` to the journal; fsync when `sync`.
+
+        The journal is opened for each append and closed again: a file held open for writing
+        would keep the filesystem from being remounted read-only under the service."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"".join(encode(entry) for entry in entries))
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def sync(self) -> None:
-        """Make what was appended durable."""
-        if self._fd is not None:
-            os.fsync(self._fd)
+        """Make what was appended durable (fsync reaches every write to the file)."""
+        try:
+            fd = os.open(self.journal_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def compact(self, snapshot: dict[str, Any]) -> int:
         """Replace the snapshot, then empty the journal; return the snapshot's size in bytes."""
@@ -147,22 +156,5 @@ class HistoryFiles:
             mtime=0,
         )
         replace_atomically(self.directory, self.snapshot_path, data)
-        self.close()
         replace_atomically(self.directory, self.journal_path, b"")
         return len(data)
-
-    def close_quietly(self) -> None:
-        """Close the journal after a failed write (the next append opens it again)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def close(self) -> None:
-        """Sync and close the journal."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)

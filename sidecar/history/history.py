@@ -293,7 +293,6 @@ class History:
                 Event(time.time(), Kind.STATE, f"{reason}; kept in memory only", Status.WARN)
             )
         self.failing = reason
-        self.files.close_quietly()
 
     def _add_event(self, event: Event) -> None:
         """An event about the history itself: in memory now, on disk with the next compaction."""
@@ -320,10 +319,10 @@ class History:
         }
 
     def close(self) -> None:
-        """Make everything journalled durable and close the journal."""
+        """Make everything journalled durable."""
         if self.files is not None:
             try:
-                self.files.close()
+                self.files.sync()
             except OSError as exc:
                 log.warning("cannot sync the history: %s", exc.strerror)
 
