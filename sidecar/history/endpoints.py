@@ -16,7 +16,7 @@ from starlette.routing import Route
 from sidecar.access import DetailsGate, unauthorized
 from sidecar.history.events import parse_time
 from sidecar.history.history import History
-from sidecar.history.series import DAY, Point, Series
+from sidecar.history.series import DAY, Window
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
@@ -77,13 +77,13 @@ def _value(value: float) -> float | int | None:
     return int(value) if value.is_integer() else round(value, 3)
 
 
-def _points(series: Series, names: dict[str, str], points: list[Point]) -> list[dict[str, Any]]:
-    columns = [names.get(c.name, c.name) for c in series.columns]
+def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     out = []
-    for point in points:
-        item: dict[str, Any] = {"time": iso(point.time, "seconds"), "timestamp": point.time}
-        for name, value in zip(columns, point.values, strict=True):
-            item[name] = _VERDICTS.get(value) if name == "verdict" else _value(value)
+    for i, time in enumerate(window.times):
+        item: dict[str, Any] = {"time": iso(time, "seconds"), "timestamp": time}
+        for column, values in window.columns.items():
+            name = names.get(column, column)
+            item[name] = _VERDICTS.get(values[i]) if name == "verdict" else _value(values[i])
         out.append(item)
     return out
 
@@ -127,11 +127,11 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
         else:
             return _error(404, f"table: {table!r} is not a watched table")
         until = series.newest or 0.0
-        resolution, points = series.window(until - WINDOWS[window], until, most)
-        document: dict[str, Any] = {"window": window, "resolution": resolution}
+        found = series.window(until - WINDOWS[window], until, most)
+        document: dict[str, Any] = {"window": window, "resolution": found.resolution}
         if table is not None:
             document["table"] = table
-        document["points"] = _points(series, names, points)
+        document["points"] = _points(found, names)
         return _json(document)
 
     methods = ["GET", "HEAD"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sidecar.history.events import Event
-from sidecar.history.series import Series
+from sidecar.history.series import Series, Window
 from sidecar.statuspage.words import clock
 
 # The SVG is stretched to its box (preserveAspectRatio="none", strokes that do not scale), so
@@ -140,23 +140,22 @@ def _segments(
 
 
 def draw(
-    series: Series,
+    window: Window,
     spec: Spec,
     fr: Frame,
     failing: Sequence[tuple[float, float]] = (),
     events: Sequence[Event] = (),
     table: str = "",
 ) -> Chart:
-    """The chart of `spec`'s columns of `series` in the frame."""
-    resolution, points = series.window(fr.since, fr.until, POINTS)
-    names = [c.name for c in series.columns]
+    """The chart of `spec`'s columns of `window` (a series' points in the frame)."""
+    resolution = window.resolution
     columns = {
-        name: [(p.time, p.values[names.index(name)] * spec.scale) for p in points]
+        name: [(t, v * spec.scale) for t, v in zip(window.times, window.columns[name], strict=True)]
         for name, _, _ in spec.lines
     }
     values = [v for column in columns.values() for _, v in column if not math.isnan(v)]
     top = _nice(max(values, default=0.0) * 1.08)
-    steps = [b.time - a.time for a, b in itertools.pairwise(points)]
+    steps = [b - a for a, b in itertools.pairwise(window.times)]
     gap = 3 * max(resolution, statistics.median(steps) if steps else resolution)
     lines = tuple(
         Line(css, label, _segments(columns[name], fr, top, gap, resolution))
@@ -201,18 +200,17 @@ def draw(
     )
 
 
-def failing_spans(cycles: Series, fr: Frame) -> list[tuple[float, float]]:
-    """The stretches of the frame whose verdict was fail (from the cycles' series)."""
-    resolution, points = cycles.window(fr.since, fr.until, POINTS)
-    verdict = [c.name for c in cycles.columns].index("verdict")
+def failing_spans(cycles: Window) -> list[tuple[float, float]]:
+    """The stretches whose verdict was fail (from the cycles' points)."""
+    resolution = cycles.resolution
     spans: list[tuple[float, float]] = []
-    for point in points:
-        if point.values[verdict] >= 2:
-            end = point.time + resolution
-            if spans and point.time - spans[-1][1] <= resolution:
+    for time, verdict in zip(cycles.times, cycles.columns["verdict"], strict=True):
+        if verdict >= 2:
+            end = time + resolution
+            if spans and time - spans[-1][1] <= resolution:
                 spans[-1] = (spans[-1][0], end)
             else:
-                spans.append((point.time, end))
+                spans.append((time, end))
     return spans
 
 

@@ -99,10 +99,13 @@ class StatusPage:
         variant = (details, login_failed, path)
         page = self._pages.get(variant)
         if page is None:
-            page = self._pages[variant] = self._render(report, details, login_failed, path)
+            page = self._pages[variant] = self.build(report, details, login_failed, path)
         return page
 
-    def _render(self, report: Report, details: bool, login_failed: bool, path: str) -> bytes:
+    def build(
+        self, report: Report, details: bool, login_failed: bool = False, path: str = PATH
+    ) -> bytes:
+        """Render the page once, without the cache (what a cache miss costs)."""
         now = max(report.finished, time.time()) if report.checks else time.time()
         context = {
             "page": view.build(report, self.history, details, now),

@@ -209,25 +209,28 @@ WINDOWS = ((DAY, "24 h"), (7 * DAY, "7 days"))
 
 
 def chart_groups(history: History, now: float) -> tuple[ChartGroup, ...]:
-    """24 h charts of every table and of the cycles; 7 days too once more than a day is kept."""
+    """24 h charts of every table and of the cycles; 7 days too once more than a day is kept.
+
+    Each series' points are read once per window and shared by its charts."""
     oldest = history.cycles.tiers[-1].oldest
     kept = now - oldest if oldest is not None else 0.0
     windows = [w for w in WINDOWS if w[0] == DAY or kept > DAY]
     markers = [e for e in history.events if e.kind in (Kind.IDENTITY, Kind.ADOPT)]
-    frames = {label: charts.frame(history.cycles, now, span, label) for span, label in windows}
-    failing = {label: charts.failing_spans(history.cycles, fr) for label, fr in frames.items()}
+    frames = [charts.frame(history.cycles, now, span, label) for span, label in windows]
+    cycles = [history.cycles.window(fr.since, fr.until, charts.POINTS) for fr in frames]
+    failing = [charts.failing_spans(points) for points in cycles]
     groups = []
     for name, series in history.tables.items():
-        drawn = [
-            charts.draw(series, spec, fr, failing[label], markers, name)
+        seen = [series.window(fr.since, fr.until, charts.POINTS) for fr in frames]
+        drawn = tuple(
+            charts.draw(points, spec, fr, spans, markers, name)
             for spec in TABLE_SPECS
-            if any(c.name == spec.lines[0][0] for c in series.columns)
-            for label, fr in frames.items()
-        ]
-        groups.append(ChartGroup(name, tuple(drawn)))
+            for points, fr, spans in zip(seen, frames, failing, strict=True)
+        )
+        groups.append(ChartGroup(name, drawn))
     cycle_charts = tuple(
-        charts.draw(history.cycles, CYCLE_SPEC, fr, failing[label], markers)
-        for label, fr in frames.items()
+        charts.draw(points, CYCLE_SPEC, fr, spans, markers)
+        for points, fr, spans in zip(cycles, frames, failing, strict=True)
     )
     groups.append(ChartGroup("", cycle_charts))
     return tuple(groups)

@@ -71,11 +71,10 @@ def test_a_window_is_drawn_from_the_finest_tier_that_keeps_it() -> None:
     for i in range(2 * 17280):
         series.add(i * 5.0, (float(i),))
     now = 2 * 17280 * 5.0
-    resolution, points = series.window(now - DAY, now, 300)
-    assert len(points) <= 300 and resolution >= 5.0
-    assert points[-1].values[0] == 2 * 17280 - 1  # the newest sample, merged by max
-    week_resolution, _ = series.window(now - 7 * DAY, now, 10_000)
-    assert week_resolution == 60.0
+    day = series.window(now - DAY, now, 300)
+    assert len(day) <= 300 and day.resolution >= 5.0
+    assert day.columns["v"][-1] == 2 * 17280 - 1  # the newest sample, merged by max
+    assert series.window(now - 7 * DAY, now, 10_000).resolution == 60.0
 
 
 def test_a_tier_round_trips_through_json() -> None:
