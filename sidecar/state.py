@@ -84,10 +84,10 @@ class Memory:
             tables = {
                 str(name): TableMemory(
                     _opt_int(t["high_water"]),
-                    _opt_float(t["newest"]),
+                    optional_float(t["newest"]),
                     # Absent in state written before these were remembered.
                     _opt_int(t.get("count")),
-                    _opt_float(t.get("created")),
+                    optional_float(t.get("created")),
                 )
                 for name, t in data["tables"].items()
             }
@@ -96,9 +96,9 @@ class Memory:
                 raise TypeError("identity sources must be an object")
             return cls(
                 identity={str(name): _identity_value(value) for name, value in sources.items()},
-                identity_recorded_at=_opt_float(identity["recorded_at"]),
+                identity_recorded_at=optional_float(identity["recorded_at"]),
                 tables=tables,
-                adopted_at=_opt_float(data.get("adopted_at")),
+                adopted_at=optional_float(data.get("adopted_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file is malformed ({type(exc).__name__}: {exc})") from None
@@ -169,7 +169,7 @@ def _identity_value(value: Any) -> IdentityValue:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        times = {str(table): _opt_float(created) for table, created in value.items()}
+        times = {str(table): optional_float(created) for table, created in value.items()}
         return {table: created for table, created in times.items() if created is not None}
     raise TypeError(f"expected an identity value, got {value!r}")
 
@@ -180,7 +180,8 @@ def _opt_int(value: Any) -> int | None:
     return value
 
 
-def _opt_float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A JSON number (or null) as a float; TypeError for anything else (a bool included)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):

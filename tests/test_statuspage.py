@@ -35,6 +35,14 @@ def events(sidecar: SidecarProcess, **params: str) -> list[dict[str, object]]:
     return found
 
 
+def replay_incident(sidecar: SidecarProcess, server: MariaDBServer) -> None:
+    """Pass, then the incident, until the sidecar fails and has told the identity change."""
+    sidecar.wait_status("pass")
+    incident(server)
+    sidecar.wait_status("fail")
+    wait_for(lambda: any(e["kind"] == "identity" for e in events(sidecar)), 10, "identity event")
+
+
 def test_every_client_of_root_but_a_browser_keeps_the_plain_verdict(
     seeded: MariaDBServer, tmp_path: Path
 ) -> None:
@@ -64,12 +72,7 @@ def test_nothing_on_the_page_or_in_the_history_names_a_password_host_or_user(
     state = tmp_path / "state"
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=state)
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
-        sidecar.wait_status("pass")
-        incident(seeded)
-        sidecar.wait_status("fail")
-        wait_for(
-            lambda: any(e["kind"] == "identity" for e in events(sidecar)), 10, "identity event"
-        )
+        replay_incident(sidecar, seeded)
         seeded.stop()  # the database's own errors now reach the reasons, too
         wait_for(lambda: "connect" in sidecar.get("/status").text, 10, "a connection error")
         bodies = [
@@ -156,12 +159,7 @@ def test_the_history_survives_a_restart_and_sidecar_events_prints_it(
     state = tmp_path / "state"
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=state)
     with running_sidecar(env, tmp_path / "first.log") as sidecar:
-        sidecar.wait_status("pass")
-        incident(seeded)
-        sidecar.wait_status("fail")
-        wait_for(
-            lambda: any(e["kind"] == "identity" for e in events(sidecar)), 10, "identity event"
-        )
+        replay_incident(sidecar, seeded)
         before = events(sidecar)
     printed = run_cli("events", env={"SIDECAR_STATE_DIR": str(state)})
     assert printed.returncode == 0, printed.stderr

@@ -23,6 +23,7 @@ from sidecar.history.events import Event, Kind
 from sidecar.history.files import HistoryFiles
 from sidecar.history.series import Column, Series
 from sidecar.results import Status
+from sidecar.state import optional_float
 
 log = logging.getLogger("sidecar.history")
 
@@ -87,7 +88,7 @@ class CycleSample:
     def from_json(cls, data: Any) -> "CycleSample":
         """Parse the journal's form."""
         tables = {
-            str(name): TableSample(*map(_opt_float, values))
+            str(name): TableSample(*map(optional_float, values))
             for name, values in data["tables"].items()
         }
         return cls(float(data["t"]), float(data["d"]), Status(data["v"]), tables)
@@ -137,24 +138,16 @@ class Marks:
             raise TypeError("identity marks must be an object")
         return cls(
             None if verdict is None else Status(verdict),
-            _opt_float(data["verdict_since"]),
+            optional_float(data["verdict_since"]),
             {
                 str(k): CheckMark(Status(s), float(t), str(g))
                 for k, (s, t, g) in data["checks"].items()
             },
             {str(k): None if v is None else str(v) for k, v in identity.items()},
             None if data["pin"] is None else str(data["pin"]),
-            _opt_float(data["baseline_at"]),
-            _opt_float(data["adopted_at"]),
+            optional_float(data["baseline_at"]),
+            optional_float(data["adopted_at"]),
         )
-
-
-def _opt_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
 
 
 class History:
