@@ -1,4 +1,5 @@
-"""The HTTP face: `/livez`, `/readyz`, `/health`, `/metrics` (GET and HEAD), served from memory.
+"""The HTTP face: `/livez`, `/readyz`, `/health`, `/metrics`, `/events`, `/history` and the status
+page (GET and HEAD), served from memory.
 
 No handler touches the database; each reads the monitor's current report. Bodies are rendered
 once per report and reused, so a thousand probes a second cost what one costs.
@@ -15,11 +16,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar import health
-from sidecar.access import DetailsGate
+from sidecar.access import DetailsGate, unauthorized
 from sidecar.config import ResolvedConfig
+from sidecar.history import endpoints as history_endpoints
 from sidecar.metrics import build_registry
 from sidecar.results import Report, Status
 from sidecar.service import Service
+from sidecar.statuspage import page as statuspage
 
 _METHODS = ["GET", "HEAD"]
 
@@ -74,12 +77,7 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
         # Row counts and marks are details: the same token as /health's (Prometheus sends it
         # with `authorization: {credentials_file: ...}` in its scrape config).
         if not gate.allows(request):
-            return Response(
-                b"details need the token: Authorization: Bearer <SIDECAR_DETAILS_TOKEN>\n",
-                401,
-                media_type="text/plain",
-                headers={"WWW-Authenticate": 'Bearer realm="sidecar"'},
-            )
+            return unauthorized()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
@@ -93,7 +91,12 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
         Route("/readyz", readyz, methods=_METHODS),
         Route("/health", health_endpoint, methods=_METHODS),
         Route("/metrics", metrics, methods=_METHODS),
-        # HAProxy's bare `option httpchk` sends `OPTIONS /`: answer it with the verdict.
-        Route("/", readyz, methods=[*_METHODS, "OPTIONS"]),
+        *history_endpoints.routes(service.history, gate),
+        # `/` is the verdict as on /readyz (also for HAProxy's `OPTIONS /`), or for a browser
+        # the status page, which is also at /status.
+        *statuspage.routes(
+            statuspage.StatusPage(monitor, service.history, gate, config.settings.interval),
+            readyz,
+        ),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -21,6 +21,7 @@ COMMANDS = (
     "adopt",
     "snapshot",
     "verify",
+    "events",
     "demo",
     "preflight",
     "volumes",
@@ -106,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_settings(verify)
     verify.add_argument("--against", required=True, help="snapshot file written by `snapshot`")
     verify.set_defaults(handler=_verify)
+
+    events = sub.add_parser("events", help="print the timeline kept in the state directory")
+    events.add_argument(
+        "--state-dir",
+        dest="setting_state_dir",
+        metavar="VALUE",
+        help="the service's state directory [SIDECAR_STATE_DIR]",
+    )
+    events.add_argument("--since", help="only events after this time (ISO-8601 or epoch seconds)")
+    events.add_argument("--limit", type=int, default=100, help="the newest N events (default 100)")
+    events.add_argument("--json", action="store_true", help="print them as /events does")
+    events.set_defaults(handler=_events)
 
     demo = sub.add_parser("demo", help="throwaway MariaDB with sample data, served by the sidecar")
     demo.add_argument("--incident", action="store_true", help="replay the incident after a while")
@@ -205,6 +218,12 @@ def _verify(options: argparse.Namespace) -> int:
     from sidecar.commands.snapshot import verify
 
     return verify(load(options), options.against)
+
+
+def _events(options: argparse.Namespace) -> int:
+    from sidecar.commands.events import show_events
+
+    return show_events(load(options), options.since, options.limit, options.json)
 
 
 def _demo(options: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ from sidecar.checks import build_checks
 from sidecar.config import ResolvedConfig
 from sidecar.database import Database
 from sidecar.evaluator import Evaluator
+from sidecar.history import History, Recorder
+from sidecar.identity.registry import build_sources
 from sidecar.monitor import Monitor
 from sidecar.results import Report
 from sidecar.state import Memory, StateError, StateStore
@@ -64,9 +66,16 @@ class Service:
         self.evaluator = build_evaluator(config, memory, clock)
         self.monitor = Monitor(self.evaluator, settings.interval, settings.timeout, clock)
         self.notifier = Notifier(settings.webhook_url, settings.push_url)
+        # Filled only by the running service (`start`): one-shot commands leave it alone.
+        self.history = History(settings.state_dir, [table.name for table in config.tables])
 
     async def start(self) -> None:
-        """Start the notifier and the evaluation loop."""
+        """Load the history, start the notifier and the evaluation loop."""
+        self.history.load()
+        recorder = Recorder(
+            self.history, build_sources(self.config.identity), lambda: self.evaluator.memory
+        )
+        self.monitor.listeners.append(recorder.on_report)
         await self.notifier.start()
         self.monitor.listeners.append(self.notifier.on_report)
         await self.monitor.start()
@@ -80,6 +89,7 @@ class Service:
         await self.monitor.stop()
         await self.notifier.stop()
         await self.evaluator.aclose()
+        self.history.close()
 
     async def __aenter__(self) -> Self:
         return self

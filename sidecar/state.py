@@ -84,10 +84,10 @@ class Memory:
             tables = {
                 str(name): TableMemory(
                     _opt_int(t["high_water"]),
-                    _opt_float(t["newest"]),
+                    optional_float(t["newest"]),
                     # Absent in state written before these were remembered.
                     _opt_int(t.get("count")),
-                    _opt_float(t.get("created")),
+                    optional_float(t.get("created")),
                 )
                 for name, t in data["tables"].items()
             }
@@ -96,9 +96,9 @@ class Memory:
                 raise TypeError("identity sources must be an object")
             return cls(
                 identity={str(name): _identity_value(value) for name, value in sources.items()},
-                identity_recorded_at=_opt_float(identity["recorded_at"]),
+                identity_recorded_at=optional_float(identity["recorded_at"]),
                 tables=tables,
-                adopted_at=_opt_float(data.get("adopted_at")),
+                adopted_at=optional_float(data.get("adopted_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"state file is malformed ({type(exc).__name__}: {exc})") from None
@@ -169,7 +169,7 @@ def _identity_value(value: Any) -> IdentityValue:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        times = {str(table): _opt_float(created) for table, created in value.items()}
+        times = {str(table): optional_float(created) for table, created in value.items()}
         return {table: created for table, created in times.items() if created is not None}
     raise TypeError(f"expected an identity value, got {value!r}")
 
@@ -180,7 +180,8 @@ def _opt_int(value: Any) -> int | None:
     return value
 
 
-def _opt_float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A JSON number (or null) as a float; TypeError for anything else (a bool included)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -294,18 +295,20 @@ def _read_regular(path: Path) -> tuple[str, tuple[int, int, int]]:
         os.close(fd)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves the old or the new file, never a torn one.
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves the old or the new file, never a torn one.
 
     Creates the directory if needed; raises OSError. The temporary file is named
     `.<stem>-*.tmp` beside `path` (`.state-*.tmp` for `state.json`).
     """
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=directory)
+    if isinstance(data, str):
+        data = data.encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -313,14 +316,15 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def _serialise(memory: Memory) -> str:
     return json.dumps(memory.to_json(), indent=2, sort_keys=True) + "\n"
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make renames and new files in `directory` durable."""
     # The rename is durable only once the directory entry itself is on disk.
     fd = os.open(directory, os.O_RDONLY)
     try:

@@ -107,3 +107,25 @@ def test_a_password_file_is_read_once_and_never_shown(tmp_path: Path) -> None:
     )
     assert config.db.password == PASSWORD
     _assert_clean(repr(config) + config.model_dump_json())
+
+
+def test_the_status_page_and_the_history_of_a_wired_service_hide_the_secrets(
+    tmp_path: Path,
+) -> None:
+    from sidecar.access import DetailsGate
+    from sidecar.statuspage.page import StatusPage
+
+    config = load_settings(
+        {
+            "db_url": f"mysql://monitor:{PASSWORD}@127.0.0.1:{free_port()}/app",
+            "details_token": TOKEN,
+            "table": "User",
+            "state_dir": str(tmp_path),
+        }
+    )
+    service = Service(config)
+    page = StatusPage(service.monitor, service.history, DetailsGate(config.details_token), 5.0)
+    report = service.monitor.current()
+    for details in (True, False):
+        _assert_clean(page.build(report, details).decode())
+    _assert_clean(repr(vars(service.history)) + repr(vars(page)))

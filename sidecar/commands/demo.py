@@ -124,7 +124,7 @@ async def _serve(
     if not http.started:
         raise Stop(f"could not listen on 127.0.0.1:{port} (try --port)")
     base_url = f"http://127.0.0.1:{port}"
-    _say(f"serving {base_url}/health, {base_url}/readyz, {base_url}/metrics")
+    _say(f"serving {base_url}/ (status page in a browser), {base_url}/health, {base_url}/metrics")
     if incident:
         _say(f"the incident is replayed in {after:g}s (--incident-after); Ctrl-C stops the demo")
     else:

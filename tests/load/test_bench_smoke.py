@@ -68,3 +68,17 @@ def test_quick_backup_bench_writes_its_section_and_keeps_the_rest(tmp_path: Path
     assert report.startswith("# Benchmarks\n\nwritten by python -m bench\n")
     assert "## Reading backups" in report and "| `zcat \\| wc -l` |" in report
     assert "nan" not in report.lower()
+
+
+def test_quick_statuspage_bench_writes_its_section_and_keeps_the_rest(tmp_path: Path) -> None:
+    """`bench.statuspage` (render time, the history after a simulated stretch) owns a section."""
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nwritten by python -m bench\n")
+    result = run_bench("bench.statuspage", tmp_path, "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = output.read_text()
+    assert report.startswith("# Benchmarks\n\nwritten by python -m bench\n")
+    assert "## Status page and history" in report
+    assert "| `/health` body, failing report (baseline) |" in report
+    assert "| snapshot on disk (`history.json.gz`) |" in report
+    assert "nan" not in report.lower()

@@ -1,0 +1,138 @@
+"""`GET /events` and `GET /history`: the history for programs, served from memory.
+
+Both are details: with `SIDECAR_DETAILS_TOKEN` set they need the token (or the status page's
+cookie), as `/metrics` does. Bad parameters get 400 with one line saying which and why; a table
+that is not watched gets 404.
+"""
+
+import json
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sidecar.access import DetailsGate, unauthorized
+from sidecar.history.events import parse_time
+from sidecar.history.history import History
+from sidecar.history.series import DAY, Window
+from sidecar.results import Status
+from sidecar.timestamps import iso
+
+MEDIA_TYPE = "application/json"
+MAX_EVENTS = 1000
+MAX_POINTS = 2000
+WINDOWS = {"24h": DAY, "7d": 7 * DAY, "365d": 365 * DAY}
+# JSON names of the series' columns.
+_TABLE_NAMES = {
+    "rows": "rows",
+    "rows_min": "rowsMin",
+    "high_water": "highWater",
+    "floor": "floor",
+    "min_allowed": "minAllowed",
+    "newest_age": "newestRecordAge",
+}
+_VERDICTS = {float(s.severity): str(s) for s in Status}
+
+
+class BadParameter(Exception):
+    """A query parameter that cannot be used; the message names it."""
+
+
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise BadParameter(f"since: {exc}") from None
+
+
+def parse_count(text: str | None, name: str, default: int, most: int) -> int:
+    """A whole number from 1 to `most`."""
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadParameter(f"{name}: {text!r} is not a whole number") from None
+    if not 1 <= value <= most:
+        raise BadParameter(f"{name}: must be from 1 to {most}")
+    return value
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, status, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+def _value(value: float) -> float | int | None:
+    if math.isnan(value):
+        return None
+    return int(value) if value.is_integer() else round(value, 3)
+
+
+def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for i, time in enumerate(window.times):
+        item: dict[str, Any] = {"time": iso(time, "seconds"), "timestamp": time}
+        for column, values in window.columns.items():
+            name = names.get(column, column)
+            item[name] = _VERDICTS.get(values[i]) if name == "verdict" else _value(values[i])
+        out.append(item)
+    return out
+
+
+def routes(history: History, gate: DetailsGate) -> list[Route]:
+    """The routes of `/events` and `/history`."""
+
+    async def events(request: Request) -> Response:
+        if not gate.allows(request):
+            return unauthorized()
+        query = request.query_params
+        try:
+            since = _since(query.get("since"))
+            limit = parse_count(query.get("limit"), "limit", 100, MAX_EVENTS)
+        except BadParameter as exc:
+            return _error(400, str(exc))
+        found = history.recent(since, limit + 1)
+        return _json(
+            {
+                "events": [event.to_json() for event in found[:limit]],
+                "truncated": len(found) > limit,
+            }
+        )
+
+    async def samples(request: Request) -> Response:
+        if not gate.allows(request):
+            return unauthorized()
+        query = request.query_params
+        window = query.get("window", "24h")
+        try:
+            if window not in WINDOWS:
+                raise BadParameter(f"window: {window!r} is not one of {', '.join(WINDOWS)}")
+            most = parse_count(query.get("points"), "points", 500, MAX_POINTS)
+        except BadParameter as exc:
+            return _error(400, str(exc))
+        table = query.get("table")
+        if table is None:
+            series, names = history.cycles, {"duration": "duration", "verdict": "verdict"}
+        elif table in history.tables:
+            series, names = history.tables[table], _TABLE_NAMES
+        else:
+            return _error(404, f"table: {table!r} is not a watched table")
+        until = series.newest or 0.0
+        found = series.window(until - WINDOWS[window], until, most)
+        document: dict[str, Any] = {"window": window, "resolution": found.resolution}
+        if table is not None:
+            document["table"] = table
+        document["points"] = _points(found, names)
+        return _json(document)
+
+    methods = ["GET", "HEAD"]
+    return [Route("/events", events, methods=methods), Route("/history", samples, methods=methods)]

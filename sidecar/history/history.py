@@ -1,0 +1,325 @@
+"""The history the service keeps: samples per watched table and per cycle, and the events.
+
+In memory it is bounded (series.py: three tiers per series; at most `MAX_EVENTS` events). With
+a state directory every change is journalled and compacted into a snapshot (files.py), so it
+survives restarts. Whatever goes wrong with the files is an event and a log line, and the
+history carries on in memory: it never touches the verdict.
+
+Journal entries and their replay share one code path (`_apply`), so what a restart rebuilds is
+what the running service had.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sidecar.history.events import Event, Kind
+from sidecar.history.files import HistoryFiles
+from sidecar.history.series import Column, Series
+from sidecar.results import Status
+from sidecar.state import optional_float
+
+log = logging.getLogger("sidecar.history")
+
+# Per watched table. `min_allowed` is the fewest rows that pass (the floor, or the allowed drop
+# below the high-water mark); `floor` is the configured floor alone.
+TABLE_COLUMNS = (
+    Column("rows_min", "min"),
+    Column("rows", "max"),
+    Column("high_water", "max"),
+    Column("floor", "max"),
+    Column("min_allowed", "max"),
+    Column("newest_age", "max"),
+)
+# Per cycle: how long it took, and the verdict's severity (0 pass, 1 warn, 2 fail).
+CYCLE_COLUMNS = (Column("duration", "max"), Column("verdict", "max"))
+MAX_EVENTS = 2000
+# The journal is folded into the snapshot after this many lines (about 5.7 h of 5 s cycles).
+COMPACT_LINES = 4096
+# Cycle samples reach the disk at least this often; events and marks at once.
+SYNC_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class TableSample:
+    """What one cycle saw of a table (None: not observed)."""
+
+    rows: float | None = None
+    high_water: float | None = None
+    floor: float | None = None
+    min_allowed: float | None = None
+    newest_age: float | None = None
+
+    def row(self) -> tuple[float, ...]:
+        """The sample in TABLE_COLUMNS order, NaN for None."""
+        values = (self.rows, self.rows, self.high_water, self.floor, self.min_allowed)
+        return tuple(math.nan if v is None else float(v) for v in (*values, self.newest_age))
+
+    def to_json(self) -> list[float | None]:
+        """`[rows, high_water, floor, min_allowed, newest_age]`."""
+        return [self.rows, self.high_water, self.floor, self.min_allowed, self.newest_age]
+
+
+@dataclass(frozen=True)
+class CycleSample:
+    """One cycle: when it finished, how long it took, its verdict, and the tables."""
+
+    time: float
+    duration: float
+    verdict: Status
+    tables: Mapping[str, TableSample] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The journal's form."""
+        return {
+            "t": round(self.time, 3),
+            "d": round(self.duration, 6),
+            "v": str(self.verdict),
+            "tables": {name: sample.to_json() for name, sample in self.tables.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "CycleSample":
+        """Parse the journal's form."""
+        tables = {
+            str(name): TableSample(*map(optional_float, values))
+            for name, values in data["tables"].items()
+        }
+        return cls(float(data["t"]), float(data["d"]), Status(data["v"]), tables)
+
+
+@dataclass
+class CheckMark:
+    """A check's status, since when it has had it, and the gist of its reason."""
+
+    status: Status
+    since: float
+    gist: str = ""
+
+
+@dataclass
+class Marks:
+    """What the recorder compares each report with: the last of everything it told."""
+
+    verdict: Status | None = None
+    verdict_since: float | None = None
+    checks: dict[str, CheckMark] = field(default_factory=dict)
+    identity: dict[str, str | None] = field(
+        default_factory=dict
+    )  # source -> shown value; None: gone
+    pin: str | None = None
+    baseline_at: float | None = None  # when the remembered identity was recorded
+    adopted_at: float | None = None  # the last `sidecar adopt` taken up
+
+    def to_json(self) -> dict[str, Any]:
+        """The journal's and snapshot's form."""
+        return {
+            "verdict": None if self.verdict is None else str(self.verdict),
+            "verdict_since": self.verdict_since,
+            "checks": {k: [str(m.status), m.since, m.gist] for k, m in self.checks.items()},
+            "identity": self.identity,
+            "pin": self.pin,
+            "baseline_at": self.baseline_at,
+            "adopted_at": self.adopted_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Marks":
+        """Parse `to_json`'s form."""
+        verdict = data["verdict"]
+        identity = data["identity"]
+        if not isinstance(identity, dict):
+            raise TypeError("identity marks must be an object")
+        return cls(
+            None if verdict is None else Status(verdict),
+            optional_float(data["verdict_since"]),
+            {
+                str(k): CheckMark(Status(s), float(t), str(g))
+                for k, (s, t, g) in data["checks"].items()
+            },
+            {str(k): None if v is None else str(v) for k, v in identity.items()},
+            None if data["pin"] is None else str(data["pin"]),
+            optional_float(data["baseline_at"]),
+            optional_float(data["adopted_at"]),
+        )
+
+
+class History:
+    """Samples, events and marks; journalled in `directory` when there is one."""
+
+    def __init__(self, directory: Path | None, tables: Iterable[str]) -> None:
+        self.files = HistoryFiles(directory) if directory is not None else None
+        self.names = tuple(tables)
+        self.revision = 0  # changes with every change: what a rendered page is cached against
+        self.failing: str | None = None  # why the files cannot be written, while they cannot
+        self._journal_lines = 0
+        self._last_sync = -math.inf
+        self._clear()
+
+    def _clear(self) -> None:
+        self.tables = {name: Series(TABLE_COLUMNS) for name in self.names}
+        self.cycles = Series(CYCLE_COLUMNS)
+        self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
+        self.marks = Marks()
+        self._seq = 0
+
+    # -- reading ---------------------------------------------------------------------------
+    def load(self, repair: bool = True) -> list[str]:
+        """Read what the files hold; return the problems found.
+
+        With `repair` (the service) unreadable files are set aside and each problem becomes an
+        event; without it (`sidecar events`) nothing on disk is touched.
+        """
+        if self.files is None:
+            return []
+        found = self.files.read()
+        problems = list(found.problems)
+        if found.snapshot is not None:
+            try:
+                self._restore(found.snapshot)
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.append(
+                    f"{self.files.snapshot_path.name} is corrupt ({type(exc).__name__}: {exc})"
+                )
+                found.corrupt.append(self.files.snapshot_path.name)
+                self._clear()
+        for entry in found.lines:
+            try:
+                self._apply(entry)
+            except (KeyError, TypeError, ValueError):
+                problems.append(f"a malformed entry of {self.files.journal_path.name} skipped")
+            self._seq = max(self._seq, int(entry["seq"]))
+        self._journal_lines = found.journal_lines
+        if repair and problems:
+            for name in dict.fromkeys(found.corrupt):
+                try:
+                    aside = self.files.set_aside(name)
+                except OSError as exc:
+                    log.warning("cannot set %s aside: %s", name, exc.strerror)
+                else:
+                    problems = [f"{p}; set aside as {aside}" if name in p else p for p in problems]
+            for problem in problems:
+                log.warning("history: %s", problem)
+                self._add_event(Event(time.time(), Kind.STATE, f"history: {problem}", Status.WARN))
+            self._compact_now()
+        self.revision += 1
+        return problems
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        self._seq = int(snapshot["through"])
+        for name, data in snapshot["tables"].items():
+            if name in self.tables:  # a table no longer watched is dropped
+                self.tables[name].load_json(data)
+        self.cycles.load_json(snapshot["cycles"])
+        self.events.extend(Event.from_json(e) for e in snapshot["events"])
+        self.marks = Marks.from_json(snapshot["marks"])
+
+    def _apply(self, entry: Mapping[str, Any]) -> None:
+        if "cycle" in entry:
+            cycle = CycleSample.from_json(entry["cycle"])
+            self.cycles.add(cycle.time, (cycle.duration, float(cycle.verdict.severity)))
+            for name, sample in cycle.tables.items():
+                if name in self.tables:
+                    self.tables[name].add(cycle.time, sample.row())
+        if "event" in entry:
+            self.events.append(Event.from_json(entry["event"]))
+        if "marks" in entry:
+            self.marks = Marks.from_json(entry["marks"])
+
+    def recent(self, since: float | None = None, limit: int = 100) -> list[Event]:
+        """Events after `since` (epoch seconds), newest first, at most `limit`."""
+        # Sorted, not just reversed: an adopt or a first sighting is told when it is noticed,
+        # with the time it happened.
+        found = [e for e in self.events if since is None or e.time > since]
+        found.sort(key=lambda e: e.time, reverse=True)
+        return found[:limit]
+
+    # -- recording -------------------------------------------------------------------------
+    async def record(self, cycle: CycleSample | None, events: Sequence[Event], marks: bool) -> None:
+        """Take one cycle's samples and events (and the marks, when they changed); journal them."""
+        entries: list[dict[str, Any]] = []
+        if cycle is not None:
+            entries.append({"cycle": cycle.to_json()})
+        entries += [{"event": event.to_json()} for event in events]
+        if marks:
+            entries.append({"marks": self.marks.to_json()})
+        for entry in entries:
+            self._seq += 1
+            entry["seq"] = self._seq
+            if "marks" not in entry:  # the marks are already this history's own
+                self._apply(entry)
+        self.revision += 1
+        if self.files is None or not entries:
+            return
+        now = time.monotonic()
+        sync = bool(events) or marks or now - self._last_sync >= SYNC_EVERY
+        try:
+            await asyncio.to_thread(self.files.append, entries, sync)
+            self._journal_lines += len(entries)
+            if sync:
+                self._last_sync = now
+            recovered = self.failing is not None
+            if recovered:
+                # Lines were lost while it failed (and one may be torn): the snapshot rewrites all.
+                self.failing = None
+                log.info("the history is written again")
+                self._add_event(Event(time.time(), Kind.STATE, "the history is written again"))
+            if recovered or self._journal_lines >= COMPACT_LINES:
+                snapshot = self.snapshot()
+                await asyncio.to_thread(self.files.compact, snapshot)
+                self._journal_lines = 0
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        assert self.files is not None
+        reason = f"cannot write the history in {self.files.directory}: {exc.strerror}"
+        if self.failing is None:
+            log.warning("%s; kept in memory only until it can", reason)
+            self._add_event(
+                Event(time.time(), Kind.STATE, f"{reason}; kept in memory only", Status.WARN)
+            )
+        self.failing = reason
+
+    def _add_event(self, event: Event) -> None:
+        """An event about the history itself: in memory now, on disk with the next compaction."""
+        self.events.append(event)
+        self.revision += 1
+
+    def _compact_now(self) -> None:
+        if self.files is None:
+            return
+        try:
+            self.files.compact(self.snapshot())
+            self._journal_lines = 0
+        except OSError as exc:
+            self._failed(exc)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, as the snapshot file holds it."""
+        return {
+            "through": self._seq,
+            "tables": {name: series.to_json() for name, series in self.tables.items()},
+            "cycles": self.cycles.to_json(),
+            "events": [event.to_json() for event in self.events],
+            "marks": self.marks.to_json(),
+        }
+
+    def close(self) -> None:
+        """Make everything journalled durable."""
+        if self.files is not None:
+            try:
+                self.files.sync()
+            except OSError as exc:
+                log.warning("cannot sync the history: %s", exc.strerror)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the series' arrays hold."""
+        return self.cycles.nbytes + sum(series.nbytes for series in self.tables.values())
