@@ -23,6 +23,7 @@ from typing import Any
 from sidecar import logs, sample_app
 from sidecar.app import create_app
 from sidecar.config import load_settings
+from sidecar.history.recorder import gist
 from sidecar.mariadb_server import MariaDBServer, ServerError
 from sidecar.results import Report
 from sidecar.server import EXIT_PORT_IN_USE, build_server, port_in_use
@@ -38,11 +39,6 @@ class Stop(Exception):
 
 def _say(text: str) -> None:
     print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def _gist(line: str) -> str:
-    """A line without its numbers (ages, round trips), to tell real changes from ticking."""
-    return "".join(ch for ch in line if not ch.isdigit())
 
 
 def _kill(server: MariaDBServer) -> None:
@@ -79,7 +75,7 @@ class _Narrator:
             return
         reasons = "; ".join(report.reasons()) or "every check passes"
         line = f"verdict {str(report.status).upper()}: {reasons}"
-        if _gist(line) != _gist(self.last):
+        if gist(line) != gist(self.last):
             self.last = line
             _say(line)
 
