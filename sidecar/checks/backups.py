@@ -175,38 +175,52 @@ class _BackupCheck:
         await self.watch.aclose()
 
 
-class BackupFreshnessCheck(_BackupCheck):
+class _DirectoryCheck(_BackupCheck):
+    """A verdict on the directory's newest dump, with one metric of its own."""
+
+    key: str
+    family: Family
+    perf_unit: str
+
+    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+        """This check's verdict of the judgement."""
+        raise NotImplementedError
+
+    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
+        """Judge the newest dump."""
+        if isinstance(seen, Problem):
+            return _unlisted(seen)
+        verdict = self.verdict(self.watch.verdicts(seen, ctx.memory, ctx.now))
+        if verdict.observed is None:
+            return _judgement(verdict, (), None)
+        samples = (Sample(self.family, verdict.observed),)
+        return _judgement(verdict, samples, PerfDatum(self.key, verdict.observed, self.perf_unit))
+
+
+class BackupFreshnessCheck(_DirectoryCheck):
     """The newest dump's age: warn past max_age, fail past twice it or with none at all."""
 
     key = FRESHNESS_KEY
     unit = "s"
     labels = metric_labels("backupFreshness")
+    family, perf_unit = AGE, "s"
 
-    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
-        """Judge the newest dump's age."""
-        if isinstance(seen, Problem):
-            return _unlisted(seen)
-        verdict = self.watch.verdicts(seen, ctx.memory, ctx.now).freshness
-        samples = (Sample(AGE, verdict.observed),) if verdict.observed is not None else ()
-        perf = PerfDatum(self.key, verdict.observed, "s") if verdict.observed is not None else None
-        return _judgement(verdict, samples, perf)
+    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+        """The freshness verdict."""
+        return judged.freshness
 
 
-class BackupSizeCheck(_BackupCheck):
+class BackupSizeCheck(_DirectoryCheck):
     """The newest dump's size against the median of the ones before it."""
 
     key = SIZE_KEY
     unit = "bytes"
     labels = metric_labels("backupSize")
+    family, perf_unit = SIZE, "B"
 
-    def judge(self, seen: BackupSurvey | Problem, ctx: JudgeContext) -> Judgement:
-        """Judge the newest dump's size."""
-        if isinstance(seen, Problem):
-            return _unlisted(seen)
-        verdict = self.watch.verdicts(seen, ctx.memory, ctx.now).size
-        samples = (Sample(SIZE, verdict.observed),) if verdict.observed is not None else ()
-        perf = PerfDatum(self.key, verdict.observed, "B") if verdict.observed is not None else None
-        return _judgement(verdict, samples, perf)
+    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+        """The size verdict."""
+        return judged.size
 
 
 class BackupRowsCheck(_BackupCheck):

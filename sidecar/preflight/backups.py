@@ -16,7 +16,7 @@ from sidecar.backups.catalog import DEFAULT_PATTERNS, shown
 from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
 from sidecar.backups.survey import look_now
 from sidecar.dburl import parse_db_url
-from sidecar.preflight.stack import Stack
+from sidecar.preflight.stack import Stack, sidecar_bind_mount
 from sidecar.state import Memory
 from sidecar.timestamps import iso
 
@@ -30,16 +30,6 @@ class BackupNote:
     directory: Path
     lines: tuple[str, ...]
     candidate: str | None  # the restore candidate's file name
-
-
-def mounted_backup_dir(stack: Stack) -> Path | None:
-    """The host directory bind-mounted as the sidecar's SIDECAR_BACKUP_DIR, if any."""
-    for sidecar in stack.sidecars:
-        target = sidecar.environment.get("SIDECAR_BACKUP_DIR")
-        for mount in sidecar.mounts:
-            if target and mount.type == "bind" and mount.source and mount.target == target:
-                return (stack.project.directory / Path(mount.source).expanduser()).resolve()
-    return None
 
 
 def _database(stack: Stack) -> str | None:
@@ -57,7 +47,7 @@ def backup_note(
     stack: Stack, backup_dir: Path | None, memory: Memory | None, state_dir: Path | None
 ) -> BackupNote | None:
     """The newest dump and the restore candidate, or None when no backups are watched."""
-    directory = backup_dir or mounted_backup_dir(stack)
+    directory = backup_dir or sidecar_bind_mount(stack, "SIDECAR_BACKUP_DIR")
     if directory is None:
         return None
     marks = {name: t.high_water for name, t in (memory.tables if memory else {}).items()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sidecar.preflight.project import Project
-from sidecar.preflight.stack import Stack, StackVolume
+from sidecar.preflight.stack import Stack, StackVolume, sidecar_bind_mount
 from sidecar.preflight.tools import Tool
 from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
 from sidecar.preflight.verdict import PIN, Observation, pinned_volumes, return_fix
@@ -56,7 +56,7 @@ def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
     volumes: dict[str, str] = {}
     notes = []
     memory = None
-    directory = state_dir or _state_host_dir(stack)
+    directory = state_dir or sidecar_bind_mount(stack, "SIDECAR_STATE_DIR")
     if directory is not None:
         try:
             memory = StateStore(directory).load()
@@ -71,16 +71,6 @@ def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
         for pinned in pinned_volumes(replace(stack, sidecars=(sidecar,))):
             volumes.setdefault(pinned, f"{PIN} of {sidecar.name}")
     return RememberedVolumes(volumes, tuple(notes), memory, directory)
-
-
-def _state_host_dir(stack: Stack) -> Path | None:
-    """The host directory bind-mounted as the sidecar's SIDECAR_STATE_DIR, if any."""
-    for sidecar in stack.sidecars:
-        state = sidecar.environment.get("SIDECAR_STATE_DIR")
-        for mount in sidecar.mounts:
-            if state and mount.type == "bind" and mount.source and mount.target == state:
-                return (stack.project.directory / Path(mount.source).expanduser()).resolve()
-    return None
 
 
 def compare(stack: Stack, observed: Observation, memory: RememberedVolumes) -> list[KeyReport]:

@@ -8,6 +8,7 @@ services mount a database volume read-write; apps are the rest.
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sidecar.preflight import compose_file
 from sidecar.preflight.compose_file import Model, Mount, Service
@@ -100,3 +101,14 @@ def image_name(image: str) -> str:
 def is_sidecar(service: Service) -> bool:
     """Whether `service` is configured as the sidecar: it has `SIDECAR_*` settings."""
     return any(key.startswith("SIDECAR_") for key in service.environment)
+
+
+def sidecar_bind_mount(stack: Stack, variable: str) -> Path | None:
+    """The host directory bind-mounted where a sidecar's `variable` (e.g. SIDECAR_STATE_DIR)
+    points inside its container, if any."""
+    for sidecar in stack.sidecars:
+        target = sidecar.environment.get(variable)
+        for mount in sidecar.mounts:
+            if target and mount.type == "bind" and mount.source and mount.target == target:
+                return (stack.project.directory / Path(mount.source).expanduser()).resolve()
+    return None

@@ -138,6 +138,20 @@ def _stack_from(tmp_path: Path, rename: Rename, source: str) -> Path:
     return directory
 
 
+def _state(tmp_path: Path, volume: str, tables: dict[str, object]) -> Path:
+    """A sidecar state directory remembering `volume` and `tables`."""
+    state = tmp_path / "state"
+    state.mkdir()
+    document = {
+        "format": 1,
+        "identity": {"recorded_at": 1.0, "sources": {"volume": volume}},
+        "tables": tables,
+        "adopted_at": None,
+    }
+    (state / "state.json").write_text(json.dumps(document))
+    return state
+
+
 def test_the_renamed_start_is_refused_and_the_fixed_file_passes(
     tmp_path: Path, engine: EngineVolumes, rename: Rename
 ) -> None:
@@ -210,18 +224,7 @@ def test_the_sidecar_state_directory_is_read(
     directory = tmp_path / rename.new_directory
     directory.mkdir()
     (directory / "compose.yaml").write_text(INCIDENT)  # no pin: only the state remembers
-    state = tmp_path / "state"
-    state.mkdir()
-    (state / "state.json").write_text(
-        json.dumps(
-            {
-                "format": 1,
-                "identity": {"recorded_at": 1.0, "sources": {"volume": rename.old_volume}},
-                "tables": {},
-                "adopted_at": None,
-            }
-        )
-    )
+    state = _state(tmp_path, rename.old_volume, {})
     found = run_cli(
         "volumes", "--engine", engine.engine, "--state-dir", str(state), "--json", cwd=directory
     )
@@ -391,18 +394,7 @@ def test_volumes_names_the_backup_that_still_holds_the_remembered_rows(
     write(backups / "app-2025-11-27.sql.gz", mariadb_dump(seeded, "app"), now - 26 * 3600)
     incident(seeded)
     write(backups / "app-2025-11-28.sql.gz", mariadb_dump(seeded, "app"), now - 3600)
-    state = tmp_path / "state"
-    state.mkdir()
-    (state / "state.json").write_text(
-        json.dumps(
-            {
-                "format": 1,
-                "identity": {"recorded_at": 1.0, "sources": {"volume": rename.old_volume}},
-                "tables": {"User": {"high_water": 14, "newest": None}},
-                "adopted_at": None,
-            }
-        )
-    )
+    state = _state(tmp_path, rename.old_volume, {"User": {"high_water": 14, "newest": None}})
     found = run_cli(
         "volumes",
         "--engine",
