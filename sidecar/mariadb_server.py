@@ -11,7 +11,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,45 @@ def find_binary(name: str) -> str:
         if os.access(candidate, os.X_OK):
             return candidate
     raise ServerError(f"{name} not found: install the mariadb-server package")
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a child is created, so that the handle to it is
+    stored before a handler (the demo's: stop) can run; they are delivered right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers run in the main thread only: nothing to hold back here
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _kill_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGKILL a process group and wait until every member is gone (a killed process may
+    still finish the write it was in; only then is its directory safe to remove)."""
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    while _running_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _running_in_group(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (zombies do not: they write nothing, and
+    in a container nobody may ever reap them)."""
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def free_port() -> int:
@@ -71,9 +112,26 @@ class MariaDBServer:
             *self._tmpdir_args(),
             *self._user_args(),
         ]
-        result = subprocess.run(command, capture_output=True, check=False, timeout=120)
-        if result.returncode != 0:
-            raise ServerError(f"mariadb-install-db failed: {result.stderr.decode()[-500:]}")
+        # mariadb-install-db runs `mariadbd --bootstrap` as its child: in a session of its own
+        # the whole group is killed if we are interrupted, never left writing the datadir.
+        installer: subprocess.Popen[bytes] | None = None
+        try:
+            with _signals_held():
+                installer = subprocess.Popen(
+                    command,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            _, stderr = installer.communicate(timeout=120)
+        except BaseException:
+            if installer is not None:
+                _kill_group(installer.pid)
+                installer.wait()
+            raise
+        if installer.returncode != 0:
+            raise ServerError(f"mariadb-install-db failed: {stderr.decode()[-500:]}")
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server on the current datadir and wait until it answers."""
@@ -98,9 +156,10 @@ class MariaDBServer:
             *self._tmpdir_args(),
             *self._user_args(),
         ]
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        with _signals_held():  # a signal now must not leave a server we hold no handle of
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -117,10 +117,13 @@ def test_a_second_signal_stops_it_at_once(demo: list[Demo]) -> None:
     _assert_clean(d)
 
 
-def test_a_signal_while_mariadb_starts_leaves_nothing(demo: list[Demo]) -> None:
+@pytest.mark.parametrize("after", [0.0, 0.3, 1.0])
+def test_a_signal_while_mariadb_starts_leaves_nothing(demo: list[Demo], after: float) -> None:
+    """Whether mariadb-install-db or mariadbd is running when the signal comes."""
     d = Demo()
     demo.append(d)
     d.wait_for("starting a throwaway MariaDB")
+    time.sleep(after)
     d.process.send_signal(signal.SIGTERM)
     code, out = d.finish()
     assert code == 0, out
