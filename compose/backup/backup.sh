@@ -91,7 +91,8 @@ fi
 [ $# -eq 0 ] || fail "usage: backup.sh [once]"
 
 interval="$(seconds "${BACKUP_INTERVAL:-24h}")"
-retry=$((interval < 60 ? interval : 60))
+# A failed dump (the server still starting, say) is tried again soon, not a day later.
+retry=$((interval < 10 ? interval : 10))
 trap 'log "stopping"; exit 0' TERM INT
 log "dumping $db_name into $backup_dir every ${BACKUP_INTERVAL:-24h}, keeping the newest $keep"
 while true; do

@@ -49,7 +49,9 @@ part() {
 }
 
 sweep=(.venv/bin/python -m tests.support.e2e_sweep)
-e2e=(.venv/bin/python -m pytest -m e2e -p no:cacheprovider)
+# -rP: the passing tests' output too, where the operator's commands (sidecar preflight,
+# sidecar volumes) print what they said.
+e2e=(.venv/bin/python -m pytest -m e2e -p no:cacheprovider -rP)
 
 status=0
 run_parts() {
