@@ -357,20 +357,7 @@ def follow_recovery_steps(stack: Stack, steps: list[str], old_volume: str) -> No
     check_preflight_passes(stack, old_volume)  # step 3
     assert stack.volume == old_volume
     stack.compose("up", "-d")  # step 4
-    doc = poll(  # step 5
-        f"the sidecar to pass on {old_volume} with {USERS} users",
-        lambda: stack.verdict("pass", rows=USERS),
-        90,
-        stack.diagnose,
-    )
-    assert doc["checks"]["volume:identity"][0]["match"] == 1
-    poll(
-        "the app to start on the recovered database",
-        lambda: f"ready: {USERS} users" in stack.logs("app"),
-        90,
-        stack.diagnose,
-    )
-    assert stack.root_sql("SELECT COUNT(*) FROM `User`") == str(USERS)
+    assert_back_on_all_users(stack)  # step 5
 
 
 def enable_backups(stack: Stack) -> Path:
@@ -446,23 +433,29 @@ def check_fixed_stack_kept_its_data(stack: Stack, volume: str) -> None:
     assert stack.volume == volume
     strays = [n for n in stack.engine.names("volumes") if n.startswith(f"{stack.dir.name}_")]
     assert not strays, strays
+    assert_back_on_all_users(stack)
+
+
+def assert_back_on_all_users(stack: Stack) -> None:
+    """After a restart on the data's volume: the sidecar passes with every user and the
+    pinned identity, its container is healthy, and the app starts on them."""
     doc = poll(
-        "the sidecar to pass on the same volume after the restart",
+        f"the sidecar to pass on {stack.volume} with {USERS} users",
         lambda: stack.verdict("pass", rows=USERS),
-        60,
+        90,
         stack.diagnose,
     )
     assert doc["checks"]["volume:identity"][0]["match"] == 1
     poll(
         "the sidecar container to be healthy",
         lambda: stack.health_status("sidecar") == "healthy",
-        30,
+        60,
         stack.diagnose,
     )
     poll(
         "the app to start on the intact database",
         lambda: f"ready: {USERS} users" in stack.logs("app"),
-        60,
+        90,
         stack.diagnose,
     )
     assert stack.root_sql("SELECT COUNT(*) FROM `User`") == str(USERS)
