@@ -8,15 +8,13 @@ left.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support import e2e_runs
 from tests.support.compose_stack import NEW_DIR, OLD_DIR
+from tests.support.servers import run_module
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +29,7 @@ def _row(table: str, command: str) -> list[str]:
 def test_the_rename_table_is_what_the_tools_do(tmp_path: Path) -> None:
     output = tmp_path / "rename-tools.md"
     output.write_text((REPO / "docs" / "rename-tools.md").read_text())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.rename_tools", "--output", str(output)],
-        cwd=REPO,
-        env={**env, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = run_module("bench.rename_tools", "--output", str(output), timeout=600, cwd=REPO)
     print(done.stdout)
     assert done.returncode == 0, done.stderr[-3000:]
     table = output.read_text()
