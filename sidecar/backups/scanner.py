@@ -11,7 +11,8 @@ methods alone: translate, count, find, and one split when literals hold quotes o
 parentheses. Everything else goes through compiled expressions: one finds where a statement
 ends, with string literals, quoted identifiers and comments as tokens, so a `;` inside them
 never ends a statement; every quantifier is possessive, so a match cut by the end of the
-buffer fails in one pass, never by backtracking; rows are counted by `subn`, in C.
+buffer fails in one pass, never by backtracking (compiled as atomic groups: possessive.py says
+why); rows are counted by `subn`, in C.
 
 Why it is never wrong: each path counts only what it can prove and hands anything else
 down: `plain_rows` to the row expressions, those to `fold_rows` (literals and comments
@@ -28,6 +29,7 @@ changes a count.
 
 import re
 
+from sidecar.backups import possessive
 from sidecar.backups.plain import FAST_HEAD_REFUSES, plain_rows
 
 # -- tokens -------------------------------------------------------------------------------
@@ -44,22 +46,22 @@ _FLAGS = re.S | re.I
 
 # Whitespace and comments before a statement (conditional comments included: they only set
 # session variables, or wrap triggers whose bodies must not be counted).
-_GAP = re.compile(rb"(?:\s++|" + _BLOCK + rb"|" + _LINE + rb")*+", _FLAGS)
+_GAP = possessive.compile(rb"(?:\s++|" + _BLOCK + rb"|" + _LINE + rb")*+", _FLAGS)
 # What may follow the last statement: the same, with a last line that has no newline.
-_TAIL = re.compile(
+_TAIL = possessive.compile(
     rb"(?:\s++|" + _BLOCK + rb"|(?:--(?=\s|\Z)|#)[^\n]*+|DELIMITER[ \t]++[^\n]*+)*+", _FLAGS
 )
-_DELIMITER = re.compile(rb"DELIMITER[ \t]++(\S++)[^\n]*+\n", _FLAGS)
-_DELIMITER_START = re.compile(rb"DELIMITER[ \t]", _FLAGS)
-_WORD = re.compile(rb"[A-Za-z]++")
+_DELIMITER = possessive.compile(rb"DELIMITER[ \t]++(\S++)[^\n]*+\n", _FLAGS)
+_DELIMITER_START = possessive.compile(rb"DELIMITER[ \t]", _FLAGS)
+_WORD = possessive.compile(rb"[A-Za-z]++")
 
 # One row tuple of literals: numbers, 'strings', NULL, 0x.. hex. No nested parentheses,
 # comments, double quotes or backticks: those take the slow path.
 _ROW = rb"\((?:[^()'\"`;/#\\\-]++|" + _SQ + rb"|-(?!-))*+\)"
-_ROW_RE = re.compile(_ROW, _FLAGS)
+_ROW_RE = possessive.compile(_ROW, _FLAGS)
 _VALUES_BODY = rb"\s*+" + _ROW + rb"(?:\s*+,\s*+" + _ROW + rb")*+\s*+;"
-_VALUES = re.compile(_VALUES_BODY, _FLAGS)
-_INSERT = re.compile(
+_VALUES = possessive.compile(_VALUES_BODY, _FLAGS)
+_INSERT = possessive.compile(
     rb"(?:INSERT|REPLACE)\s++(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s++)*+"
     rb"(?:INTO\s++)?+" + _NAME + rb"\s*+"
     rb"(?:\((?:[^()`'\"]++|" + _BQ + rb")*+\)\s*+)?+"  # --complete-insert column list
@@ -67,14 +69,14 @@ _INSERT = re.compile(
     _FLAGS,
 )
 # Where an INSERT that is not a plain VALUES list says which table it fills.
-_INSERT_TABLE = re.compile(
+_INSERT_TABLE = possessive.compile(
     rb"(?:INSERT|REPLACE)\s++(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s++)*+"
     rb"(?:INTO\s++)?+" + _NAME,
     _FLAGS,
 )
-_USE = re.compile(rb"USE\s++(" + _IDENT + rb")\s*+\Z", _FLAGS)
+_USE = possessive.compile(rb"USE\s++(" + _IDENT + rb")\s*+\Z", _FLAGS)
 _SPACE = rb"(?:\s++|" + _BLOCK + rb")*+"  # CREATE DATABASE /*!32312 IF NOT EXISTS*/ `app`
-_CREATE_DATABASE = re.compile(
+_CREATE_DATABASE = possessive.compile(
     rb"CREATE"
     + _SPACE
     + rb"(?:DATABASE|SCHEMA)"
@@ -86,26 +88,26 @@ _CREATE_DATABASE = re.compile(
     + rb")",
     _FLAGS,
 )
-_CREATE_TABLE = re.compile(
+_CREATE_TABLE = possessive.compile(
     rb"CREATE\s++(?:OR\s++REPLACE\s++)?+(?:TEMPORARY\s++)?+TABLE\s++(IF\s++NOT\s++EXISTS\s++)?+"
     + _NAME,
     _FLAGS,
 )
 
 # The slow path: blank out literals and plain comments, then fold parentheses inside out.
-_LITERALS = re.compile(
+_LITERALS = possessive.compile(
     _SQ + rb"|" + _DQ + rb"|" + _BQ + rb"|/\*(?!!)(?:[^*]++|\*(?!/))*+\*/|(?:--(?=\s)|#)[^\n]*+",
     _FLAGS,
 )
-_INNERMOST = re.compile(rb"\([^()]*+\)")
-_FOLDED = re.compile(rb"\s*+\x00(?:\s*+,\s*+\x00)*+\s*+")
+_INNERMOST = possessive.compile(rb"\([^()]*+\)")
+_FOLDED = possessive.compile(rb"\s*+\x00(?:\s*+,\s*+\x00)*+\s*+")
 _MAX_NESTING = 64
 
-_HEADER = re.compile(rb"^-- (?:MariaDB|MySQL) dump\b", re.M)
-_HEADER_DATABASE = re.compile(rb"^-- Host: [^\n]*?Database: ([^\n]*)$", re.M)
-_FOOTER = re.compile(rb"^-- Dump completed\b", re.M)
-_SNIFF_SKIP = re.compile(rb"(?:\xef\xbb\xbf)?\s*+")
-_SNIFF = re.compile(
+_HEADER = possessive.compile(rb"^-- (?:MariaDB|MySQL) dump\b", re.M)
+_HEADER_DATABASE = possessive.compile(rb"^-- Host: [^\n]*?Database: ([^\n]*)$", re.M)
+_FOOTER = possessive.compile(rb"^-- Dump completed\b", re.M)
+_SNIFF_SKIP = possessive.compile(rb"(?:\xef\xbb\xbf)?\s*+")
+_SNIFF = possessive.compile(
     rb"--|/\*|#|(?:CREATE|INSERT|REPLACE|USE|SET|DROP|LOCK|UNLOCK|DELIMITER|ALTER|START|BEGIN"
     rb"|COMMIT)\b",
     re.I,
@@ -117,7 +119,7 @@ def _statement_end(delimiter: bytes) -> re.Pattern[bytes]:
     """The expression matching one statement up to and including `delimiter`."""
     if delimiter == b";":
         token = rb"[^;'\"`/#\-]++|" + b"|".join((_SQ, _DQ, _BQ, _BLOCK, _LINE, _OTHER))
-        return re.compile(rb"(?:" + token + rb")*+;", _FLAGS)
+        return possessive.compile(rb"(?:" + token + rb")*+;", _FLAGS)
     # `DELIMITER ;;` or `//` (routines, triggers): every token must first not be the delimiter.
     end = re.escape(delimiter)
     first = re.escape(delimiter[:1])
@@ -132,7 +134,7 @@ def _statement_end(delimiter: bytes) -> re.Pattern[bytes]:
         + first
         + rb")"
     )
-    return re.compile(rb"(?:" + token + rb")*+" + end, _FLAGS)
+    return possessive.compile(rb"(?:" + token + rb")*+" + end, _FLAGS)
 
 
 _STATEMENT = _statement_end(b";")
@@ -148,7 +150,7 @@ def _cached(
         if len(cache) >= 64:
             cache.clear()
         # Case-sensitive: `user` and `User` are two tables (lower_case_table_names=0).
-        compiled = cache[head] = re.compile(pattern, re.S)
+        compiled = cache[head] = possessive.compile(pattern, re.S)
     return compiled
 
 

@@ -3,9 +3,11 @@
 A volume is a database volume when some service mounts it at `/var/lib/mysql` or the service
 mounting it runs a MariaDB or MySQL image. The sidecar is the service with `SIDECAR_*`
 settings (or, when no service has any, the one whose image is called sidecar); database
-services mount a database volume read-write; apps are the rest.
+services mount a database volume read-write; feeders write into a host directory the sidecar
+mounts read-only (the backup job writing the dumps it watches); apps are the rest.
 """
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,8 @@ class Stack:
     sidecars: tuple[Service, ...]
     databases: tuple[Service, ...]
     apps: tuple[Service, ...]
+    # Not apps: they need not wait for the sidecar, whose verdict may wait for what they write.
+    feeders: tuple[Service, ...] = ()
 
     @property
     def database_volumes(self) -> tuple[StackVolume, ...]:
@@ -79,16 +83,38 @@ def build_stack(project: Project) -> Stack:
     # The sidecar is the service with SIDECAR_* settings; only when none has any, the one
     # whose image is called sidecar (it may be configured through env_file).
     configured = any(is_sidecar(s) for s in model.services.values())
-    sidecars, databases, apps = [], [], []
+    sidecars = [
+        s
+        for s in model.services.values()
+        if is_sidecar(s) or ("sidecar" in image_name(s.image) and not configured)
+    ]
+    read_by_sidecar = {_bind_source(m) for s in sidecars for m in s.mounts if m.read_only} - {None}
+    databases, feeders, apps = [], [], []
     for service in model.services.values():
-        named = "sidecar" in image_name(service.image)
-        if is_sidecar(service) or (named and not configured):
-            sidecars.append(service)
-        elif any(m.source in database_keys and not m.read_only for m in service.mounts):
+        if service in sidecars:
+            continue
+        if any(m.source in database_keys and not m.read_only for m in service.mounts):
             databases.append(service)
+        elif any(_bind_source(m) in read_by_sidecar for m in service.mounts if not m.read_only):
+            feeders.append(service)
         else:
             apps.append(service)
-    return Stack(project, model, tuple(volumes), tuple(sidecars), tuple(databases), tuple(apps))
+    return Stack(
+        project,
+        model,
+        tuple(volumes),
+        tuple(sidecars),
+        tuple(databases),
+        tuple(apps),
+        tuple(feeders),
+    )
+
+
+def _bind_source(mount: Mount) -> str | None:
+    """A bind mount's host path as written, normalised (`./backups/` is `backups`)."""
+    if mount.type != "bind" or not mount.source:
+        return None
+    return os.path.normpath(mount.source)
 
 
 def image_name(image: str) -> str:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end run: lint the Containerfiles, build the images (no registry needed), then
 # replay the incident with real podman-compose, again under Docker Engine + Compose v2 (a
-# private dockerd), and prove that leftovers of killed runs are swept. Needs root. Prints how
-# long each part took.
+# private dockerd), check docs/rename-tools.md's table against the tools (bench.rename_tools),
+# and prove that leftovers of killed runs are swept. Needs root. Prints how long each part
+# took.
 #   tests/e2e/run.sh [pytest args...]
 #
 # Every run uses names and directories of its own (tests/support/e2e_runs.py), so an earlier
@@ -49,7 +50,9 @@ part() {
 }
 
 sweep=(.venv/bin/python -m tests.support.e2e_sweep)
-e2e=(.venv/bin/python -m pytest -m e2e -p no:cacheprovider)
+# -rP: the passing tests' output too, where the operator's commands (sidecar preflight,
+# sidecar volumes) print what they said.
+e2e=(.venv/bin/python -m pytest -m e2e -p no:cacheprovider -rP)
 
 status=0
 run_parts() {
@@ -62,6 +65,7 @@ run_parts() {
     part "images" "$here/build-images.sh" || return
     part "podman-compose" "${e2e[@]}" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
+    part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
 }
 run_parts "$@" || status=$?

@@ -15,6 +15,11 @@ would. podman-compose also skips `depends_on: condition: service_healthy` when p
 older than 4.6 (Debian 12 ships 4.3): there the app's own /readyz wait, switched on by
 compose/podman-compose.yaml (which podman-compose reads beside compose.yaml and Docker Compose
 does not), is what keeps it from migrating, and the test checks whichever gate applies.
+
+Around the renamed start an operator's commands run too (tests/support/compose_stack.py):
+`sidecar preflight` refuses it beforehand, `sidecar volumes` points at the old volume
+afterwards, and its printed steps bring the stack back. With the backups on, the backup
+service's dump of the new, empty database is caught and the good dump named for a restore.
 """
 
 from __future__ import annotations
@@ -27,15 +32,23 @@ import pytest
 from sidecar.mariadb_server import free_port
 from tests.support.compose_stack import (
     COMPOSE,
+    USERS,
+    Stack,
     Workspace,
     assert_app_never_migrated,
     bring_up_and_fill,
     check_after_vulnerable_up,
     check_before_renamed_up,
     check_fixed_stack_kept_its_data,
+    check_preflight_passes,
     deploy,
+    enable_backups,
+    follow_recovery_steps,
     forget_state,
+    newest_dump,
     poll,
+    sidecar_cli,
+    wait_for_backup_verdict,
     wait_for_fresh_datadir_verdict,
 )
 
@@ -60,34 +73,66 @@ def test_incident_file_differs_from_the_fix_only_by_the_project_name() -> None:
     assert body(fixed) == body(COMPOSE / "incident" / "compose.yaml")
 
 
-@pytest.mark.parametrize("state", ["kept", "lost"])
-def test_renamed_directory_creates_empty_volume_and_sidecar_fails(
-    podman_workspace: Workspace, state: str
+def test_renamed_start_is_refused_then_caught_and_the_next_backup_fails(
+    podman_workspace: Workspace,
 ) -> None:
-    """The incident: a new empty volume after the rename; the sidecar fails, the app never seeds.
-
-    With ./state kept, the remembered baseline and row count catch it; with it lost too, the
-    identity pinned in the compose file still does.
-    """
+    """The incident with ./state kept and the backups on: preflight refuses the renamed start;
+    started anyway, it gets a new, empty volume; the sidecar fails (pin, baseline, row count),
+    the app never migrates, `sidecar volumes` points at the old volume, and the backup service's
+    next dump (of the empty database) fails `User:backupRows`, naming the dump of 14 users."""
     stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
     bring_up_and_fill(stack)
+    good = enable_backups(stack)
     old_volume = stack.volume
     stack.compose("down")  # volumes kept, as on the incident's server
     stack.rename(podman_workspace.new_name)
-    if state == "lost":
-        forget_state(stack)
 
     check_before_renamed_up(stack, old_volume)
     up_output = stack.compose("up", "-d")
     check_after_vulnerable_up(stack, old_volume)
 
-    # Against the pin always; against the remembered baseline too while ./state is kept.
-    doc = wait_for_fresh_datadir_verdict(
-        stack, old_volume, "pin, baseline" if state == "kept" else "pin"
-    )
-    if state == "kept":
-        assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
+    doc = wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
+    assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
+    assert_gate_held(stack, podman_workspace, up_output)
 
+    # The backup service does not wait for the sidecar: it dumps the new, empty database.
+    poll("a dump of the empty database", lambda: newest_dump(stack, None), 90, stack.diagnose)
+    doc = wait_for_backup_verdict(stack, good)
+    rows = doc["checks"]["User:backupRows"][0]
+    print(f"\nUser:backupRows: {rows['status']}: {rows['output']}")
+    assert rows["status"] == "fail", rows
+    assert "does not hold table User" in rows["output"], rows
+    assert f"restore candidate: {good.name} ({USERS} User rows, " in rows["output"], rows
+    # On the host too: `sidecar volumes` names the same dump.
+    found = sidecar_cli(stack, "volumes", "--backup-dir", str(stack.dir / "backups"))
+    assert found.returncode == 2
+    assert f"  restore candidate: {good.name} (written " in found.stdout, found.stdout
+
+
+def test_renamed_start_without_state_is_caught_by_the_pin_and_recovered(
+    podman_workspace: Workspace,
+) -> None:
+    """The incident with ./state lost too: the identity pinned in the compose file still
+    catches it, and following the steps `sidecar volumes` prints brings the stack back on its
+    data: down, the `name:` line, preflight passes, up; 14 users, the app starts."""
+    stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
+    bring_up_and_fill(stack)
+    old_volume = stack.volume
+    stack.compose("down")
+    stack.rename(podman_workspace.new_name)
+    forget_state(stack)
+
+    check_before_renamed_up(stack, old_volume)
+    up_output = stack.compose("up", "-d")
+    steps = check_after_vulnerable_up(stack, old_volume)
+    wait_for_fresh_datadir_verdict(stack, old_volume, "pin")
+    assert_gate_held(stack, podman_workspace, up_output)
+
+    follow_recovery_steps(stack, steps, old_volume)
+
+
+def assert_gate_held(stack: Stack, workspace: Workspace, up_output: str) -> None:
+    """The sidecar container turned unhealthy and the app never migrated the empty database."""
     # The container's own health check turns unhealthy once its start period and retries
     # have passed (compose.yaml: start_period 30s, retries 3).
     poll(
@@ -98,7 +143,7 @@ def test_renamed_directory_creates_empty_volume_and_sidecar_fails(
     )
     assert_app_never_migrated(stack)
     app_state = stack.inspect("app", "{{.State.Status}}")
-    if podman_version(podman_workspace) >= (4, 6):
+    if podman_version(workspace) >= (4, 6):
         # podman-compose enforces service_healthy: the app container was never started.
         assert stack.never_started("app"), app_state
     else:
@@ -109,12 +154,14 @@ def test_renamed_directory_creates_empty_volume_and_sidecar_fails(
 
 
 def test_fixed_project_name_survives_the_rename(podman_workspace: Workspace) -> None:
-    """The fix: with `name:` pinned, the renamed directory reuses the volume; all users remain."""
+    """The fix: with `name:` pinned, preflight passes after the rename, the renamed directory
+    reuses the volume, and all users remain."""
     stack = deploy(podman_workspace.engine, COMPOSE, podman_workspace.old, free_port())
     bring_up_and_fill(stack)
     volume = stack.volume
     stack.compose("down")
 
     stack.rename(podman_workspace.new_name)
+    check_preflight_passes(stack, volume)
     stack.compose("up", "-d")
     check_fixed_stack_kept_its_data(stack, volume)

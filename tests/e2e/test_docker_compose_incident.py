@@ -22,6 +22,7 @@ from tests.support.compose_stack import (
     check_after_vulnerable_up,
     check_before_renamed_up,
     check_fixed_stack_kept_its_data,
+    check_preflight_passes,
     deploy,
     poll,
     wait_for_fresh_datadir_verdict,
@@ -34,7 +35,8 @@ def test_renamed_directory_gets_an_empty_volume_and_the_gate_never_starts_the_ap
     docker_workspace: Workspace,
 ) -> None:
     """The incident under Compose v2: a new empty volume, the sidecar fails naming it, and
-    `up` refuses the app because the sidecar's own health check turned unhealthy."""
+    `up` refuses the app because the sidecar's own health check turned unhealthy. Before it,
+    preflight refused the start; after it, `sidecar volumes` names the old volume."""
     stack = deploy(docker_workspace.engine, COMPOSE / "incident", docker_workspace.old, free_port())
     bring_up_and_fill(stack)
     # Gated natively on the first deployment too: started once the sidecar was healthy,
@@ -67,8 +69,9 @@ def test_renamed_directory_gets_an_empty_volume_and_the_gate_never_starts_the_ap
 def test_fixed_project_name_survives_the_rename_under_compose_v2(
     docker_workspace: Workspace,
 ) -> None:
-    """With `name:` pinned, the renamed directory reuses the volume; the app starts on 14 users,
-    and the restart checklist of compose/README.md (snapshot before, verify after) passes."""
+    """With `name:` pinned, preflight passes after the rename and the renamed directory reuses
+    the volume; the app starts on 14 users, and the restart checklist of compose/README.md
+    (snapshot before, verify after) passes."""
     stack = deploy(docker_workspace.engine, COMPOSE, docker_workspace.old, free_port())
     bring_up_and_fill(stack)
     snapshot = "/var/lib/sidecar/before.json"  # in ./state: it outlives the containers
@@ -77,6 +80,7 @@ def test_fixed_project_name_survives_the_rename_under_compose_v2(
     stack.compose("down")
 
     stack.rename(docker_workspace.new_name)
+    check_preflight_passes(stack, volume)
     stack.compose("up", "-d")
     check_fixed_stack_kept_its_data(stack, volume)
     assert "waiting for the sidecar" not in stack.logs("app")

@@ -102,6 +102,34 @@ def test_the_repository_compose_file_is_classified(tmp_path: Path) -> None:
     assert [s.name for s in stack.sidecars] == ["sidecar"]
     assert [s.name for s in stack.databases] == ["mariadb"]
     assert [s.name for s in stack.apps] == ["app"]  # runs the MariaDB image, mounts no volume
+    assert [s.name for s in stack.feeders] == ["backup"]  # writes the dumps the sidecar reads
+
+
+FEEDING = """\
+services:
+  sidecar:
+    image: sidecar
+    environment: {SIDECAR_BACKUP_DIR: /backups}
+    volumes: ["./backups/:/backups:ro", "./state:/var/lib/sidecar"]
+  backup:
+    image: mariadb
+    volumes: ["./backups:/out"]
+  reader:
+    image: nginx
+    volumes: ["./backups:/srv:ro"]
+  stateful:
+    image: busybox
+    volumes: ["./state:/x"]
+"""
+
+
+def test_a_service_writing_what_the_sidecar_reads_is_a_feeder_not_an_app(tmp_path: Path) -> None:
+    """It need not wait for the sidecar: the sidecar's verdict may wait for its dumps."""
+    directory = write_project(tmp_path, "p", {"compose.yaml": FEEDING})
+    stack = load_stack(Tool.COMPOSE, invocation(directory))
+    assert [s.name for s in stack.feeders] == ["backup"]
+    # Reading the same directory, or writing one the sidecar writes itself, makes no feeder.
+    assert [s.name for s in stack.apps] == ["reader", "stateful"]
 
 
 @pytest.mark.parametrize(

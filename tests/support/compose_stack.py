@@ -8,7 +8,9 @@ become the directory's name, so the pin means the same thing it does in the repo
 
 The steps of the replay are here once, for tests/e2e/test_compose_incident.py (podman-compose)
 and tests/e2e/test_docker_compose_incident.py (Docker Compose v2); each test adds what its
-engine's gate does.
+engine's gate does. `sidecar preflight` and `sidecar volumes` run as an operator runs them: the
+real command line on the host, in the stack's directory, against the engine the stack runs on;
+their outputs are printed into the test log (run.sh shows it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +30,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from sidecar.backups.dump import count_rows
 from tests.support.engines import Engine, run_command
+from tests.support.servers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "compose"
@@ -38,7 +43,9 @@ USERS = 14  # as in the incident: the admin the app seeds plus 13 registered use
 MARIADB_IMAGE = os.environ.get("MARIADB_IMAGE", "localhost/mariadb:local")
 SIDECAR_IMAGE = os.environ.get("SIDECAR_IMAGE", "localhost/sidecar:dev")
 IMAGES = (MARIADB_IMAGE, SIDECAR_IMAGE)
-SECRETS = ("mariadb_root_password", "app_db_password", "monitor_db_password")
+SECRETS = ("mariadb_root_password", "app_db_password", "monitor_db_password", "backup_db_password")
+# Read by two non-root users each (compose.yaml's secrets: comment); the others stay 0600.
+SHARED_SECRETS = ("monitor_db_password", "backup_db_password")
 SIDECAR_UID = 10001  # the user in the sidecar's image (Containerfile)
 NEVER_STARTED = ("0001-01-01T00:00:00Z", "0001-01-01 00:00:00 +0000 UTC")
 
@@ -203,11 +210,11 @@ def deploy(engine: Engine, source: Path, directory: Path, port: int) -> Stack:
     for name in SECRETS:
         path = secrets / f"{name}.txt"
         path.write_text(os.urandom(18).hex() + "\n")
-        # Read by mysql in the mariadb image and by the sidecar's user; secrets/ stays 0700.
-        path.chmod(0o644 if name == "monitor_db_password" else 0o600)
-    state = directory / "state"
-    state.mkdir(mode=0o700)
-    os.chown(state, SIDECAR_UID, SIDECAR_UID)
+        # Read by mysql in the mariadb image and by uid 10001; secrets/ stays 0700.
+        path.chmod(0o644 if name in SHARED_SECRETS else 0o600)
+    for owned in ("state", "backups"):
+        (directory / owned).mkdir(mode=0o700)
+        os.chown(directory / owned, SIDECAR_UID, SIDECAR_UID)
     (directory / ".env").write_text(
         f"MARIADB_IMAGE={MARIADB_IMAGE}\nSIDECAR_IMAGE={SIDECAR_IMAGE}\n"
         f"SIDECAR_PUBLISH=127.0.0.1:{port}\n"
@@ -254,23 +261,146 @@ def holds_app_data(stack: Stack, volume: str) -> bool:
     return (stack.volume_path(volume) / "app" / "User.ibd").exists()
 
 
+def sidecar_cli(stack: Stack, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m sidecar COMMAND --engine ENGINE ARGS` on the host, in the stack's directory,
+    against the engine the stack runs on; its output goes into the test log."""
+    proc = run_cli(
+        command, "--engine", stack.engine.name, *args, env=dict(stack.engine.env), cwd=stack.dir
+    )
+    print(
+        f"\n$ cd {stack.dir.name} && sidecar {command} --engine {stack.engine.name}"
+        f" {' '.join(args)}".rstrip()
+        + f"\n{proc.stdout}{proc.stderr}(exit {proc.returncode})"
+    )
+    return proc
+
+
+def line_starting(output: str, start: str) -> str:
+    """The first line of `output` that starts with `start` (after indentation)."""
+    found = [ln.strip() for ln in output.splitlines() if ln.strip().startswith(start)]
+    assert found, f"no line starting with {start!r} in:\n{output}"
+    return found[0]
+
+
 def check_before_renamed_up(stack: Stack, old_volume: str) -> None:
-    """Before `up` in the renamed directory: the data sits in the old project's volume, and
-    the volume compose is about to use does not exist yet. (`sidecar preflight` goes here.)"""
+    """Before `up` in the renamed directory: the data sits in the old project's volume, the
+    volume compose is about to use does not exist yet, and `sidecar preflight` refuses the
+    start (exit 2), naming both volumes and the `name:` line that fixes it."""
+    old_project = old_volume.removesuffix(f"_{VOLUME_KEY}")
     assert stack.volume != old_volume
     assert holds_app_data(stack, old_volume), f"{old_volume} should hold the 14 users"
     assert not stack.engine.exists("volumes", stack.volume), f"{stack.volume} exists already"
 
+    refused = sidecar_cli(stack, "preflight")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    rules = "podman-compose" if stack.engine.name == "podman" else "docker compose v2"
+    assert refused.stdout.splitlines()[0] == (
+        f"project {stack.dir.name} (directory {stack.dir.name}; {rules} rules;"
+        f" engine {stack.engine.name})"
+    )
+    fail = line_starting(refused.stdout, "fail: this start would create a NEW, EMPTY volume")
+    assert fail.startswith(
+        f"fail: this start would create a NEW, EMPTY volume {stack.volume}; {old_volume} (created "
+    ), fail
+    assert f" MB, project {old_project}) holds your data:" in fail, fail
+    assert fail.endswith(f'add "name: {old_project}" to the compose file'), fail
+    pin = line_starting(refused.stdout, "fail: sidecar pins SIDECAR_EXPECT_IDENTITY")
+    assert f"volume={old_volume}, but this start would mount {stack.volume}" in pin, pin
 
-def check_after_vulnerable_up(stack: Stack, old_volume: str) -> None:
-    """After the vulnerable stack came up: twin volumes, the data only in the old one.
-    (`sidecar volumes` goes here.)"""
+
+def check_preflight_passes(stack: Stack, volume: str) -> None:
+    """`sidecar preflight` lets the start go ahead (exit 0): the database volume exists."""
+    passed = sidecar_cli(stack, "preflight")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert line_starting(passed.stdout, "pass: database volume").startswith(
+        f"pass: database volume {volume} exists (created "
+    ), passed.stdout
+
+
+def check_after_vulnerable_up(stack: Stack, old_volume: str) -> list[str]:
+    """After the vulnerable stack came up: twin volumes, the data only in the old one, and
+    `sidecar volumes` pointing at the old one (exit 2). The recovery steps it printed."""
+    old_project = old_volume.removesuffix(f"_{VOLUME_KEY}")
     assert stack.volume == f"{stack.dir.name}_{VOLUME_KEY}"
     assert stack.engine.exists("volumes", stack.volume), (
         f"{stack.engine.name} compose should have created a new volume for the renamed project"
     )
     assert holds_app_data(stack, old_volume), f"{old_volume} lost its data"
     assert not holds_app_data(stack, stack.volume), f"{stack.volume} should be a fresh datadir"
+
+    found = sidecar_cli(stack, "volumes")
+    assert found.returncode == 2, found.stdout + found.stderr
+    old_row = line_starting(found.stdout, old_volume)
+    assert "<- likely your data" in old_row and "remembered by " in old_row, old_row
+    assert "<- this stack mounts it" in line_starting(found.stdout, stack.volume)
+    verdict = line_starting(found.stdout, "fail:")
+    # "the stack runs on NEW (its containers), but OLD looks like your data (remembered by ...)"
+    assert verdict.startswith(f"fail: the stack runs on {stack.volume} ("), verdict
+    assert f", but {old_volume} looks like your data (remembered by " in verdict, verdict
+    steps = [m.group(1) for m in re.finditer(r"(?m)^\s+\d+\. (.*)$", found.stdout)]
+    compose = Path(stack.engine.compose_cli[-1]).name  # podman-compose, or docker compose
+    command = "podman-compose" if compose == "podman-compose" else "docker compose"
+    assert steps[0].startswith(f"cd {stack.dir} && {command} down"), steps
+    assert steps[1] == f'add "name: {old_project}" to the compose file', steps
+    assert steps[3] == f"{command} up -d", steps
+    return steps
+
+
+def follow_recovery_steps(stack: Stack, steps: list[str], old_volume: str) -> None:
+    """Bring the stack back on its data as `sidecar volumes` said: down, the `name:` line,
+    preflight passes, up; the sidecar then passes with every user and the app starts."""
+    stack.compose("down")  # step 1 (no -v: every volume kept)
+    name_line = re.fullmatch(r'add "(name: \S+)" to the compose file', steps[1])
+    assert name_line, steps[1]
+    compose_file = stack.dir / "compose.yaml"
+    compose_file.write_text(f"{name_line.group(1)}\n{compose_file.read_text()}")  # step 2
+    check_preflight_passes(stack, old_volume)  # step 3
+    assert stack.volume == old_volume
+    stack.compose("up", "-d")  # step 4
+    assert_back_on_all_users(stack)  # step 5
+
+
+def enable_backups(stack: Stack) -> Path:
+    """Turn the backups on as compose/README.md says, on a stack whose app created its tables:
+    the backup service (a dump at start, then hourly) and the sidecar watching ./backups.
+    The dump this start wrote, once it holds every user."""
+    env = stack.dir / ".env"
+    env.write_text(
+        env.read_text() + "COMPOSE_PROFILES=backup\nSIDECAR_BACKUP_DIR=/backups\n"
+        "BACKUP_INTERVAL=1h\n"
+    )
+    stack.compose("up", "-d")
+    return poll(
+        f"the backup service to write a dump of {USERS} users",
+        lambda: newest_dump(stack, USERS),
+        90,
+        lambda: stack.logs("backup"),
+    )
+
+
+def newest_dump(stack: Stack, users: int | None) -> Path | None:
+    """The newest dump in ./backups if it holds `users` rows of `User` (None: no `User`)."""
+    dumps = sorted((stack.dir / "backups").glob("app-*.sql.gz"))
+    if not dumps:
+        return None
+    count = count_rows(dumps[-1], ["User"], "app")
+    return dumps[-1] if count.problem is None and count.rows("User") == users else None
+
+
+def wait_for_backup_verdict(stack: Stack, good: Path) -> dict[str, Any]:
+    """The sidecar fails the dump of the new, empty database, naming the good one to restore.
+
+    The sidecar judges a dump once it has held still for its settle time (sidecar/backups/
+    survey.py, 120 s): hence the long deadline.
+    """
+
+    def names_the_candidate() -> dict[str, Any] | None:
+        doc = stack.health()
+        rows = doc["checks"].get("User:backupRows", [{}])[0] if doc else {}
+        return doc if f"restore candidate: {good.name}" in rows.get("output", "") else None
+
+    doc = poll("the sidecar to fail the new dump", names_the_candidate, 240, stack.diagnose)
+    return doc
 
 
 def wait_for_fresh_datadir_verdict(stack: Stack, old_volume: str, against: str) -> dict[str, Any]:
@@ -303,23 +433,29 @@ def check_fixed_stack_kept_its_data(stack: Stack, volume: str) -> None:
     assert stack.volume == volume
     strays = [n for n in stack.engine.names("volumes") if n.startswith(f"{stack.dir.name}_")]
     assert not strays, strays
+    assert_back_on_all_users(stack)
+
+
+def assert_back_on_all_users(stack: Stack) -> None:
+    """After a restart on the data's volume: the sidecar passes with every user and the
+    pinned identity, its container is healthy, and the app starts on them."""
     doc = poll(
-        "the sidecar to pass on the same volume after the restart",
+        f"the sidecar to pass on {stack.volume} with {USERS} users",
         lambda: stack.verdict("pass", rows=USERS),
-        60,
+        90,
         stack.diagnose,
     )
     assert doc["checks"]["volume:identity"][0]["match"] == 1
     poll(
         "the sidecar container to be healthy",
         lambda: stack.health_status("sidecar") == "healthy",
-        30,
+        60,
         stack.diagnose,
     )
     poll(
         "the app to start on the intact database",
         lambda: f"ready: {USERS} users" in stack.logs("app"),
-        60,
+        90,
         stack.diagnose,
     )
     assert stack.root_sql("SELECT COUNT(*) FROM `User`") == str(USERS)

@@ -55,9 +55,20 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the `sidecar` CLI in a subprocess with only `env` as its SIDECAR_* settings."""
+    return run_module("sidecar", *args, env=env, timeout=timeout, cwd=cwd)
+
+
+def run_module(
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE ARGS` in a subprocess with only `env` as its SIDECAR_* settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     return subprocess.run(
-        [sys.executable, "-m", "sidecar", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env={**base, **(env or {})},
         capture_output=True,
