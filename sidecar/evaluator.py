@@ -140,6 +140,7 @@ def _result(
         samples=judgement.samples,
         perfdata=judgement.perfdata,
         observation=observation,
+        gates=judgement.gates,
     )
 
 

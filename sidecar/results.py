@@ -101,6 +101,9 @@ class CheckResult:
     samples: tuple[Sample, ...] = ()
     perfdata: tuple[PerfDatum, ...] = ()
     observation: object = None  # what the check saw (its own type), or a `Problem`
+    # Whether this check failing fails the verdict (and /readyz). The backup checks do not: a
+    # missed backup is worth a page, never a reason to take the database out of service.
+    gates: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,12 @@ class Report:
 
     @classmethod
     def from_checks(cls, checks: list[CheckResult], started: float, finished: float) -> "Report":
-        """Build the report whose verdict is the worst of its checks."""
-        return cls(worst([c.status for c in checks]), tuple(checks), started, finished)
+        """Build the report whose verdict is the worst of its checks (a check that does not gate
+        the verdict counts at most as a warning)."""
+        capped = [
+            Status.WARN if c.status is Status.FAIL and not c.gates else c.status for c in checks
+        ]
+        return cls(worst(capped), tuple(checks), started, finished)
 
     def reasons(self) -> list[str]:
         """`key: reason` for every check that is not passing, in order; checks that failed

@@ -229,3 +229,29 @@ def test_backup_settings_from_variables_and_toml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as bad_glob:
         load_settings({**base, "backup_dir": str(tmp_path), "backup_glob": "../*.sql"})
     assert bad_glob.value.setting == "SIDECAR_BACKUP_GLOB"
+
+
+async def test_a_failing_backup_warns_the_verdict_but_never_fails_it(
+    seeded: MariaDBServer, backups: Path, tmp_path: Path
+) -> None:
+    """No dump at all: the backup checks fail, the database stays in service (verdict warn)."""
+    evaluator = watching(seeded, backups, tmp_path)
+    try:
+        report = await evaluator.run_cycle()
+    finally:
+        await evaluator.aclose()
+    assert check(report, "backup:freshness").status is Status.FAIL
+    assert check(report, "backup:freshness").output == "no backup found"
+    assert report.status is Status.WARN, report.reasons()
+
+
+def test_readyz_stays_200_while_the_backups_fail(
+    seeded: MariaDBServer, backups: Path, tmp_path: Path
+) -> None:
+    from tests.support.servers import monitor_env, running_sidecar
+
+    env = monitor_env(seeded, backup_dir=backups, state_dir=tmp_path / "state")
+    with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
+        body = sidecar.wait_status("warn")
+        assert body["checks"]["backup:freshness"][0]["status"] == "fail"
+        assert sidecar.get("/readyz").status_code == 200

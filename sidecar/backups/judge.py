@@ -93,7 +93,7 @@ def judge(
     newer = settled[: settled.index(judged)] if judged is not None else settled
     to_count = [b.file for b in newer[:1]]
     if judged is None:  # the label is then the whole story
-        label = "no backup counted yet" if settled else "no backup found"
+        label = "no backup counted yet" if settled else _none_yet(writing)
     else:
         label = "the newest backup" if not newer else "the newest counted backup"
     rows = tuple(
@@ -116,12 +116,18 @@ def judge(
     )
 
 
+def _none_yet(writing: list[Backup]) -> str:
+    """Why no dump can be judged: there is none, or none is finished yet."""
+    if not writing:
+        return "no backup found"
+    return f"no finished backup yet ({shown(writing[0].file.name)} is being written)"
+
+
 def _freshness(settled: list[Backup], writing: list[Backup], now: float, max_age: float) -> Verdict:
     expected = {"maxAge": max_age}
     in_progress = f" ({shown(writing[0].file.name)} is being written)" if writing else ""
     if not settled:
-        output = "no backup found" + in_progress
-        return Verdict(Status.FAIL, None, "s", output, expected)
+        return Verdict(Status.FAIL, None, "s", _none_yet(writing), expected)
     newest = settled[0].file
     age = max(0.0, now - newest.mtime)
     details = {**expected, "backup": newest.name}

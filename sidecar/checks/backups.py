@@ -7,6 +7,11 @@ dump's age, its size against the ones before it, and the rows of each watched ta
 against the live high-water mark. A failing dump names the restore candidate: the newest older
 dump that still holds the remembered rows.
 
+They fail in `/health`, in the metrics and in the alerts, but never the verdict: a bad backup
+turns `/readyz` at most to warn (still 200). Taking the database out of the load balancer for
+a missed dump would be wrong, and gating the app on its first backup would deadlock a first
+deployment (no dump yet, and the first one taken before the app's migrations).
+
 The three checks share one `BackupWatch`: it lists the directory once a cycle (cheap: scandir
 and stat), and counts dumps in the background, one at a time, each in a niced child process
 within a budget (sidecar/backups/runner.py), so a cycle never waits for a dump to be read.
@@ -147,12 +152,14 @@ def _judgement(verdict: Verdict, samples: tuple[Sample, ...], perf: PerfDatum | 
         details,
         samples=samples,
         perfdata=(perf,) if perf is not None else (),
+        gates=False,
     )
 
 
 def _unlisted(problem: Problem) -> Judgement:
     # The directory could not be listed: the checks cannot say the backups are fine.
-    return Judgement(Status.FAIL, None, f"cannot list the backup directory: {problem.reason}")
+    reason = f"cannot list the backup directory: {problem.reason}"
+    return Judgement(Status.FAIL, None, reason, gates=False)
 
 
 class _BackupCheck:

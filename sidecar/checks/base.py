@@ -70,6 +70,7 @@ class Judgement:
     samples: tuple[Sample, ...] = ()
     perfdata: tuple[PerfDatum, ...] = ()
     lessons: tuple[Lesson, ...] = ()
+    gates: bool = True  # a failure fails the verdict; False: it counts as a warning there
 
 
 class Check(Protocol[Seen]):

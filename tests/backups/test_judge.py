@@ -49,7 +49,7 @@ def summary(verdict: object) -> tuple[Status, object, str]:
         ((), (Status.FAIL, None, "no backup found")),
         (
             (backup("b.sql", 0.1, writing=True),),
-            (Status.FAIL, None, "no backup found (b.sql is being written)"),
+            (Status.FAIL, None, "no finished backup yet (b.sql is being written)"),
         ),
         ((backup("a.sql", 1),), (Status.PASS, 3600, "")),
         ((backup("a.sql", 26),), (Status.PASS, 93600, "")),
