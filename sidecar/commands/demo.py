@@ -82,7 +82,7 @@ class _Narrator:
 
 async def _serve(
     server: MariaDBServer, base: Path, port: int, incident: bool, after: float, duration: float
-) -> None:
+) -> int:
     config = load_settings(
         {
             "db_url": server.url(sample_app.MONITOR_USER, MONITOR_PASSWORD),
@@ -101,14 +101,17 @@ async def _serve(
     narrator = _Narrator()
     service.monitor.listeners.append(narrator)
     http = build_server(create_app(config, service), "127.0.0.1", port, handle_signals=False)
-    stopping = asyncio.Event()
+    stopping, hurried = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
         if stopping.is_set():
+            # At once, but in order still: MariaDB killed rather than shut down; the loop and
+            # the HTTP server then close in a moment, with nothing left to wait for.
             _say("stopping at once")
             _kill(server)
-            raise SystemExit(130)
+            hurried.set()
+            return
         _say("stopping (again to stop at once)")
         stopping.set()
 
@@ -147,6 +150,7 @@ async def _serve(
         await asyncio.gather(*waiters, *replaying, return_exceptions=True)
         http.should_exit = True
         await serving  # the lifespan stops the loop and closes the connections
+    return 130 if hurried.is_set() else 0  # as a shell reports a program stopped by Ctrl-C
 
 
 def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
@@ -169,7 +173,7 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
         server.start()
         _prepare(server)
         _say(f"seeded app.User with {USERS} users; monitoring account has SELECT only")
-        asyncio.run(_serve(server, base, port, incident, after, duration))
+        code = asyncio.run(_serve(server, base, port, incident, after, duration))
     except (Stop, KeyboardInterrupt, ServerError) as exc:
         message = str(exc) or "stopped"
         if message != "stopped":
