@@ -14,6 +14,7 @@ if False:  # pragma: no cover
     from sidecar.config import ResolvedConfig
 
 EXIT_BAD_CONFIG = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer the signal ended
 COMMANDS = (
     "serve",
     "check",
@@ -30,7 +31,18 @@ COMMANDS = (
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sidecar` console script and `python -m sidecar`."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # The reader went away (`sidecar check | head -1`): nothing more to say, and no
+        # traceback. stdout goes to /dev/null so the interpreter's last flush cannot fail too.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(args: list[str]) -> int:
     if args and args[0] == "probe":
         from sidecar.probe import main as probe
 
