@@ -10,6 +10,7 @@ import sys
 # run time): imported for the type checker without `typing`, which costs ~3 ms to import.
 if False:  # pragma: no cover
     import argparse
+    from typing import Any, NoReturn
 
     from sidecar.config import ResolvedConfig
 
@@ -77,7 +78,26 @@ def _parser() -> argparse.ArgumentParser:
 
     from sidecar import __version__
 
-    parser = argparse.ArgumentParser(
+    class Parser(argparse.ArgumentParser):
+        """argparse that takes no abbreviations and echoes no values in its usage errors.
+
+        An abbreviation turns a typo or a removed flag into another one (`--details-token X`
+        would be read as `--details-token-file X`); an echoed value would put a secret typed
+        as a flag into the terminal's scrollback and the CI log."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("allow_abbrev", False)
+            super().__init__(*args, **kwargs)
+
+        def error(self, message: str) -> NoReturn:
+            prefix = "unrecognized arguments: "
+            if message.startswith(prefix):
+                words = message.removeprefix(prefix).split()
+                shown = [w.split("=", 1)[0] if w.startswith("-") else "..." for w in words]
+                message = prefix + " ".join(shown)
+            super().error(message)
+
+    parser = Parser(
         prog="sidecar",
         description="Health checks that know whether MariaDB still holds your data.",
     )
@@ -180,8 +200,12 @@ def load(options: argparse.Namespace, environ: dict[str, str] | None = None) -> 
     return load_settings(values)
 
 
-def _refuse_password_in_flag(url: str | None) -> None:
-    """A password inside `--db-url` would show in `ps`: refused, never used."""
+def _refuse_password_in_flag(
+    url: str | None,
+    flag: str = "--db-url",
+    instead: str = "SIDECAR_DB_PASSWORD or --db-password-file",
+) -> None:
+    """A password inside a URL given as a flag would show in `ps`: refused, never used."""
     from urllib.parse import urlsplit
 
     from sidecar.config import ConfigError
@@ -194,9 +218,7 @@ def _refuse_password_in_flag(url: str | None) -> None:
         return  # malformed: the settings model names what is wrong with it
     if has_password:
         raise ConfigError(
-            "--db-url",
-            "must not carry a password (any user on the host sees it in ps): "
-            "use SIDECAR_DB_PASSWORD or --db-password-file",
+            flag, f"must not carry a password (any user on the host sees it in ps): use {instead}"
         )
 
 
@@ -215,6 +237,7 @@ def _check(options: argparse.Namespace) -> int:
 def _adopt(options: argparse.Namespace) -> int:
     from sidecar.commands.adopt import adopt
 
+    _refuse_password_in_flag(options.admin_url, "--admin-url", "--admin-password-file")
     return adopt(
         load(options), options.plant_sentinel, options.admin_url, options.admin_password_file
     )

@@ -77,6 +77,10 @@ def test_toml_with_several_tables(tmp_path: Path) -> None:
     [
         ('[[tables]]\nname = "Us er"\n', "tables[0].name"),
         ('[[tables]]\nname = "User"\nmin_rows = -3\n', "tables[0].min_rows"),
+        # TOML's true is not 1 row, nor 0.5 a count.
+        ('[[tables]]\nname = "User"\nmin_rows = true\n', "tables[0].min_rows"),
+        ('[[tables]]\nname = "User"\nmin_rows = 0.5\n', "tables[0].min_rows"),
+        ('[[tables]]\nname = "User"\nmax_drop = false\n', "tables[0].max_drop"),
         ('[[tables]]\nname = "User"\ncolour = "red"\n', "tables[0].colour"),
         ('[[tables]]\nname = "User"\n[[tables]]\nname = "User"\n', "configured twice"),
         ("not toml at all [", "not valid TOML"),

@@ -11,6 +11,7 @@ from sidecar.config import ConfigError, load_settings
 from sidecar.database import Database, DatabaseError
 from sidecar.mariadb_server import MariaDBServer, free_port
 from sidecar.service import Service
+from tests.support.servers import run_cli
 
 PASSWORD = "Url-Pw-9f3e1"
 ENV_PASSWORD = "Env-Pw-77a2c"
@@ -129,3 +130,27 @@ def test_the_status_page_and_the_history_of_a_wired_service_hide_the_secrets(
     for details in (True, False):
         _assert_clean(page.build(report, details).decode())
     _assert_clean(repr(vars(service.history)) + repr(vars(page)))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("check", "--db-url", f"mysql://monitor:{PASSWORD}@127.0.0.1/app"), "--db-url"),
+        (
+            ("adopt", "--plant-sentinel", "--admin-url", f"mysql://root:{PASSWORD}@db/app"),
+            "--admin-url",
+        ),
+        (("serve", "--db-password", PASSWORD), "--db-password"),
+        (("check", f"--db-password={PASSWORD}"), "--db-password"),
+        # No abbreviation either: this once read as --details-token-file.
+        (("serve", "--details-token", TOKEN), "--details-token"),
+        (("serve", "--webhook-url", f"https://hooks.example/{TOKEN}"), "--webhook-url"),
+    ],
+)
+def test_no_secret_can_be_given_as_a_flag_value(args: tuple[str, ...], named: str) -> None:
+    """`ps` shows every flag to every user on the host: secrets come from files or variables."""
+    result = run_cli(*args, env={"SIDECAR_DB_URL": "mysql://monitor@127.0.0.1:1/app"})
+    assert result.returncode == 3, result
+    assert result.stdout == ""
+    assert named in result.stderr.splitlines()[-1]
+    _assert_clean(result.stdout + result.stderr)

@@ -1,7 +1,9 @@
 """The state file: atomic under kill -9, reported (never replaced) when damaged."""
 
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -73,3 +75,13 @@ def test_state_written_is_json_an_operator_can_read(tmp_path: Path) -> None:
     StateStore(tmp_path).save(memory)
     document = json.loads((tmp_path / STATE_FILE).read_text())
     assert document["identity"]["sources"] == {"volume": "shop_db"}
+
+
+def test_a_fifo_as_the_state_file_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes: `sidecar check` used to hang on one."""
+    os.mkfifo(tmp_path / STATE_FILE)
+    started = time.monotonic()
+    with pytest.raises(StateError, match="not a regular file"):
+        StateStore(tmp_path).load()
+    assert time.monotonic() - started < 1
+    assert stat.S_ISFIFO((tmp_path / STATE_FILE).stat().st_mode)  # left as it was
