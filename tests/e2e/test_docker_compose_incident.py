@@ -56,7 +56,11 @@ def test_renamed_directory_gets_an_empty_volume_and_the_gate_never_starts_the_ap
     assert f"dependency failed to start: container {stack.container('sidecar')} is unhealthy" in (
         output
     ), output
-    wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
+    doc = wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
+    # Into the test log (run.sh shows it): the gate's refusal and the sidecar's reason.
+    refusal = [line for line in output.splitlines() if "dependency failed" in line]
+    print(f"\n$ docker compose up -d   (exit {status})\n" + "\n".join(refusal))
+    print(f"sidecar /health: {doc['status']}: {doc['output']}")
     assert stack.verdict("fail") is not None
     assert stack.health_status("sidecar") == "unhealthy"
     # The gate held: the app container was created, never started, and wrote nothing.
