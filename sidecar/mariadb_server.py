@@ -79,6 +79,53 @@ def _running_in_group(pgid: int) -> bool:
     return False
 
 
+# Beside each server's pid file: the pid and kernel start time of the process that started it.
+# A server whose owner is gone was left by a run that was SIGKILLed (nothing could stop it).
+OWNER_FILE = "owner.pid"
+
+
+def _started_at(pid: int) -> str | None:
+    """The kernel's start time of `pid` (ticks since boot), or None when it is not running.
+    With the pid it names one process for good: a pid reused later starts at another time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def orphaned_servers() -> list[int]:
+    """Pids of throwaway `mariadbd`s (ours: an owner file beside their pid file) whose owner is
+    gone. Servers of a live owner, and every other mariadbd, are not named."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or Path(os.fsdecode(argv[0])).name != "mariadbd":
+            continue
+        pid_files = [a[len(b"--pid-file=") :] for a in argv if a.startswith(b"--pid-file=")]
+        if not pid_files:
+            continue
+        owner_file = Path(os.fsdecode(pid_files[0])).parent / OWNER_FILE
+        try:
+            pid, started = owner_file.read_text().split()
+        except (OSError, ValueError):
+            continue  # not one of ours, or not yet written
+        if _started_at(int(pid)) != started:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def sweep_orphaned_servers() -> list[int]:
+    """SIGKILL (and wait for) every orphaned throwaway server; the pids that went."""
+    orphans = orphaned_servers()
+    for pid in orphans:
+        _kill_group(pid)  # each runs in a session, hence a group, of its own
+    return orphans
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -156,6 +203,8 @@ class MariaDBServer:
             *self._tmpdir_args(),
             *self._user_args(),
         ]
+        owner = os.getpid()
+        (self.base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
         with _signals_held():  # a signal now must not leave a server we hold no handle of
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

@@ -5,8 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.mariadb_server import MariaDBServer, sweep_orphaned_servers
 from tests.support.servers import seed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_orphaned_servers() -> None:
+    """Stop the servers an earlier, SIGKILLed run left running (their owner is gone); those
+    of a run still alive, another worktree's, are left alone (tests/test_orphaned_servers.py)."""
+    sweep_orphaned_servers()
 
 
 @pytest.fixture
