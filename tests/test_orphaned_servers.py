@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from sidecar.mariadb_server import MariaDBServer, orphaned_servers, sweep_orphaned_servers
+from tests.support.dockerd import alive
 
 OWNER = """
 import sys, time
@@ -23,14 +24,6 @@ server.start()
 print(server.process.pid, flush=True)
 time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_the_server_of_a_killed_owner_is_found_and_stopped(
@@ -48,13 +41,13 @@ def test_the_server_of_a_killed_owner_is_found_and_stopped(
         owner.send_signal(signal.SIGKILL)
         owner.wait()
         time.sleep(0.5)
-        assert _alive(server), "mariadbd should outlive a SIGKILLed owner (that is the problem)"
+        assert alive(server), "mariadbd should outlive a SIGKILLed owner (that is the problem)"
         assert server in orphaned_servers()
         assert mariadb.process is not None and mariadb.process.pid not in orphaned_servers()
 
         assert server in sweep_orphaned_servers()
-        assert not _alive(server)
+        assert not alive(server)
         assert mariadb.execute("SELECT 1") == [(1,)]  # the live owner's server is untouched
     finally:
-        if _alive(server):
+        if alive(server):
             os.kill(server, signal.SIGKILL)

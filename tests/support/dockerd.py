@@ -215,7 +215,8 @@ def _processes() -> Iterator[tuple[int, str, str]]:
             yield int(entry.name), state, cmdline
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
@@ -230,7 +231,7 @@ def _kill_and_wait(pids: Iterable[int], sig: signal.Signals, timeout: float) -> 
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
     deadline = time.monotonic() + timeout
-    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+    while (alive := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.2)
     return alive
 
