@@ -231,9 +231,9 @@ def _kill_and_wait(pids: Iterable[int], sig: signal.Signals, timeout: float) -> 
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
     deadline = time.monotonic() + timeout
-    while (alive := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+    while (running := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return alive
+    return running
 
 
 def cgroup_dirs(name: str) -> list[Path]:
