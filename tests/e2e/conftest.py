@@ -78,16 +78,9 @@ def docker_run(swept: list[str]) -> Iterator[EngineRun]:
     if (why := dockerd.available()) is not None:
         pytest.skip(why)
     _images_built()
-    run = e2e_runs.Run.start()
-    daemon = dockerd.Dockerd(run.root, dockerd.cgroup_of(run.id))
-    try:
-        daemon.start()
+    with e2e_sweep.private_dockerd() as (daemon, run):
         daemon.load_images(IMAGES)
         yield EngineRun(daemon.engine, run)
-    finally:
-        daemon.stop()
-        e2e_sweep.sweep_run(run.id, None)
-        run.close()
 
 
 def _workspace(engine_run: EngineRun) -> Iterator[Workspace]:

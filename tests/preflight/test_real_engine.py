@@ -29,7 +29,7 @@ import pytest
 
 from sidecar.mariadb_server import MariaDBServer
 from tests.preflight.stacks import INCIDENT
-from tests.support import dockerd, e2e_runs, e2e_sweep
+from tests.support import dockerd, e2e_sweep
 from tests.support.servers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,15 +122,8 @@ def docker_env() -> Iterator[dict[str, str] | str]:
         yield f"no Docker daemon answers and a private one cannot start here: {why}"
         return
     e2e_sweep.sweep_finished_runs()  # what a killed earlier run left, before making more
-    run = e2e_runs.Run.start()
-    daemon = dockerd.Dockerd(run.root, dockerd.cgroup_of(run.id))
-    try:
-        daemon.start()
+    with e2e_sweep.private_dockerd() as (daemon, _):
         yield dict(daemon.engine.env)
-    finally:
-        daemon.stop()
-        e2e_sweep.sweep_run(run.id, None)
-        run.close()
 
 
 @pytest.fixture(params=["podman", "docker"])

@@ -9,7 +9,9 @@ except the DNS files of the two networks the e2e used before its names became un
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 from tests.support import dockerd, e2e_runs, podman
 from tests.support.engines import Engine
@@ -32,6 +34,21 @@ def sweep_run(run_id: str, podman_engine: Engine | None) -> list[str]:
         e2e_runs.remove_tree(root)
         removed.append(f"directory {root}")
     return removed
+
+
+@contextlib.contextmanager
+def private_dockerd() -> Iterator[tuple[dockerd.Dockerd, e2e_runs.Run]]:
+    """A run of its own with a private dockerd started in it; however the block ends, the
+    daemon is stopped, whatever the run made is swept and the run's lock is given up."""
+    run = e2e_runs.Run.start()
+    daemon = dockerd.Dockerd(run.root, dockerd.cgroup_of(run.id))
+    try:
+        daemon.start()
+        yield daemon, run
+    finally:
+        daemon.stop()
+        sweep_run(run.id, None)
+        run.close()
 
 
 def sweep_finished_runs() -> list[str]:
