@@ -65,16 +65,22 @@ def _kill_group(pgid: int, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def _stat_fields(stat_file: Path) -> list[str] | None:
+    """The fields of a `/proc/<pid>/stat` after the command name (state, ppid, pgrp, ...), or
+    None when the process is gone."""
+    try:
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+        return stat_file.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _running_in_group(pgid: int) -> bool:
     """Whether a process of group `pgid` still runs (zombies do not: they write nothing, and
     in a container nobody may ever reap them)."""
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        fields = _stat_fields(stat_file)
+        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
 
@@ -87,11 +93,8 @@ OWNER_FILE = "owner.pid"
 def _started_at(pid: int) -> str | None:
     """The kernel's start time of `pid` (ticks since boot), or None when it is not running.
     With the pid it names one process for good: a pid reused later starts at another time."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None or fields[0] in ("Z", "X") else fields[19]
 
 
 def orphaned_servers() -> list[int]:
