@@ -1,10 +1,15 @@
-"""README.md is true from top to bottom: what it shows runs, what it names exists.
+"""README.md and every page it leads to are true: what they show runs, what they name exists.
 
+The pages are README.md, CONTRIBUTING.md, compose/README.md and docs/*.md.
 - Every ```console block is run: each `$ command` line in bash with `.venv/bin` first on PATH,
   its output compared with the lines under it (`...` stands for any text on that line).
-- Every `sidecar COMMAND --flag` in a code block names a command and flags that exist.
-- Every SIDECAR_* variable it names is a setting, and every setting is in it.
-- Every relative link points at a file of the repository.
+- Every `sidecar COMMAND --flag` in a code block or inline code names a command and flags that
+  exist; every command there is appears in the README.
+- Every SIDECAR_* variable the README names is a setting, and every setting is in it; the other
+  pages name no variable that is not a setting.
+- Every relative link points at a file of the repository, and every anchor at a heading of the
+  page it names.
+- The README stays a front door: at most 250 lines.
 - The demo's sample output is what the demo prints (numbers, paths and times aside).
 """
 
@@ -25,12 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 BLOCKS = [(kind, body) for kind, body in BLOCK.findall(README)]
+PAGES = sorted(
+    [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "compose" / "README.md"],
+) + sorted((ROOT / "docs").glob("*.md"))
+TEXTS = {page: page.read_text() for page in PAGES}
 
 
 def _transcripts() -> list[tuple[str, list[str]]]:
     """(command, expected output lines) of every `$ ` line in the console blocks."""
     found = []
-    for kind, body in BLOCKS:
+    for kind, body in [block for text in TEXTS.values() for block in BLOCK.findall(text)]:
         if kind != "console":
             continue
         command, expected = None, []
@@ -68,10 +77,10 @@ def test_every_console_transcript_prints_what_it_shows(command: str, expected: l
     assert _matches(expected, actual), f"$ {command}\nREADME:\n{expected}\nprinted:\n{actual}"
 
 
-def _invocations() -> list[tuple[str, list[str]]]:
+def _invocations(text: str) -> list[tuple[str, list[str]]]:
     """(command, flags) of every `sidecar COMMAND ...` in code blocks and inline code."""
-    spans = [line for _, body in BLOCKS for line in body.splitlines()]
-    spans += re.findall(r"`([^`\n]+)`", BLOCK.sub("", README))
+    spans = [line for _, body in BLOCK.findall(text) for line in body.splitlines()]
+    spans += re.findall(r"`([^`\n]+)`", BLOCK.sub("", text))
     found = []
     for span in spans:
         for part in re.split(r"&&|\|\||;|\|(?= )", span):
@@ -85,10 +94,12 @@ def _invocations() -> list[tuple[str, list[str]]]:
     return found
 
 
-def test_every_sidecar_command_and_flag_in_the_readme_exists() -> None:
-    invocations = _invocations()
-    # ... and every command there is appears in it
-    assert {command for command, _ in invocations} == set(COMMANDS)
+def test_every_sidecar_command_and_flag_on_every_page_exists() -> None:
+    # every command there is appears in the README ...
+    assert {command for command, _ in _invocations(README)} == set(COMMANDS)
+    # ... and every one named anywhere exists, with the flags it is shown with
+    invocations = [found for text in TEXTS.values() for found in _invocations(text)]
+    assert {command for command, _ in invocations} <= set(COMMANDS)
     helps: dict[str, str] = {}
     for command, flags in invocations:
         if command not in helps:
@@ -108,24 +119,40 @@ def test_the_settings_in_the_readme_are_the_settings_there_are() -> None:
     others = {"SIDECAR_IMAGE", "SIDECAR_SKIP_E2E", "SIDECAR_BOOTSTRAP_E2E", "SIDECAR_PUBLISH"}
     assert named - settings - others == set(), "named in the README but not settings"
     assert settings - named == set(), "settings the README does not document"
+    # The other pages name no setting that does not exist either (compose's own variables aside).
+    for page, text in TEXTS.items():
+        for name in set(re.findall(r"\bSIDECAR_[A-Z_]+[A-Z]\b", text)) - settings - others:
+            assert page.parent.name == "compose", (
+                f"{page.relative_to(ROOT)} names {name}, which is not a setting"
+            )
 
 
-def test_every_relative_link_points_at_a_file() -> None:
-    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README):
-        if "://" in target:
-            continue
-        assert (ROOT / target).exists(), target
-
-
-def test_every_anchor_link_points_at_a_heading() -> None:
-    headings = {
-        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
-        for h in re.findall(r"^#+ (.+)$", README, re.M)
+def _headings(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a page (code blocks are not headings)."""
+    return {
+        re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", BLOCK.sub("", text), re.M)
     }
-    for anchor in re.findall(r"\]\(#([^)]+)\)", README):
-        assert anchor in headings, anchor
+
+
+def test_every_relative_link_points_at_a_file_and_a_heading() -> None:
+    for page, text in TEXTS.items():
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
+            if "://" in target:
+                continue
+            where = (page.parent / target).resolve() if target else page
+            assert where.exists(), f"{page.relative_to(ROOT)}: {target}"
+            if anchor and where.suffix == ".md":
+                linked = TEXTS.get(where) or where.read_text()
+                assert anchor in _headings(linked), f"{page.relative_to(ROOT)}: {target}#{anchor}"
+
+
+def test_the_readme_is_a_front_door() -> None:
+    # the two commands come first; the manual lives in docs/
+    assert README.split("```sh\n", 1)[1].startswith("./scripts/demo")
+    assert len(README.splitlines()) <= 250
     # deploy/prometheus/rules.yml's runbook_url points here
-    assert "when-it-fires" in headings
+    assert "when-it-fires" in _headings(README)
 
 
 def _gist(line: str) -> str:
