@@ -1,4 +1,4 @@
 """Benchmarks of the sidecar against named baselines, measured side by side in one run.
 
-`python -m bench` runs them all and writes `docs/benchmarks.md` (see SPEC.md section 7).
+`python -m bench` runs them all and writes `docs/benchmarks.md`, with the product's targets.
 """

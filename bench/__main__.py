@@ -182,7 +182,7 @@ def main() -> int:
         f"- servers: `sidecar.server.build_server` (uvicorn, 1 worker, {HTTP}, {LOOP} loop, no"
         " access log); wrk on the same machine",
         "",
-        "## Targets (SPEC.md section 7)",
+        "## Targets",
         "",
         "| target | measured | baseline | met |",
         "| --- | --- | --- | --- |",

@@ -2,7 +2,7 @@
 `python -m bench.http_impl --quick`, about 30 s).
 
 This checks that the harness works, not the figures: targets are measured in a full run
-(docs/benchmarks.md), never asserted in a timed unit test (SPEC.md section 7).
+(docs/benchmarks.md), never asserted in a timed unit test.
 """
 
 import os
