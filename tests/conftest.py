@@ -1,4 +1,5 @@
-"""Fixtures: real MariaDB servers on temporary datadirs and free ports."""
+"""Fixtures: real MariaDB servers on temporary datadirs and free ports (PostgreSQL clusters:
+tests/support/postgres_server.py)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.mariadb_server import MariaDBServer, sweep_orphaned_servers
+from tests.support.postgres_server import sweep_orphaned_clusters
 from tests.support.servers import seed
 
 
@@ -14,6 +16,7 @@ def _no_orphaned_servers() -> None:
     """Stop the servers an earlier, SIGKILLed run left running (their owner is gone); those
     of a run still alive, another worktree's, are left alone (tests/test_orphaned_servers.py)."""
     sweep_orphaned_servers()
+    sweep_orphaned_clusters()
 
 
 @pytest.fixture

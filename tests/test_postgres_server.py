@@ -1,0 +1,142 @@
+"""The throwaway PostgreSQL cluster, and what PostgreSQL itself says about a cluster's identity.
+
+These pin, on real clusters, the facts the PostgreSQL engine will stand on: a role with nothing
+but `SELECT` on the app tables reads `pg_control_system()`; its `system_identifier` survives a
+restart and every kind of DDL and maintenance, and a new cluster on the same port has another.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from sidecar.mariadb_server import ServerError, _started_at
+from tests.support.postgres_server import (
+    PostgresServer,
+    bin_dir,
+    orphaned_clusters,
+    sweep_orphaned_clusters,
+)
+
+MONITOR = "monitor"
+MONITOR_PASSWORD = "Pg-Mon1tor-Secret-2b7f"
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def _seed(server: PostgresServer) -> None:
+    """An app database with a Prisma-style "User" table and a SELECT-only monitor role."""
+    server.psql("CREATE DATABASE app")
+    server.psql(
+        'CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL,'
+        ' "createdAt" timestamptz NOT NULL DEFAULT now())',
+        "INSERT INTO \"User\" (email) SELECT 'u' || g || '@example.com'"
+        " FROM generate_series(1, 14) g",
+        f"CREATE ROLE {MONITOR} LOGIN PASSWORD '{MONITOR_PASSWORD}'",
+        f"GRANT CONNECT ON DATABASE app TO {MONITOR}",
+        f"GRANT USAGE ON SCHEMA public TO {MONITOR}",
+        f'GRANT SELECT ON "User" TO {MONITOR}',
+        database="app",
+    )
+
+
+def _as_monitor(server: PostgresServer, statement: str) -> str:
+    done = subprocess.run(
+        [str(bin_dir() / "psql"), "-X", "-At", "-h", "127.0.0.1", "-p", str(server.port),
+         "-U", MONITOR, "-d", "app", "-c", statement],
+        capture_output=True, text=True, timeout=30, check=False,
+        env={"PATH": os.environ["PATH"], "PGPASSWORD": MONITOR_PASSWORD},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _system_identifier(server: PostgresServer) -> str:
+    return _as_monitor(server, "SELECT system_identifier FROM pg_control_system()")
+
+
+def test_a_select_only_role_reads_the_cluster_identifier_and_it_survives_maintenance(
+    cluster: PostgresServer,
+) -> None:
+    _seed(cluster)
+    # the role can read the app table and nothing more, and still sees the identifier
+    assert _as_monitor(cluster, 'SELECT count(*) FROM "User"') == "14"
+    first = _system_identifier(cluster)
+    assert first.isdigit() and int(first) > 0
+    database_oid = _as_monitor(cluster, "SELECT oid FROM pg_database WHERE datname = 'app'")
+    benign = [
+        'VACUUM FULL "User"',
+        'ALTER TABLE "User" ADD COLUMN nickname text',
+        'ALTER TABLE "User" ALTER COLUMN email TYPE varchar(320)',  # rewrites the table
+        'CLUSTER "User" USING "User_pkey"',
+        'REINDEX TABLE "User"',
+        'ANALYZE "User"',
+        'DELETE FROM "User" WHERE id = 14',
+    ]
+    for statement in benign:
+        cluster.psql(statement, database="app")
+        assert _system_identifier(cluster) == first, statement
+    cluster.restart()
+    assert _system_identifier(cluster) == first
+    # the database's own OID is the same across all of it too (a new database would not be)
+    assert _as_monitor(cluster, "SELECT oid FROM pg_database WHERE datname = 'app'") == database_oid
+
+
+def test_a_new_cluster_on_the_same_port_has_another_identifier(cluster: PostgresServer) -> None:
+    _seed(cluster)
+    before = _system_identifier(cluster)
+    port = cluster.port
+    aside = cluster.swap_cluster()
+    assert aside.is_dir() and cluster.port == port
+    _seed(cluster)  # the app's migrations, run again on the empty cluster
+    assert _system_identifier(cluster) != before
+    assert _as_monitor(cluster, 'SELECT count(*) FROM "User"') == "14"
+
+
+def test_a_hung_cluster_answers_nothing_until_resumed(cluster: PostgresServer) -> None:
+    cluster.pause()
+    try:
+        with pytest.raises(ServerError, match="timed out"):
+            cluster.psql("SELECT 1", timeout=2)
+    finally:
+        cluster.resume()
+    assert cluster.psql("SELECT 1") == "1"
+
+
+def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
+    cluster: PostgresServer,
+) -> None:
+    # our own cluster's owner is alive: never named
+    assert cluster.process is not None and cluster.process.pid not in orphaned_clusters()
+    code = (
+        "import time; from tests.support.postgres_server import PostgresServer\n"
+        "s = PostgresServer(); s.start(); print(s.process.pid, s.base, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
+    assert owner.stdout is not None
+    pid_text, base = owner.stdout.readline().split()
+    postmaster = int(pid_text)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    try:
+        assert postmaster in orphaned_clusters()
+        assert postmaster in sweep_orphaned_clusters()
+        assert _started_at(postmaster) is None  # gone (or a zombie no one reaps), not running
+        assert cluster.psql("SELECT 1") == "1"  # ours still runs
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
