@@ -1,6 +1,6 @@
 """Parsing of `SIDECAR_DB_URL` (`mysql://user[:password]@host[:port]/database`)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sidecar import identifiers
@@ -16,19 +16,26 @@ class DatabaseURL:
     host: str
     port: int
     database: str
-    unix_socket: str | None = None
+    unix_socket: str | None = None  # MariaDB: the socket file; PostgreSQL: its directory
     password: str | None = field(default=None, repr=False)
+    scheme: str = "mysql"  # which engine: mysql (MariaDB) or postgresql
+    sslmode: str | None = None  # PostgreSQL's libpq sslmode
 
     def redacted(self) -> str:
         """The URL without its password, for dumps and displays."""
-        socket = f"?unix_socket={self.unix_socket}" if self.unix_socket else ""
-        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}{socket}"
+        query = []
+        if self.unix_socket:
+            query.append(
+                f"{'host' if self.scheme == 'postgresql' else 'unix_socket'}=" + self.unix_socket
+            )
+        if self.sslmode:
+            query.append(f"sslmode={self.sslmode}")
+        tail = "?" + "&".join(query) if query else ""
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.database}{tail}"
 
     def with_password(self, password: str | None) -> "DatabaseURL":
         """Return a copy carrying `password` (from the URL, env or a secret file)."""
-        return DatabaseURL(
-            self.user, self.host, self.port, self.database, self.unix_socket, password
-        )
+        return replace(self, password=password)
 
 
 def parse_db_url(url: str) -> DatabaseURL:

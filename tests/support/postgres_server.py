@@ -112,7 +112,8 @@ class PostgresServer:
             "-U",
             SUPERUSER,
             f"--pwfile={pwfile}",
-            "--auth-local=peer",
+            # Passwords on the socket too: the tests connect as root, who is no role's peer.
+            "--auth-local=scram-sha-256",
             "--auth-host=scram-sha-256",
             "--encoding=UTF8",
             "--locale=C",

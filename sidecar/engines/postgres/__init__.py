@@ -1,0 +1,1 @@
+"""PostgreSQL: `postgresql://` URLs, asyncpg connections bounded twice, errors by SQLSTATE."""
