@@ -42,7 +42,8 @@ def _transcripts() -> list[tuple[str, list[str]]]:
     for kind, body in [block for text in TEXTS.values() for block in BLOCK.findall(text)]:
         if kind != "console":
             continue
-        command, expected = None, []
+        command: str | None = None
+        expected: list[str] = []
         for line in body.splitlines():
             if line.startswith("$ "):
                 if command is not None:

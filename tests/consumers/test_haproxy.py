@@ -63,7 +63,10 @@ def test_haproxy_marks_the_database_down_when_gone_or_foreign_and_up_when_back(
             [HAPROXY, "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         try:
-            state = lambda: _server_state(sock_path)  # noqa: E731
+
+            def state() -> str:
+                return _server_state(sock_path)
+
             wait_for(lambda: sock_path.exists() and state().startswith("UP"), 10, "UP")
             seeded.stop()
             wait_for(lambda: state().startswith("DOWN"), 10, "DOWN when the database is gone")

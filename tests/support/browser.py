@@ -81,7 +81,7 @@ def console_errors(driver: WebDriver) -> list[str]:
     The page answers a failing verdict with 503, as /readyz does, which Chromium logs too."""
     return [
         e["message"]
-        for e in driver.get_log("browser")
+        for e in driver.get_log("browser")  # type: ignore[no-untyped-call]  # selenium leaves it untyped
         if e["level"] == "SEVERE" and "status of 503" not in e["message"]
     ]
 
