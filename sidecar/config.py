@@ -76,6 +76,8 @@ def _whole(value: Any) -> Any:
 
 
 def _fraction(value: Any) -> Any:
+    # Bounds are checked here, in the terms the operator wrote (50%, or 0.5): pydantic's
+    # would speak in fractions of a percentage ("less than or equal to 1" for 150%).
     if isinstance(value, bool):
         raise ValueError("must be a fraction such as 0.5 (or a percentage such as 50%)")
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -84,10 +86,21 @@ def _fraction(value: Any) -> Any:
             percent = float(text[:-1])
         except ValueError:
             raise ValueError(f"{value!r} is not a percentage (e.g. 50%)") from None
-        # Refused here, in the operator's own terms: the bounds below speak in fractions.
-        if not 0 <= percent <= 100:
-            raise ValueError(f"{text} is {'more than 100%' if percent > 100 else 'below 0%'}")
+        if percent > 100:
+            raise ValueError(f"{text} is more than 100%")
+        if not percent >= 0:  # also NaN
+            raise ValueError(f"{text} is not a percentage from 0% to 100%")
         return percent / 100
+    if isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value  # not a number: pydantic says so
+        text = str(value).strip()
+        if number > 1:
+            raise ValueError(f"{text} is more than 1 (100%): a fraction such as 0.5, or 50%")
+        if not number >= 0:
+            raise ValueError(f"{text} is not a fraction from 0 to 1 (or 0% to 100%)")
     return value
 
 

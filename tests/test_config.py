@@ -169,12 +169,15 @@ def test_a_secret_variable_set_but_empty_refuses_to_start(setting: str, value: s
     ("value", "message"),
     [
         ("150%", "SIDECAR_MAX_DROP: 150% is more than 100%"),
-        ("-5%", "SIDECAR_MAX_DROP: -5% is below 0%"),
+        ("-5%", "SIDECAR_MAX_DROP: -5% is not a percentage from 0% to 100%"),
+        ("nan%", "SIDECAR_MAX_DROP: nan% is not a percentage from 0% to 100%"),
         ("100.5%", "SIDECAR_MAX_DROP: 100.5% is more than 100%"),
+        ("1.5", "SIDECAR_MAX_DROP: 1.5 is more than 1 (100%): a fraction such as 0.5, or 50%"),
+        ("-0.1", "SIDECAR_MAX_DROP: -0.1 is not a fraction from 0 to 1 (or 0% to 100%)"),
     ],
 )
 def test_a_percentage_out_of_range_is_refused_in_percent(value: str, message: str) -> None:
-    """Not pydantic's "less than or equal to 1": the operator wrote a percentage."""
+    """Not pydantic's "less than or equal to 1": in the terms the operator wrote."""
     with pytest.raises(ConfigError) as caught:
         load_settings({"db_url": GOOD["SIDECAR_DB_URL"], "table": "User", "max_drop": value})
     assert str(caught.value) == message
