@@ -32,12 +32,16 @@ class _Refused(Exception):
         self.status = status
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if none) and whether the body is chunked."""
+    length, chunked = None, False
     for name, value in scope["headers"]:
         if name == b"content-length":
             # h11 and httptools refuse a malformed length before the app runs; stay safe anyway.
-            return int(value) if value.isdigit() else None
-    return None
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 def _client(scope: Scope) -> str:
@@ -74,10 +78,11 @@ class BodyLimits:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        declared, chunked = _body_framing(scope) if scope["type"] == "http" else (None, False)
+        if not declared and not chunked:
+            # No body (every probe and scrape): nothing to bound, and nothing added per request.
             await self.app(scope, receive, send)
             return
-        declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
             await _refuse(send, 413, f"request body too large (at most {self.max_bytes} bytes)")
             return
