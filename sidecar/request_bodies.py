@@ -83,8 +83,9 @@ class BodyLimits:
             # No body (every probe and scrape): nothing to bound, and nothing added per request.
             await self.app(scope, receive, send)
             return
+        too_large = f"request body too large (at most {self.max_bytes} bytes)"
         if declared is not None and declared > self.max_bytes:
-            await _refuse(send, 413, f"request body too large (at most {self.max_bytes} bytes)")
+            await _refuse(send, 413, too_large)
             return
         deadline = asyncio.get_running_loop().time() + self.timeout
         received = 0
@@ -105,7 +106,7 @@ class BodyLimits:
                 received += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
                 if received > self.max_bytes:
-                    raise _Refused(413, f"request body too large (at most {self.max_bytes} bytes)")
+                    raise _Refused(413, too_large)
             return message
 
         async def tracked_send(message: Message) -> None:
