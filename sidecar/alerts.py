@@ -5,7 +5,10 @@ webhooks display) each time the verdict changes, and only then: no storm while i
 `SIDECAR_PUSH_URL` is called after every cycle with `status=up` while pass or warn and
 `status=down&msg=<reason>` otherwise (Uptime Kuma push monitors); if the sidecar dies the
 pushes stop, which the receiving side notices. Delivery runs in its own task with timeouts
-and bounded retries, so a slow receiver never delays the evaluation loop.
+and bounded retries, so a slow receiver never delays the evaluation loop. Each attempt is
+bounded as a whole, not per read (a receiver trickling its answer a byte at a time gives up at
+`TIMEOUT`), and only the status line and headers are read: a receiver's body is never
+wanted, and one that never ends would otherwise be read into memory.
 """
 
 import asyncio
@@ -20,7 +23,7 @@ from sidecar.results import Report, Status
 
 log = logging.getLogger("sidecar.alerts")
 
-TIMEOUT = 5.0
+TIMEOUT = 5.0  # seconds for one attempt, from connecting to the answer's headers
 ATTEMPTS = 3
 BACKOFF = 1.0  # seconds before the second attempt, doubled after
 _QUEUE_LIMIT = 100
@@ -54,11 +57,16 @@ class Notifier:
     """Queues notifications from the loop and delivers them from a task of its own."""
 
     def __init__(
-        self, webhook_url: str | None, push_url: str | None, backoff: float = BACKOFF
+        self,
+        webhook_url: str | None,
+        push_url: str | None,
+        backoff: float = BACKOFF,
+        timeout: float = TIMEOUT,
     ) -> None:
         self.webhook_url = webhook_url
         self.push_url = push_url
         self.backoff = backoff
+        self.timeout = timeout
         self._previous: Status | None = None
         self._queue: asyncio.Queue[tuple[str, str, dict[str, Any] | None]] = asyncio.Queue(
             _QUEUE_LIMIT
@@ -76,7 +84,7 @@ class Notifier:
     async def start(self) -> None:
         """Start the delivery task (a no-op when nothing is configured)."""
         if self.enabled:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
             self._task = asyncio.create_task(self._deliver(), name="sidecar-notifier")
 
     async def on_report(self, report: Report) -> None:
@@ -125,14 +133,18 @@ class Notifier:
         problem = ""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                response = await self._client.request(method, url, json=payload)
+                async with asyncio.timeout(self.timeout):
+                    async with self._client.stream(method, url, json=payload) as response:
+                        code = response.status_code
+            except TimeoutError:
+                problem = f"no answer within {self.timeout:g}s after {attempt} attempt(s)"
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__} after {attempt} attempt(s)"
             else:
-                if response.status_code < 400:
+                if code < 400:
                     return None
-                problem = f"HTTP {response.status_code} after {attempt} attempt(s)"
-                if response.status_code < 500:
+                problem = f"HTTP {code} after {attempt} attempt(s)"
+                if code < 500:
                     return problem  # a 4xx will not get better by asking again
             if attempt < ATTEMPTS:
                 await asyncio.sleep(delay)
@@ -148,7 +160,7 @@ class Notifier:
 
     async def stop(self) -> None:
         """Deliver what is queued (briefly), then stop."""
-        await self.drain(timeout=TIMEOUT)
+        await self.drain(timeout=self.timeout)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

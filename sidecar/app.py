@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from sidecar.access import DetailsGate, unauthorized
 from sidecar.config import ResolvedConfig
 from sidecar.history import endpoints as history_endpoints
 from sidecar.metrics import build_registry
+from sidecar.request_bodies import BodyLimits
 from sidecar.results import Report, Status
 from sidecar.service import Service
 from sidecar.statuspage import page as statuspage
@@ -99,4 +101,4 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
             readyz,
         ),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimits)])

@@ -5,11 +5,12 @@ pass a dict and nothing is read at import time. Every error becomes a `ConfigErr
 setting, which the CLI prints as one line and exits 3.
 """
 
+import errno
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,6 +32,7 @@ from sidecar.dburl import DatabaseURL, parse_db_url
 from sidecar.durations import format_duration, parse_duration
 from sidecar.identity.pin import parse_pin
 from sidecar.identity.settings import IdentitySettings
+from sidecar.logs import Secrets
 
 PREFIX = "SIDECAR_"
 
@@ -74,13 +76,31 @@ def _whole(value: Any) -> Any:
 
 
 def _fraction(value: Any) -> Any:
+    # Bounds are checked here, in the terms the operator wrote (50%, or 0.5): pydantic's
+    # would speak in fractions of a percentage ("less than or equal to 1" for 150%).
     if isinstance(value, bool):
         raise ValueError("must be a fraction such as 0.5 (or a percentage such as 50%)")
     if isinstance(value, str) and value.strip().endswith("%"):
+        text = value.strip()
         try:
-            return float(value.strip()[:-1]) / 100
+            percent = float(text[:-1])
         except ValueError:
             raise ValueError(f"{value!r} is not a percentage (e.g. 50%)") from None
+        if percent > 100:
+            raise ValueError(f"{text} is more than 100%")
+        if not percent >= 0:  # also NaN
+            raise ValueError(f"{text} is not a percentage from 0% to 100%")
+        return percent / 100
+    if isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value  # not a number: pydantic says so
+        text = str(value).strip()
+        if number > 1:
+            raise ValueError(f"{text} is more than 1 (100%): a fraction such as 0.5, or 50%")
+        if not number >= 0:
+            raise ValueError(f"{text} is not a fraction from 0 to 1 (or 0% to 100%)")
     return value
 
 
@@ -91,19 +111,32 @@ Count = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
 Fraction = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
 
 Scope = Literal["evaluate", "serve"]
+# What of a setting's value must never be shown (in a log line, an error, a dump):
+# `value`: all of it (a password, a token); `url`: all but the scheme and host (a webhook's
+# or push monitor's path and query are its key, and so is any user:password@);
+# `password`: a database URL's password only (the rest names where, and is worth logging).
+Secrecy = Literal["value", "url", "password"]
 
 
 def setting(
-    default: Any = None, description: str = "", scope: Scope = "evaluate", secret: bool = False
+    default: Any = None,
+    description: str = "",
+    scope: Scope = "evaluate",
+    secret: bool = False,
+    hides: Secrecy | None = None,
 ) -> Any:
     """A settings field with what `--help` says of it: a one-line description; which commands
-    use it (`evaluate`: every command that evaluates; `serve`: the service only); and whether it
+    use it (`evaluate`: every command that evaluates; `serve`: the service only); whether it
     is a secret, which is taken from the environment or a file, never from a flag (`ps` shows
-    flags)."""
+    flags); and what of its value is never shown (`hides`; all of it for a secret)."""
     return Field(
         default=default,
         description=description,
-        json_schema_extra={"scope": scope, "secret": secret},
+        json_schema_extra={
+            "scope": scope,
+            "secret": secret,
+            "hides": hides or ("value" if secret else None),
+        },
     )
 
 
@@ -150,7 +183,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
     db_url: DatabaseURLField = setting(
-        None, "mysql://user@host[:port]/database (mariadb:// too; ?unix_socket=/path)"
+        None,
+        "mysql://user@host[:port]/database (mariadb:// too; ?unix_socket=/path)",
+        hides="password",
     )
     db_password: SecretStr | None = setting(None, "the database password", secret=True)
     db_password_file: Path | None = setting(None, "a file holding the database password")
@@ -187,10 +222,18 @@ class Settings(BaseSettings):
     )
     details_token_file: Path | None = setting(None, "a file holding the details token", "serve")
     webhook_url: str | None = setting(
-        None, "JSON POST on every verdict change (it may hold a secret)", "serve", True
+        None,
+        "JSON POST on every verdict change (it may hold a secret)",
+        "serve",
+        secret=True,
+        hides="url",
     )
     push_url: str | None = setting(
-        None, "GET after every cycle, for push monitors (it may hold a secret)", "serve", True
+        None,
+        "GET after every cycle, for push monitors (it may hold a secret)",
+        "serve",
+        secret=True,
+        hides="url",
     )
     backup_dir: Path | None = setting(
         None, "where the backups are mounted (read-only); turns the backup checks on"
@@ -273,13 +316,25 @@ class ResolvedConfig(BaseModel):
             raise ConfigError("SIDECAR_DB_URL", "is required (mysql://user@host:3306/database)")
         return self.database
 
-    def secrets(self) -> list[str]:
-        """Every secret value, so log and output filters can redact them."""
-        values = [url.password if url else None for url in (self.database, self.settings.db_url)]
-        for secret in (self.settings.db_password, self.settings.details_token, self.details_token):
-            values.append(secret.get_secret_value() if secret else None)
-        values += [self.settings.webhook_url, self.settings.push_url]
-        return [v for v in values if v]
+    def secrets(self) -> Secrets:
+        """Every secret, by what each setting hides, so log filters can redact them."""
+        values: list[str | None] = [
+            # Resolved: whichever of the URL, the variable or the file the password came from.
+            self.database.password if self.database else None,
+            self.details_token.get_secret_value() if self.details_token else None,
+        ]
+        urls: list[str] = []
+        for name, hides in HIDDEN.items():
+            value = getattr(self.settings, name)
+            if value is None:
+                continue
+            if hides == "value":
+                values.append(value.get_secret_value() if isinstance(value, SecretStr) else value)
+            elif hides == "password":
+                values.append(value.password)
+            else:
+                urls.append(value)
+        return Secrets(tuple(v for v in values if v), tuple(urls))
 
 
 @dataclass(frozen=True)
@@ -301,6 +356,19 @@ class SettingHelp:
     def flag(self) -> str:
         """Its command-line flag."""
         return "--" + self.name.replace("_", "-")
+
+
+def _hides(name: str) -> Secrecy | None:
+    extra = Settings.model_fields[name].json_schema_extra
+    hides = extra.get("hides") if isinstance(extra, dict) else None
+    return cast(Secrecy, hides) if hides in get_args(Secrecy) else None
+
+
+# The settings whose values (or parts of them) are never shown, from the model: what the log
+# filter redacts and what a refused setting never echoes.
+HIDDEN: dict[str, Secrecy] = {
+    name: hides for name in Settings.model_fields if (hides := _hides(name)) is not None
+}
 
 
 def describe_settings(command: str = "evaluate") -> list[SettingHelp]:
@@ -349,6 +417,11 @@ def settings_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
     """Validate settings given as field -> value, resolve secrets and tables."""
+    for name, value in values.items():
+        # An empty setting is an unset one, except a secret: set but empty is a secret that
+        # failed to be generated or substituted, and an unset token shows details to everyone.
+        if HIDDEN.get(name) == "value" and isinstance(value, str) and not value.strip():
+            raise ConfigError(env_name(name), f"is empty: {_EMPTY_SECRET[name]}")
     cleaned = {k: v for k, v in values.items() if v is not None and v != ""}
     try:
         settings = Settings(**cleaned)
@@ -379,19 +452,51 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
         setting, _, rest = message.partition(" ")
         return ConfigError(setting, rest)
     setting = prefix + ".".join(loc) if prefix else env_name(loc[0])
-    sensitive = loc[0] in {"db_password", "details_token", "db_url", "webhook_url", "push_url"}
+    sensitive = loc[0] in HIDDEN
     if error["type"] == "extra_forbidden":
         return ConfigError(setting, "is not a setting sidecar knows (check the spelling)")
     if value is not None and not sensitive and not isinstance(value, dict | list):
         shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
-        if shown not in message:
+        # Not when the message already starts with the value, as the operator wrote it.
+        if shown not in message and not message.startswith(str(value).strip()):
             message = f"{shown}: {message}"
     return ConfigError(setting, message)
 
 
+# A container secret is a short line; anything larger is the wrong file (or /dev/zero).
+MAX_SECRET_BYTES = 64 * 1024
+# What to do about a secret set but empty, by setting (files included).
+_EMPTY_SECRET = {
+    "db_password": "unset it for an account without a password",
+    "db_password_file": "an account without a password needs no password file",
+    "details_token": "set a token (openssl rand -hex 32), or unset it to show details to all",
+    "details_token_file": "put a token in it (openssl rand -hex 32 > FILE)",
+}
+
+
 def read_secret(path: Path) -> str:
-    """A secret file's content without the trailing newline editors and `echo` add."""
-    return path.read_text().rstrip("\r\n")
+    """A secret file's content without the trailing newline editors and `echo` add; OSError
+    (with a `strerror` to show) when it cannot be read, is too large, or is not UTF-8."""
+    with path.open("rb") as file:
+        data = file.read(MAX_SECRET_BYTES + 1)
+    if len(data) > MAX_SECRET_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_SECRET_BYTES // 1024} KiB: not a secret")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise OSError(errno.EILSEQ, "not UTF-8 text") from None
+    return text.rstrip("\r\n")
+
+
+def _secret_file(path: Path, name: str) -> str:
+    """The secret in the file setting `name` names; ConfigError if unreadable or blank."""
+    try:
+        secret = read_secret(path)
+    except OSError as exc:
+        raise ConfigError(env_name(name), f"cannot read {path}: {exc.strerror}") from None
+    if not secret.strip():
+        raise ConfigError(env_name(name), f"{path} is empty: {_EMPTY_SECRET[name]}")
+    return secret
 
 
 def _resolve_database(settings: Settings) -> DatabaseURL | None:
@@ -402,13 +507,7 @@ def _resolve_database(settings: Settings) -> DatabaseURL | None:
     if settings.db_password is not None:
         password = settings.db_password.get_secret_value()
     if settings.db_password_file is not None:
-        try:
-            password = read_secret(settings.db_password_file)
-        except OSError as exc:
-            raise ConfigError(
-                "SIDECAR_DB_PASSWORD_FILE",
-                f"cannot read {settings.db_password_file}: {exc.strerror}",
-            ) from None
+        password = _secret_file(settings.db_password_file, "db_password_file")
     return url.with_password(password)
 
 
@@ -439,13 +538,7 @@ def _resolve_backups(settings: Settings) -> BackupSettings | None:
 def _resolve_token(settings: Settings) -> SecretStr | None:
     if settings.details_token_file is None:
         return settings.details_token
-    try:
-        return SecretStr(read_secret(settings.details_token_file))
-    except OSError as exc:
-        raise ConfigError(
-            "SIDECAR_DETAILS_TOKEN_FILE",
-            f"cannot read {settings.details_token_file}: {exc.strerror}",
-        ) from None
+    return SecretStr(_secret_file(settings.details_token_file, "details_token_file"))
 
 
 def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:

@@ -1,9 +1,18 @@
 """Webhooks on verdict changes (and only then), push pings every cycle, to a real receiver."""
 
+import asyncio
+import contextlib
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
+from sidecar.alerts import Notifier
 from sidecar.mariadb_server import MariaDBServer
+from sidecar.results import Report, Status
 from tests.support.receiver import receiver
 from tests.support.servers import MONITOR_PASSWORD, monitor_env, running_sidecar, wait_for
 
@@ -71,3 +80,70 @@ def test_unreachable_webhook_never_delays_the_loop(seeded: MariaDBServer, tmp_pa
             time.sleep(3)
             assert cycles() - before >= 2  # cycles went on while deliveries were retried
             wait_for(lambda: len(received.posts) >= 3, 15, "three delivery attempts")
+
+
+def _endless_body(conn: socket.socket) -> None:
+    """A 200 announcing 10 GB, then zeros for as long as anyone reads."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n")
+    while True:
+        conn.sendall(bytes(65536))
+
+
+def _trickled_head(conn: socket.socket) -> None:
+    """The status line a byte at a time, each well within a per-read timeout."""
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+        conn.sendall(bytes([byte]))
+        time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def _hostile_receiver(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A real TCP server that reads a request and answers it with `answer`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.recv(65536)
+                answer(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/push/k"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [(_endless_body, "delivered"), (_trickled_head, "failed")],
+    ids=["endless-body", "trickled-head"],
+)
+def test_a_hostile_receiver_costs_one_bounded_attempt(
+    answer: Callable[[socket.socket], None], outcome: str
+) -> None:
+    """A push receiver whose body never ends is done with at its headers (nothing read into
+    memory); one that trickles its answer gives up at the attempt's timeout, not per byte."""
+    with _hostile_receiver(answer) as url:
+
+        async def push() -> Notifier:
+            notifier = Notifier(None, url, backoff=0, timeout=1.0)
+            await notifier.start()
+            await notifier.on_report(Report(Status.PASS, (), time.time(), time.time()))
+            await notifier.drain(timeout=30)
+            await notifier.stop()
+            return notifier
+
+        began = time.monotonic()
+        notifier = asyncio.run(push())
+        took = time.monotonic() - began
+    assert (notifier.delivered, notifier.failed) == ((1, 0) if outcome == "delivered" else (0, 1))
+    assert took < 3 * 1.0 + 2, took  # three attempts of 1 s at most, and some slack

@@ -126,3 +126,67 @@ def test_url_forms() -> None:
     )
     socket = load_settings({"db_url": "mysql://u@localhost/shop?unix_socket=/run/mysqld/m.sock"})
     assert socket.db.unix_socket == "/run/mysqld/m.sock"
+
+
+@pytest.mark.parametrize(
+    ("setting", "content"),
+    [
+        ("SIDECAR_DETAILS_TOKEN_FILE", b"\n"),
+        ("SIDECAR_DETAILS_TOKEN_FILE", b""),
+        ("SIDECAR_DETAILS_TOKEN_FILE", b" \t\r\n"),
+        ("SIDECAR_DETAILS_TOKEN_FILE", b"\xff\xfeMarker-91"),
+        ("SIDECAR_DETAILS_TOKEN_FILE", b"x" * (64 * 1024 + 1)),
+        # An account without a password needs no file: an empty one is a secret gone missing.
+        ("SIDECAR_DB_PASSWORD_FILE", b"\n"),
+    ],
+    ids=["newline", "empty", "whitespace", "not-utf8", "too-large", "password-newline"],
+)
+def test_a_secret_file_without_a_secret_refuses_to_start(
+    tmp_path: Path, setting: str, content: bytes
+) -> None:
+    """A token file that failed to be generated would have opened the details to everyone:
+    `serve` exits 3 with one line naming the setting (and never echoes the content)."""
+    path = tmp_path / "secret"
+    path.write_bytes(content)
+    result = run_cli("serve", env={**GOOD, setting: str(path)}, timeout=20)
+    assert result.returncode == 3, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"configuration: {setting}: " in lines[0], result.stderr
+    assert str(path) in lines[0] and "Marker-91" not in result.stderr
+
+
+@pytest.mark.parametrize("setting", ["SIDECAR_DETAILS_TOKEN", "SIDECAR_DB_PASSWORD"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_secret_variable_set_but_empty_refuses_to_start(setting: str, value: str) -> None:
+    """`SIDECAR_DETAILS_TOKEN=` (a substitution that found nothing) is not "no token"."""
+    result = run_cli("serve", env={**GOOD, setting: value}, timeout=20)
+    assert result.returncode == 3, result
+    assert result.stderr.strip() == result.stderr.strip().splitlines()[0]
+    assert f"configuration: {setting}: is empty" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("150%", "SIDECAR_MAX_DROP: 150% is more than 100%"),
+        ("-5%", "SIDECAR_MAX_DROP: -5% is not a percentage from 0% to 100%"),
+        ("nan%", "SIDECAR_MAX_DROP: nan% is not a percentage from 0% to 100%"),
+        ("100.5%", "SIDECAR_MAX_DROP: 100.5% is more than 100%"),
+        ("1.5", "SIDECAR_MAX_DROP: 1.5 is more than 1 (100%): a fraction such as 0.5, or 50%"),
+        ("-0.1", "SIDECAR_MAX_DROP: -0.1 is not a fraction from 0 to 1 (or 0% to 100%)"),
+    ],
+)
+def test_a_percentage_out_of_range_is_refused_in_percent(value: str, message: str) -> None:
+    """Not pydantic's "less than or equal to 1": in the terms the operator wrote."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"db_url": GOOD["SIDECAR_DB_URL"], "table": "User", "max_drop": value})
+    assert str(caught.value) == message
+
+
+def test_a_percentage_out_of_range_in_toml_is_refused_in_percent(tmp_path: Path) -> None:
+    path = tmp_path / "sidecar.toml"
+    path.write_text('[[tables]]\nname = "User"\nmax_drop = "150%"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"db_url": GOOD["SIDECAR_DB_URL"], "config": str(path)})
+    assert str(caught.value) == "SIDECAR_CONFIG tables[0].max_drop: 150% is more than 100%"
+    assert load_settings({"max_drop": "100%", "table": "User"}).tables[0].max_drop == 1.0

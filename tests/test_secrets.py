@@ -3,15 +3,18 @@
 import asyncio
 import logging
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
 from sidecar import logs
+from sidecar.alerts import with_query
 from sidecar.config import ConfigError, load_settings
 from sidecar.database import Database, DatabaseError
 from sidecar.mariadb_server import MariaDBServer, free_port
 from sidecar.service import Service
-from tests.support.servers import run_cli
+from tests.support.receiver import receiver
+from tests.support.servers import MONITOR_PASSWORD, monitor_env, run_cli, running_sidecar, wait_for
 
 PASSWORD = "Url-Pw-9f3e1"
 ENV_PASSWORD = "Env-Pw-77a2c"
@@ -47,7 +50,7 @@ def test_every_repr_and_dump_of_the_configuration_hides_the_secrets() -> None:
     ):
         _assert_clean(view)
     # ... and every one of them is handed to the log filter
-    assert set(config.secrets()) == set(SECRETS)
+    assert set(config.secrets().values) == set(SECRETS)
 
 
 def test_the_wired_service_and_its_database_hide_the_password() -> None:
@@ -78,7 +81,7 @@ def test_a_refused_setting_never_echoes_a_secret_beside_it() -> None:
 def test_a_wrong_password_is_an_error_and_a_log_line_without_it(
     seeded: MariaDBServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logs.configure("debug", [PASSWORD])
+    logs.configure("debug", logs.Secrets((PASSWORD,)))
     url = load_settings({"db_url": seeded.url("monitor", PASSWORD)}).db
 
     async def attempt() -> DatabaseError:
@@ -154,3 +157,69 @@ def test_no_secret_can_be_given_as_a_flag_value(args: tuple[str, ...], named: st
     assert result.stdout == ""
     assert named in result.stderr.splitlines()[-1]
     _assert_clean(result.stdout + result.stderr)
+
+
+PUSH_KEY = "PushKey-3e9a51"  # the secret in an Uptime Kuma push URL is a path segment
+HOOK_KEY = "HookKey-70c2d8"
+HOOK_QUERY = "HookQuery-5b7f"
+HOOK_PASSWORD = "HookPw-1d4e"
+
+
+def _every_form(secret: str) -> set[str]:
+    """`secret` as written, URL-decoded, and as each URL encoding writes it."""
+    return {secret, unquote(secret), quote(secret), quote(secret, safe=""), quote_plus(secret)}
+
+
+def test_a_push_url_is_redacted_whatever_query_the_cycle_gives_it() -> None:
+    """The logged URL is not the configured one (status and msg are rewritten each cycle)."""
+    push = f"http://kuma.example:3001/api/push/{PUSH_KEY}?status=up&msg=OK&ping="
+    redactor = logs.Redactor(load_settings({"push_url": push}).secrets())
+    for params in ({"status": "up", "msg": "pass"}, {"status": "down", "msg": "a; b & c"}):
+        sent = with_query(push, params)
+        line = redactor.redact(f'HTTP Request: GET {sent} "HTTP/1.1 200 OK"')
+        assert line == 'HTTP Request: GET http://kuma.example:3001/*** "HTTP/1.1 200 OK"'
+        for form in _every_form(sent):
+            assert PUSH_KEY not in redactor.redact(f"x {form} y")
+    # Another host's URLs, and the words of the query, are left alone.
+    kept = "GET http://other.example:3001/api/push/x?status=up: status up, msg OK"
+    assert redactor.redact(kept) == kept
+
+
+def test_no_secret_reaches_the_log_of_a_real_serve_at_debug(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
+    """A real `serve` at debug with a push monitor, a webhook (with user:password@), a token
+    and a database password: through passing and failing cycles, a verdict change and a
+    login, no secret appears in the whole log in any form, nor any URL as it was sent."""
+    log_path = tmp_path / "sidecar.log"
+    with receiver() as (url, received):
+        host = url.removeprefix("http://")
+        push = f"{url}/api/push/{PUSH_KEY}?status=up&msg=OK&ping="
+        hook = f"http://hook:{HOOK_PASSWORD}@{host}/hooks/{HOOK_KEY}?token={HOOK_QUERY}"
+        env = monitor_env(
+            seeded,
+            push_url=push,
+            webhook_url=hook,
+            details_token=TOKEN,
+            log_level="debug",
+            state_dir=tmp_path / "state",
+        )
+        with running_sidecar(env, log_path) as sidecar:
+            sidecar.wait_status("pass")
+            wait_for(lambda: len(received.gets) >= 2, 10, "two pushes")
+            for token in (TOKEN, TOKEN + "x"):
+                login = {"token": token, "back": "/status"}
+                sidecar.client.post(
+                    "/status/login", data=login, headers={"Origin": sidecar.base_url}
+                )
+            seeded.stop()
+            wait_for(lambda: len(received.posts) >= 1, 15, "the failure webhook")
+            wait_for(lambda: "status=down" in received.gets[-1], 10, "a down push")
+        sent = list(received.gets)
+    log = log_path.read_text()
+    secrets = (PUSH_KEY, HOOK_KEY, HOOK_QUERY, HOOK_PASSWORD, TOKEN, MONITOR_PASSWORD)
+    for secret in (*secrets, *sent):
+        for form in _every_form(secret):
+            assert form not in log, (form, [line for line in log.splitlines() if form in line])
+    assert "DEBUG" in log
+    assert f"HTTP Request: GET http://{host}/***" in log, log[-3000:]  # logged, and redacted

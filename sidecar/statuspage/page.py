@@ -35,8 +35,6 @@ from sidecar.statuspage import charts, view
 
 PATH = "/status"
 MEDIA_TYPE = "text/html; charset=utf-8"
-# A form holding the token (and a `back` field) is far smaller than this.
-MAX_FORM = 4096
 # Without JavaScript the page reloads itself this often at most.
 NOSCRIPT_REFRESH = 30
 # The tab's icon, a dot in the verdict's colour (inline: nothing is fetched, not even that).
@@ -155,11 +153,8 @@ class BadForm(Exception):
 
 async def _form(request: Request) -> dict[str, str]:
     """The url-encoded fields of a small form; BadForm when it is none of ours."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            raise BadForm(413, "form too large (a token and a page, no more)")
+    # Small by then: the app's BodyLimits (request_bodies.py) caps every body, and times it.
+    body = await request.body()
     try:
         fields = parse_qs(body.decode("utf-8", "replace"), True, max_num_fields=8)
     except ValueError:
