@@ -147,7 +147,7 @@ async def test_unverifiable_source_warns_instead_of_passing(
     assert "cannot verify datadir" in identity.output
 
 
-async def test_corrupt_state_is_reported_never_replaced(
+async def test_corrupt_state_is_reported_and_set_aside_never_replaced(
     seeded: MariaDBServer, tmp_path: Path
 ) -> None:
     state_dir = tmp_path / "state"
@@ -159,8 +159,9 @@ async def test_corrupt_state_is_reported_never_replaced(
     finally:
         await evaluator.aclose()
     state = check(report, "sidecar:state")
-    assert state.status is Status.FAIL and "is corrupt" in state.output
-    assert (state_dir / STATE_FILE).read_text() == '{"format": 1, "identity": {"sour'
+    assert state.status is Status.FAIL and "state file is corrupt: not JSON" in state.output
+    assert not (state_dir / STATE_FILE).exists()  # nothing new was written in its place
+    assert (state_dir / "state.json.corrupt").read_text() == '{"format": 1, "identity": {"sour'
 
 
 async def test_first_start_on_an_empty_database_warns_so_migrations_can_run(
