@@ -9,14 +9,18 @@ damaged file aside (`state.json.corrupt`, renamed, never deleted) and keeps repo
 after a restart, until `sidecar adopt` writes a new one.
 
 One writer: `sidecar adopt` may write while `sidecar serve` runs on the same directory. Writes
-hold an exclusive lock (flock) on the state directory itself, so no lock file is left behind,
-and the service writes only over the file it last read or wrote itself; a file changed by
-someone else is read back at the next cycle instead of being overwritten with older memory.
+hold an exclusive lock (flock) on the state directory itself, and the service writes only over
+the file it last read or wrote itself; a file changed by someone else is read back at the next
+cycle instead of being overwritten with older memory. A second `sidecar serve` is another
+matter (two loops learning and saving in turn, two journals): `serving` holds `serve.lock` in
+the directory for the service's life, a lock of its own so adopt's short writes never wait
+on it, and the kernel drops it however the process ends.
 """
 
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -27,7 +31,10 @@ from typing import Any, Protocol
 
 from sidecar import boundedjson
 
+log = logging.getLogger("sidecar.state")
+
 STATE_FILE = "state.json"
+SERVE_LOCK = "serve.lock"
 FORMAT = 1
 # A state of 15,000 tables with a schema baseline is about 3 MB: room for five times that, and
 # a 3 GB file costs one bounded read instead of the memory of the host.
@@ -49,6 +56,10 @@ class StateError(Exception):
 
 class StateCorrupt(StateError):
     """The state file was read but does not hold our memory."""
+
+
+class StateDirectoryBusy(StateError):
+    """Another `sidecar serve` holds the state directory."""
 
 
 class StateSetAside(StateError):
@@ -340,6 +351,44 @@ class StateStore:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def serving(directory: Path | None) -> Iterator[None]:
+    """Hold `directory` for one service while the block runs; StateDirectoryBusy naming the
+    holder's pid when another service holds it."""
+    if directory is None:
+        yield
+        return
+    path = directory / SERVE_LOCK
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Held read-only: a file open for writing would keep the filesystem from being
+        # remounted read-only under the service (the faults tests do just that).
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        # A read-only state directory still serves (its writes warn each cycle); it just
+        # cannot be claimed. Say so rather than refuse what worked before.
+        log.warning(
+            "cannot lock %s (%s): a second sidecar serve would not be stopped", path, exc.strerror
+        )
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            holder = f"pid {pid}" if pid.isdigit() else "its pid not yet written"
+            raise StateDirectoryBusy(
+                f"{directory} is in use by another sidecar serve ({holder}): one service per "
+                "state directory; stop that one or give this one a directory of its own"
+            ) from None
+        with contextlib.suppress(OSError):  # the pid only helps the message
+            path.write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _identity(status: os.stat_result) -> tuple[int, int, int]:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.state import STATE_FILE, Memory, StateError, StateStore, TableMemory
+from sidecar.state import (
+    STATE_FILE,
+    Memory,
+    StateDirectoryBusy,
+    StateError,
+    StateStore,
+    TableMemory,
+    serving,
+)
+from tests.support.servers import wait_for
 
 WRITER = """
 import sys, itertools
@@ -28,6 +37,9 @@ for n in itertools.count(1):
 def test_kill_9_during_writes_leaves_old_or_new_state_never_torn(tmp_path: Path) -> None:
     for attempt in range(15):
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)])
+        # On a loaded machine the interpreter may not be writing yet: the kills are meant for
+        # the middle of writes, so the first waits for one to have happened.
+        wait_for(lambda: (tmp_path / STATE_FILE).exists(), timeout=30, what="a first write")
         time.sleep(0.15 + attempt * 0.02)
         writer.send_signal(signal.SIGKILL)
         writer.wait()
@@ -163,3 +175,19 @@ def test_an_unknown_format_is_reported_but_left_in_place(tmp_path: Path) -> None
     with pytest.raises(StateError, match="unknown format 2"):
         StateStore(tmp_path, set_aside=True).load()
     assert (tmp_path / STATE_FILE).read_text() == '{"format": 2}'
+
+
+def test_a_held_state_directory_refuses_a_second_service_naming_the_holder(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path):
+        with (
+            pytest.raises(
+                StateDirectoryBusy, match=rf"another sidecar serve \(pid {os.getpid()}\)"
+            ),
+            serving(tmp_path),
+        ):
+            pass
+        StateStore(tmp_path).save(Memory(adopted_at=1.0), force=True)  # adopt is not blocked
+    with serving(tmp_path):  # released when the holder's block ends
+        pass
