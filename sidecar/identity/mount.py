@@ -109,15 +109,20 @@ class MountSource(Source):
         """Watch the configured data directory."""
         return cls(settings.data_dir)
 
+    def configured(self) -> bool:
+        """Configured by `SIDECAR_DATA_DIR`."""
+        return self.data_dir is not None
+
     async def read(self, db: Database) -> Reading:
         """Silent without a data directory; the directory's error when it cannot be looked at."""
         if self.data_dir is None:
             return absent(self.name, Absence.NOT_CONFIGURED, "SIDECAR_DATA_DIR not set")
-        directory = self.data_dir.resolve()
         try:
+            directory = self.data_dir.resolve()
             status = os.stat(directory)
         except OSError as exc:
-            return absent(self.name, Absence.ERROR, f"data directory not readable: {exc.strerror}")
+            where = shown(os.fsencode(self.data_dir))
+            return absent(self.name, Absence.ERROR, f"SIDECAR_DATA_DIR {where}: {exc.strerror}")
         return self.read_mounted(directory, status)
 
     @abstractmethod
