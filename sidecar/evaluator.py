@@ -39,7 +39,8 @@ class Evaluator:
         self.store = store
         self.budget = budget  # seconds each check may take
         self.clock = clock
-        self.state_problem = state_problem  # a state file we must not overwrite
+        # A state file we must not overwrite: the reason and the remedy (StateError.line).
+        self.state_problem = state_problem
         self.observed = memory  # what the last cycle saw, learned even where it failed
 
     async def run_cycle(self) -> Report:
@@ -99,7 +100,7 @@ class Evaluator:
         except StateError as exc:
             if self.state_problem is None:
                 log.error("%s; memory is kept in-process only until this is fixed", exc)
-            self.state_problem = str(exc)
+            self.state_problem = exc.line()
             return
         if fresh is not None:
             log.info("the state file was replaced (sidecar adopt?): using its memory")
@@ -108,8 +109,7 @@ class Evaluator:
 
     def _save(self, now: float) -> CheckResult | None:
         if self.state_problem is not None:
-            output = f"{self.state_problem} (fix it, move it aside, or run sidecar adopt)"
-            return _state_result(Status.FAIL, output, now)
+            return _state_result(Status.FAIL, self.state_problem, now)
         try:
             self.store.save(self.memory)
         except StateError as exc:

@@ -21,7 +21,7 @@ from uvicorn.importer import import_from_string
 
 from sidecar import logs
 from sidecar.app import create_app
-from sidecar.config import ResolvedConfig
+from sidecar.config import ConfigError, ResolvedConfig
 from sidecar.connections import (
     REQUEST_TIMEOUT,
     ConnectionBudget,
@@ -30,6 +30,7 @@ from sidecar.connections import (
     current_budget,
     guarded_protocol,
 )
+from sidecar.state import StateDirectoryBusy, serving
 
 log = logging.getLogger("sidecar.server")
 
@@ -144,9 +145,17 @@ def build_server(
 
 def serve(config: ResolvedConfig) -> int:
     """Run until signalled; 0 on a clean stop, 4 when the port is taken, 1 when the server
-    could not start otherwise."""
+    could not start otherwise; ConfigError when another service holds the state directory."""
+    logs.configure(config.settings.log_level, config.secrets())
+    try:
+        with serving(config.settings.state_dir):  # held until the server has stopped
+            return _serve(config)
+    except StateDirectoryBusy as exc:
+        raise ConfigError("SIDECAR_STATE_DIR", str(exc)) from None
+
+
+def _serve(config: ResolvedConfig) -> int:
     settings = config.settings
-    logs.configure(settings.log_level, config.secrets())
     if port_in_use(settings.host, settings.port):
         log.error(
             "port %d on %s is in use: stop what listens there or set SIDECAR_PORT",

@@ -33,14 +33,14 @@ def build_evaluator(
     """An evaluator for `config`: with `memory` it uses that and persists nothing; without, the
     memory comes from (and goes to) the state directory."""
     settings = config.settings
-    store = StateStore(settings.state_dir if memory is None else None)
+    store = StateStore(settings.state_dir if memory is None else None, set_aside=True)
     problem = None
     if memory is None:
         try:
             memory = store.load() or Memory()
         except StateError as exc:
             log.error("%s; memory is kept in-process only until this is fixed", exc)
-            problem, memory = str(exc), Memory()
+            problem, memory = exc.line(), Memory()
     return Evaluator(
         build_checks(config),
         Database(config.db, settings.timeout),

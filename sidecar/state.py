@@ -3,17 +3,24 @@
 The file is replaced atomically (write a temporary file, fsync it, rename it over the old one,
 fsync the directory), so a crash or kill -9 at any moment leaves the old or the new state,
 never a torn one. A file that cannot be read or parsed is reported, never silently replaced:
-the operator decides (`sidecar adopt`) whether to start over.
+the operator decides (`sidecar adopt`) whether to start over. The read is bounded (`MAX_BYTES`,
+`MAX_DEPTH`) and every way a file can be damaged is one `StateError`; the service sets a
+damaged file aside (`state.json.corrupt`, renamed, never deleted) and keeps reporting it, also
+after a restart, until `sidecar adopt` writes a new one.
 
 One writer: `sidecar adopt` may write while `sidecar serve` runs on the same directory. Writes
-hold an exclusive lock (flock) on the state directory itself, so no lock file is left behind,
-and the service writes only over the file it last read or wrote itself; a file changed by
-someone else is read back at the next cycle instead of being overwritten with older memory.
+hold an exclusive lock (flock) on the state directory itself, and the service writes only over
+the file it last read or wrote itself; a file changed by someone else is read back at the next
+cycle instead of being overwritten with older memory. A second `sidecar serve` is another
+matter (two loops learning and saving in turn, two journals): `serving` holds `serve.lock` in
+the directory for the service's life, a lock of its own so adopt's short writes never wait
+on it, and the kernel drops it however the process ends.
 """
 
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -22,12 +29,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sidecar import boundedjson
+
+log = logging.getLogger("sidecar.state")
+
 STATE_FILE = "state.json"
+SERVE_LOCK = "serve.lock"
 FORMAT = 1
+# A state of 15,000 tables with a schema baseline is about 3 MB: room for five times that, and
+# a 3 GB file costs one bounded read instead of the memory of the host.
+MAX_BYTES = 16 * 1024 * 1024
+# Ours nests four levels (identity, sources, schema, table).
+MAX_DEPTH = 8
+ASIDE_SUFFIX = ".corrupt"
 
 
 class StateError(Exception):
     """The state file exists but cannot be used, or cannot be written."""
+
+    remedy = "fix it, move it aside, or run sidecar adopt"
+
+    def line(self) -> str:
+        """The reason with what the operator can do about it."""
+        return f"{self} ({self.remedy})"
+
+
+class StateCorrupt(StateError):
+    """The state file was read but does not hold our memory."""
+
+
+class StateDirectoryBusy(StateError):
+    """Another `sidecar serve` holds the state directory."""
+
+
+class StateSetAside(StateError):
+    """A damaged state file was set aside and nothing has replaced it yet."""
+
+    remedy = "run sidecar adopt to start a new baseline, or repair it and move it back"
 
 
 # An identity source's value: text for most sources, table -> creation time for `schema`.
@@ -79,7 +117,8 @@ class Memory:
         """Parse the on-disk form; raise StateError when it is not ours or not whole."""
         try:
             if data["format"] != FORMAT:
-                raise StateError(f"unknown state format {data['format']!r}")
+                # Not damage: a newer sidecar's memory, kept where it is for that version.
+                raise StateError(f"state file has unknown format {data['format']!r}")
             identity = data["identity"]
             tables = {
                 str(name): TableMemory(
@@ -101,7 +140,7 @@ class Memory:
                 adopted_at=optional_float(data.get("adopted_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StateError(f"state file is malformed ({type(exc).__name__}: {exc})") from None
+            raise StateCorrupt(f"state file is corrupt: {type(exc).__name__}: {exc}") from None
 
 
 class Lesson(Protocol):
@@ -190,10 +229,14 @@ def optional_float(value: Any) -> float | None:
 
 
 class StateStore:
-    """Loads and atomically saves `Memory` in a directory (or keeps it in memory only)."""
+    """Loads and atomically saves `Memory` in a directory (or keeps it in memory only).
 
-    def __init__(self, directory: Path | None) -> None:
+    With `set_aside` (the service) a damaged file is renamed out of the way when read, so the
+    operator finds it whole beside the new state `sidecar adopt` writes."""
+
+    def __init__(self, directory: Path | None, set_aside: bool = False) -> None:
         self.directory = directory
+        self.set_aside = set_aside
         self._last_written: str | None = None
         # (inode, mtime, size) of the file as we last read or wrote it: anything else on disk
         # was written by someone else (`sidecar adopt`).
@@ -210,19 +253,49 @@ class StateStore:
         if path is None:
             return None
         try:
-            text, identity = _read_regular(path)
+            data, identity = _read_regular(path, MAX_BYTES)
         except FileNotFoundError:
+            self._refuse_a_fresh_start()
             return None
         except OSError as exc:
             raise StateError(f"cannot read {path}: {exc.strerror}") from None
         self._known = identity
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{path} is corrupt (not JSON: {exc.msg})") from None
-        memory = Memory.from_json(data)
+            if len(data) > MAX_BYTES:
+                raise StateCorrupt(f"state file is corrupt: larger than {MAX_BYTES // 2**20} MiB")
+            try:
+                parsed = boundedjson.loads(data, MAX_DEPTH)
+            except boundedjson.JSONRefused as exc:
+                raise StateCorrupt(f"state file is corrupt: {exc}") from None
+            memory = Memory.from_json(parsed)
+        except StateCorrupt as exc:
+            if self.set_aside:
+                raise self._put_aside(path, identity, str(exc)) from None
+            raise
         self._last_written = _serialise(memory)
         return memory
+
+    def _refuse_a_fresh_start(self) -> None:
+        """No state file, but one was set aside: starting over is the operator's decision."""
+        assert self.directory is not None
+        aside = list(self.directory.glob(f"{STATE_FILE}{ASIDE_SUFFIX}*"))
+        if aside:
+            newest = max(aside, key=lambda found: found.lstat().st_mtime_ns)
+            raise StateSetAside(f"a damaged state file was set aside as {newest}")
+
+    def _put_aside(self, path: Path, identity: tuple[int, int, int], why: str) -> StateError:
+        """Rename the damaged file we read (not one adopt wrote since) to a free name."""
+        assert self.directory is not None
+        try:
+            with self._locked():
+                if _identity(os.stat(path)) != identity:
+                    return StateCorrupt(why)  # replaced meanwhile: the next cycle reads that
+                aside = _free_name(self.directory / f"{STATE_FILE}{ASIDE_SUFFIX}")
+                os.rename(path, aside)
+                fsync_directory(self.directory)
+        except OSError as exc:
+            return StateCorrupt(f"{why}; could not set it aside: {exc.strerror}")
+        return StateSetAside(f"{why}; set aside as {aside}")
 
     def changed_on_disk(self) -> bool:
         """Whether someone else replaced the file since we last read or wrote it."""
@@ -255,6 +328,8 @@ class StateStore:
         text = _serialise(memory)
         if text == self._last_written and not force:
             return False
+        if len(text) > MAX_BYTES:  # it could not be read back
+            raise StateError(f"memory of {len(text) // 2**20} MiB is over {MAX_BYTES // 2**20} MiB")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with self._locked():
@@ -278,21 +353,69 @@ class StateStore:
             os.close(fd)  # closing releases the lock
 
 
+@contextlib.contextmanager
+def serving(directory: Path | None) -> Iterator[None]:
+    """Hold `directory` for one service while the block runs; StateDirectoryBusy naming the
+    holder's pid when another service holds it."""
+    if directory is None:
+        yield
+        return
+    path = directory / SERVE_LOCK
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Held read-only: a file open for writing would keep the filesystem from being
+        # remounted read-only under the service (the faults tests do just that).
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        # A read-only state directory still serves (its writes warn each cycle); it just
+        # cannot be claimed. Say so rather than refuse what worked before.
+        log.warning(
+            "cannot lock %s (%s): a second sidecar serve would not be stopped", path, exc.strerror
+        )
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            holder = f"pid {pid}" if pid.isdigit() else "its pid not yet written"
+            raise StateDirectoryBusy(
+                f"{directory} is in use by another sidecar serve ({holder}): one service per "
+                "state directory; stop that one or give this one a directory of its own"
+            ) from None
+        with contextlib.suppress(OSError):  # the pid only helps the message
+            path.write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _identity(status: os.stat_result) -> tuple[int, int, int]:
     return status.st_ino, status.st_mtime_ns, status.st_size
 
 
-def _read_regular(path: Path) -> tuple[str, tuple[int, int, int]]:
-    """The text of a regular file; a FIFO, device or directory is refused, never waited on."""
+def _read_regular(path: Path, cap: int) -> tuple[bytes, tuple[int, int, int]]:
+    """Up to `cap + 1` bytes of a regular file (more than `cap`: too large, whatever its size);
+    a FIFO, device or directory is refused, never waited on."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise OSError(0, "not a regular file")
-        with os.fdopen(fd, "r", closefd=False) as handle:
-            return handle.read(), _identity(status)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(cap + 1), _identity(status)
     finally:
         os.close(fd)
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path.2`, `path.3`...: the first that does not exist (nothing is overwritten)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.{number}")
+    return candidate
 
 
 def write_atomically(path: Path, data: str | bytes) -> None:

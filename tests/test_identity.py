@@ -11,7 +11,7 @@ from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
 from sidecar.state import STATE_FILE
 from tests.support.evaluate import check, cycle, evaluator_for, once
-from tests.support.servers import MONITOR_USER, add_users, incident, seed
+from tests.support.servers import MONITOR_USER, add_users, incident, monitor_env, run_cli, seed
 
 IDENTITY = "volume:identity"
 
@@ -147,7 +147,7 @@ async def test_unverifiable_source_warns_instead_of_passing(
     assert "cannot verify datadir" in identity.output
 
 
-async def test_corrupt_state_is_reported_never_replaced(
+async def test_corrupt_state_is_reported_and_set_aside_never_replaced(
     seeded: MariaDBServer, tmp_path: Path
 ) -> None:
     state_dir = tmp_path / "state"
@@ -159,8 +159,9 @@ async def test_corrupt_state_is_reported_never_replaced(
     finally:
         await evaluator.aclose()
     state = check(report, "sidecar:state")
-    assert state.status is Status.FAIL and "is corrupt" in state.output
-    assert (state_dir / STATE_FILE).read_text() == '{"format": 1, "identity": {"sour'
+    assert state.status is Status.FAIL and "state file is corrupt: not JSON" in state.output
+    assert not (state_dir / STATE_FILE).exists()  # nothing new was written in its place
+    assert (state_dir / "state.json.corrupt").read_text() == '{"format": 1, "identity": {"sour'
 
 
 async def test_first_start_on_an_empty_database_warns_so_migrations_can_run(
@@ -171,3 +172,21 @@ async def test_first_start_on_an_empty_database_warns_so_migrations_can_run(
     mariadb.execute("DROP TABLE User", database="app")
     report = await once(mariadb, state_dir=str(tmp_path / "state"), data_dir=str(mariadb.datadir))
     assert report.status is Status.WARN, report.reasons()
+
+
+def test_a_typo_in_the_data_dir_warns_on_the_first_run_and_the_next(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
+    """`sidecar check --data-dir /var/lib/mysq` used to pass silently on `schema` alone."""
+    typo = tmp_path / "mysq"
+    env = monitor_env(seeded, state_dir=tmp_path / "state")
+    for run in ("first", "later"):
+        result = run_cli("check", "--data-dir", str(typo), env=env)
+        assert result.returncode == 1, (run, result.stdout, result.stderr)  # WARNING
+        assert (
+            f"cannot read volume, inode (SIDECAR_DATA_DIR {typo}: No such file or directory)"
+            in result.stdout
+        ), (run, result.stdout)
+    assert (tmp_path / "state" / STATE_FILE).exists()  # the rest was still learned
+    fixed = run_cli("check", "--data-dir", str(seeded.datadir), env=env)
+    assert fixed.returncode == 0, fixed.stdout

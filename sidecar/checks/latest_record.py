@@ -23,7 +23,7 @@ from sidecar.database import ErrorKind
 from sidecar.durations import approximate, format_duration
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import SetNewest
-from sidecar.timestamps import iso, to_epoch
+from sidecar.timestamps import OutOfRange, iso, to_epoch
 
 log = logging.getLogger("sidecar.checks.latest_record")
 
@@ -58,6 +58,7 @@ class LatestRecord:
     has_rows: bool
     is_time: bool  # False when the column holds something that is not a date or Unix time
     indexed: bool | None  # whether the column leads an index (None: not known yet)
+    not_a_time: str = ""  # why the newest value is no time (a number out of range)
 
 
 class LatestRecordCheck:
@@ -89,7 +90,12 @@ class LatestRecordCheck:
                     self.column,
                 )
         raw, has_rows = result.rows[0]
-        newest = to_epoch(raw) if raw is not None else None
+        try:
+            newest = to_epoch(raw) if raw is not None else None
+        except OutOfRange as exc:
+            return LatestRecord(
+                self.table.name, None, bool(has_rows), False, self._indexed, str(exc)
+            )
         is_time = raw is None or newest is not None
         return LatestRecord(self.table.name, newest, bool(has_rows), is_time, self._indexed)
 
@@ -106,6 +112,8 @@ class LatestRecordCheck:
         if isinstance(seen, Problem):
             return Judgement(*self._problem(seen, remembered), expected)
         details: dict[str, JSON] = {} if seen.indexed is None else {"indexed": seen.indexed}
+        if seen.not_a_time:
+            return Judgement(Status.FAIL, None, f"newest record {seen.not_a_time}", expected)
         if not seen.is_time:
             output = f"column {self.column} does not hold dates or Unix times"
             return Judgement(Status.FAIL, None, output, expected)

@@ -11,7 +11,7 @@ watched table to ask it warns. The baseline is recorded on first use and never r
 silently; `sidecar adopt` replaces it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
@@ -74,6 +74,15 @@ def newly_initialised(
     )
 
 
+def _unreadable(readings: Iterable[Reading]) -> str:
+    """`volume, inode (why)` for the readings without a value, one reason said once."""
+    by_note: dict[str, list[str]] = {}
+    for reading in readings:
+        if not reading.present and reading.absence is not Absence.NOT_CONFIGURED:
+            by_note.setdefault(reading.note, []).append(reading.source)
+    return "; ".join(f"{', '.join(names)} ({note})" for note, names in by_note.items())
+
+
 class VolumeIdentityCheck:
     """Fingerprint of the storage, compared with the pin and the remembered baseline."""
 
@@ -85,6 +94,7 @@ class VolumeIdentityCheck:
         self.sources = tuple(sources)
         self.pin = dict(settings.pin)
         self._weak = {s.name for s in self.sources if not s.strong}
+        self._configured = {s.name for s in self.sources if s.configured()}
 
     async def observe(self, ctx: ObserveContext) -> IdentityObservation:
         """Read every source (the sources never raise: each says why it has no value)."""
@@ -107,6 +117,12 @@ class VolumeIdentityCheck:
             expected["baseline"] = pin_text(memory.identity) or "schema only"
             remembered, missing = compare(self.sources, memory.identity, readings, "baseline")
             unverifiable += [m for m in missing if m not in unverifiable]
+        # A configured source (a data directory, a lineage query) that gives nothing is said
+        # even when nothing expects it yet: a typo'd path would otherwise pass on the rest.
+        compared = set(self.pin) | set(memory.identity)
+        unreadable = _unreadable(
+            r for r in readings if r.source in self._configured and r.source not in compared
+        )
         differences = pinned + remembered
         differing = {d.source for d in differences}
         verified = {r.source for r in readings if r.present} & (
@@ -173,10 +189,10 @@ class VolumeIdentityCheck:
         lesson, note = self._remember(memory, observed, ctx.now)
         lessons = (lesson,) if lesson else ()
         match = 1 if verified or lesson else None
-        if unverifiable:
-            return judgement(
-                Status.WARN, "cannot verify " + ", ".join(unverifiable), match, *lessons
-            )
+        if unverifiable or unreadable:
+            said = ["cannot verify " + ", ".join(unverifiable)] if unverifiable else []
+            said += ["cannot read " + unreadable] if unreadable else []
+            return judgement(Status.WARN, "; ".join(said), match, *lessons)
         errors = [r.note for r in readings if r.absence is Absence.ERROR]
         if not observed and errors:
             # The database's own reason, as the other checks say it: one line for all of them.

@@ -26,6 +26,10 @@ class LineageSource(Source):
         """Run the configured lineage query."""
         return cls(settings.query)
 
+    def configured(self) -> bool:
+        """Configured by `SIDECAR_IDENTITY_QUERY`."""
+        return self.query is not None
+
     async def read(self, db: Database) -> Reading:
         """Hash of the query's value."""
         if self.query is None:

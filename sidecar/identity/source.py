@@ -33,6 +33,11 @@ class Source(ABC):
         """The source as configured; most sources need no settings."""
         return cls()
 
+    def configured(self) -> bool:
+        """Whether the operator's settings ask for this source (a path, a query): one that then
+        cannot be read is said, even with nothing to compare it with yet."""
+        return False
+
     @abstractmethod
     async def read(self, db: Database) -> Reading:
         """Read the current value; never raise for database trouble (say why in the reading)."""

@@ -7,7 +7,7 @@ Exactly the thing that changed in the incident: a renamed compose project mounts
 import os
 from pathlib import Path
 
-from sidecar.identity.mount import MountSource, volume_name
+from sidecar.identity.mount import MountSource, MountTableError, read_mountinfo, volume_name
 from sidecar.identity.reading import Absence, Reading, absent
 
 
@@ -19,9 +19,9 @@ class VolumeSource(MountSource):
     def read_mounted(self, directory: Path, status: os.stat_result) -> Reading:
         """The volume (or source path) mounted at the data directory."""
         try:
-            name = volume_name(directory, self.mountinfo.read_text())
-        except OSError:
-            name = None
+            name = volume_name(directory, read_mountinfo(self.mountinfo))
+        except MountTableError as exc:
+            return absent(self.name, Absence.ERROR, str(exc))
         if not name:
             return absent(self.name, Absence.ERROR, "no mount found")
         return Reading(self.name, name)

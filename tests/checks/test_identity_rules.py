@@ -177,3 +177,38 @@ def test_table_creation_times_roll_forward_while_one_table_keeps_its_own() -> No
     judgement = judge(readings(schema=altered), before, users(14, NEW))
     assert (judgement.status, judgement.output) == (Status.PASS, "")
     assert judgement.lessons == (SetIdentity({"schema": altered}, OLD),)
+
+
+def test_a_configured_source_that_cannot_be_read_warns_on_the_first_run() -> None:
+    """`--data-dir /var/lib/mysq` used to pass on `schema` alone, first run and later ones."""
+    typo = "SIDECAR_DATA_DIR /var/lib/mysq: No such file or directory"
+    seen = IdentityObservation(
+        (
+            absent("volume", Absence.ERROR, typo),
+            absent("inode", Absence.ERROR, typo),
+            absent("lineage", Absence.GONE, "the lineage query's table does not exist"),
+            Reading("schema", BASE["schema"]),
+        )
+    )
+    judgement = judge(seen)
+    assert (judgement.status, judgement.output) == (
+        Status.WARN,
+        f"cannot read volume, inode ({typo}); lineage (the lineage query's table does not exist)",
+    )
+    assert judgement.lessons == (SetIdentity({"schema": BASE["schema"]}, NOW),)  # still learns
+    later = judge(seen, {"schema": BASE["schema"]}, users(14, OLD))
+    assert later.status is Status.WARN and later.output.startswith("cannot read volume, inode")
+
+
+def test_a_source_nobody_configured_stays_silent() -> None:
+    """Not granted the datadir's table, no sentinel planted: the least setup passes."""
+    check = VolumeIdentityCheck(build_sources(IdentitySettings()), IdentitySettings())
+    seen = IdentityObservation(
+        (
+            absent("sentinel", Absence.GONE, "sentinel table _sidecar_identity does not exist"),
+            absent("datadir", Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted"),
+            Reading("schema", BASE["schema"]),
+        )
+    )
+    judgement = check.judge(seen, JudgeContext(Memory(), NOW, []))
+    assert judgement.status is Status.PASS, judgement.output

@@ -61,6 +61,8 @@ RULES = [
      "table does not exist; newest remembered 2027-01-15T07:59:00.000Z"),
     (Problem(ErrorKind.PERMISSION, "permission denied"), None, {}, Status.FAIL,
      "permission denied"),
+    (LatestRecord("User", None, True, False, True, "9e+18 is not a time: out of range (...)"),
+     NOW - 60, {}, Status.FAIL, "newest record 9e+18 is not a time: out of range (...)"),
 ]
 # fmt: on
 

@@ -16,7 +16,7 @@ import pytest
 
 from sidecar.history.files import JOURNAL, SNAPSHOT
 from sidecar.mariadb_server import MariaDBServer
-from sidecar.state import STATE_FILE, Memory
+from sidecar.state import SERVE_LOCK, STATE_FILE, Memory
 from tests.faults.conftest import StartSidecar
 from tests.support.servers import add_users, wait_for
 
@@ -93,7 +93,7 @@ def test_unwritable_state_directory_warns_and_keeps_serving(
         assert sidecar.get("/readyz").status_code == 200
         assert read_state(tmpfs).tables["User"].high_water == 14
         time.sleep(0.2)
-    kept = {STATE_FILE, SNAPSHOT, JOURNAL}
+    kept = {STATE_FILE, SERVE_LOCK, SNAPSHOT, JOURNAL}
     assert not [p.name for p in tmpfs.iterdir() if p.name not in kept], "temp files left"
 
     _mount("-o", heal_it, str(tmpfs))
