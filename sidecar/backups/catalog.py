@@ -186,3 +186,11 @@ def compare_sizes(files: Sequence[BackupFile], window: int = 7) -> SizeCompariso
     if not earlier:
         return None
     return SizeComparison(newest.size, statistics.median(earlier), len(earlier))
+
+
+def size_text(size: float) -> str:
+    """A size for people: `512 B`, `1.2 KiB`, `24.0 MiB`."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"

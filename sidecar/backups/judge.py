@@ -25,14 +25,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.backups.catalog import BackupFile, compare_sizes, shown
+from sidecar.backups.catalog import BackupFile, compare_sizes, shown, size_text
 from sidecar.backups.dump import DumpCount, ProblemKind
 from sidecar.durations import format_duration
 from sidecar.results import Status
 
 MAX_AGE = 26 * 3600.0
 SIZE_WINDOW = 7
-_WARN_ONLY = (ProblemKind.UNREADABLE, ProblemKind.BUDGET, ProblemKind.UNCOUNTABLE)
+_WARN_ONLY = (
+    ProblemKind.UNREADABLE,
+    ProblemKind.BUDGET,
+    ProblemKind.UNCOUNTABLE,
+    ProblemKind.EXPANSION,
+)
 
 
 @dataclass(frozen=True)
@@ -256,11 +261,3 @@ def age_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f}h".replace(".0h", "h")
     return f"{seconds / 86400:.1f}d".replace(".0d", "d")
-
-
-def size_text(size: float) -> str:
-    """A size for people: `512 B`, `1.2 KiB`, `24.0 MiB`."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size:.0f} B"
