@@ -135,7 +135,7 @@ def _freshness(settled: list[Backup], writing: list[Backup], now: float, max_age
         return Verdict(Status.FAIL, None, "s", _none_yet(writing), expected)
     newest = settled[0].file
     age = max(0.0, now - newest.mtime)
-    details = {**expected, "backup": newest.name}
+    details = {**expected, "backup": shown(newest.name)}
     if age <= max_age:
         return Verdict(Status.PASS, round(age), "s", "", details)
     status = Status.FAIL if age > 2 * max_age else Status.WARN
@@ -151,7 +151,7 @@ def _size(settled: list[Backup], max_drop: float) -> Verdict:
         return Verdict(Status.FAIL, None, "bytes", "no backup found")
     newest = settled[0].file
     comparison = compare_sizes([b.file for b in settled], SIZE_WINDOW)
-    details: dict[str, Any] = {"backup": newest.name, "maxDrop": max_drop}
+    details: dict[str, Any] = {"backup": shown(newest.name), "maxDrop": max_drop}
     if comparison is None:
         return Verdict(Status.PASS, newest.size, "bytes", "", {**details, "compared": 0})
     details |= {"median": comparison.median, "compared": comparison.compared}
@@ -178,7 +178,7 @@ def _rows(
     if judged is None or judged.count is None:
         return Verdict(Status.WARN, None, "rows", label, expected)
     count, label = judged.count, f"{label} ({shown(judged.file.name)})"
-    details = {**expected, "backup": judged.file.name}
+    details = {**expected, "backup": shown(judged.file.name)}
     rows = count.rows(table)
     problem = count.problem
     if rows is None and problem is not None:
@@ -236,7 +236,7 @@ def _with_candidate(
         held = f"{_rows_of(rows, verdict.table)}, " if rows is not None else ""
         age = age_text(max(0.0, now - candidate.file.mtime))
         note = f"; restore candidate: {shown(candidate.file.name)} ({held}{age} old)"
-        details = {**v.details, "restoreCandidate": candidate.file.name}
+        details = {**v.details, "restoreCandidate": shown(candidate.file.name)}
     elif uncounted is not None:
         note = f"; counting the older {shown(uncounted.name)} for a restore candidate"
         details = v.details

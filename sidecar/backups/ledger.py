@@ -13,12 +13,13 @@ about the moment (unreadable, out of budget) are retried after `retry_after` sec
 """
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sidecar.backups.catalog import BackupFile
+from sidecar.backups.catalog import BackupFile, shown
 from sidecar.backups.dump import DumpCount, ProblemKind
 from sidecar.state import write_atomically
 
@@ -43,9 +44,17 @@ class Entry:
     count: DumpCount
 
     def to_json(self) -> dict[str, Any]:
-        """The on-disk form."""
+        """The on-disk form: a name that is not UTF-8 is kept as its bytes (`nameHex`)."""
+        raw = os.fsencode(self.name)
+        try:
+            raw.decode("utf-8")
+            named: dict[str, Any] = {"name": self.name}
+        except UnicodeDecodeError:
+            # A lone surrogate in JSON is rejected by strict parsers: the bytes, in hex,
+            # and the name as shown, for a person reading the file.
+            named = {"name": shown(self.name), "nameHex": raw.hex()}
         return {
-            "name": self.name,
+            **named,
             "size": self.size,
             "mtimeNs": self.mtime_ns,
             "countedAt": self.counted_at,
@@ -62,6 +71,8 @@ class Entry:
                 data["mtimeNs"],
                 data["countedAt"],
             )
+            if "nameHex" in data:
+                name = os.fsdecode(bytes.fromhex(_text(data["nameHex"])))
             if not isinstance(name, str) or not all(
                 isinstance(n, int) and not isinstance(n, bool) for n in (size, mtime_ns)
             ):
@@ -71,6 +82,12 @@ class Entry:
             return cls(name, size, mtime_ns, float(at), DumpCount.from_json(data["count"]))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a ledger entry ({type(exc).__name__}: {exc})") from None
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True)
