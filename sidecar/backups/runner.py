@@ -40,7 +40,7 @@ DEFAULT_BUDGET = Budget()
 
 
 def worker_request(
-    path: Path, tables: Sequence[str], database: str, budget: Budget
+    path: Path | str, tables: Sequence[str], database: str, budget: Budget
 ) -> dict[str, Any]:
     """The JSON request `parse_worker` reads on stdin."""
     return {
@@ -56,7 +56,10 @@ def worker_request(
 
 
 async def count_in_child(
-    path: Path, tables: Sequence[str], database: str, budget: Budget = DEFAULT_BUDGET
+    path: Path | str,
+    tables: Sequence[str],
+    database: str,
+    budget: Budget = DEFAULT_BUDGET,
 ) -> DumpCount:
     """Count `tables` of `database` in the dump at `path` in a child process within `budget`."""
     request = worker_request(path, tables, database, budget)
@@ -98,7 +101,10 @@ async def count_in_child(
 
 
 def count_now(
-    path: Path, tables: Sequence[str], database: str, budget: Budget = DEFAULT_BUDGET
+    path: Path | str,
+    tables: Sequence[str],
+    database: str,
+    budget: Budget = DEFAULT_BUDGET,
 ) -> DumpCount:
     """`count_in_child()` for code without an event loop (`sidecar volumes`): it blocks."""
     return asyncio.run(count_in_child(path, tables, database, budget))
