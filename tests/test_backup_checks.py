@@ -7,6 +7,7 @@ directory the way an operator sets it up (`SIDECAR_BACKUP_DIR`), through the inc
 
 import asyncio
 import gzip
+import json
 import os
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from sidecar.backups.catalog import list_backups
+from sidecar.backups.ledger import LEDGER_FILE, Ledger
 from sidecar.config import ConfigError, load_settings
 from sidecar.evaluator import Evaluator
 from sidecar.mariadb_server import MariaDBServer
@@ -21,7 +24,7 @@ from sidecar.metrics import report_samples
 from sidecar.results import CheckResult, Report, Status
 from tests.backups.dumps import mariadb_dump, write
 from tests.support.evaluate import check, evaluator_for
-from tests.support.servers import incident
+from tests.support.servers import incident, monitor_env, running_sidecar, wait_for
 
 HOUR = 3600.0
 
@@ -255,3 +258,55 @@ def test_readyz_stays_200_while_the_backups_fail(
         body = sidecar.wait_status("warn")
         assert body["checks"]["backup:freshness"][0]["status"] == "fail"
         assert sidecar.get("/readyz").status_code == 200
+
+
+def strict_json(raw: bytes) -> Any:
+    """`raw` parsed as strict parsers do: UTF-8 only, and no lone surrogate (`\\udcff`)."""
+
+    def no_surrogate(value: Any) -> Any:
+        if isinstance(value, str):
+            value.encode("utf-8")  # raises on a lone surrogate, as serde_json or Go would
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                no_surrogate(key), no_surrogate(item)
+        elif isinstance(value, list):
+            for item in value:
+                no_surrogate(item)
+        return value
+
+    return no_surrogate(json.loads(raw.decode("utf-8")))
+
+
+def test_an_undecodable_backup_name_is_shown_escaped_everywhere(
+    seeded: MariaDBServer, backups: Path, tmp_path: Path
+) -> None:
+    """The good dump's name is not UTF-8; the newest is cut short, so it is the candidate."""
+    sql = mariadb_dump(seeded, "app")
+    good = os.fsdecode(b"app-\xff.sql.gz")
+    write(backups / good, sql, time.time() - 25 * HOUR)
+    write(backups / "app-new.sql", sql[: len(sql) // 2], time.time() - HOUR)
+    state = tmp_path / "state"
+    env = monitor_env(seeded, state_dir=state, backup_dir=backups)
+    with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
+
+        def named() -> bool:
+            rows = strict_json(sidecar.get("/health").content)["checks"]["User:backupRows"]
+            return "restore candidate: " in rows[0].get("output", "")
+
+        wait_for(named, 60, "the restore candidate in /health")
+        body = strict_json(sidecar.get("/health").content)
+        metrics = sidecar.get("/metrics").content.decode("utf-8")
+        page = sidecar.get("/status")
+        assert page.status_code == 200
+        page.content.decode("utf-8")
+    (rows,) = body["checks"]["User:backupRows"]
+    assert rows["status"] == "fail"
+    assert rows["output"].endswith(r"restore candidate: app-\udcff.sql.gz (14 User rows, 25h old)")
+    assert rows["restoreCandidate"] == r"app-\udcff.sql.gz"
+    assert "\udcff" not in metrics
+    ledger = strict_json((state / LEDGER_FILE).read_bytes())
+    assert {e["name"] for e in ledger["entries"]} == {"app-new.sql", r"app-\udcff.sql.gz"}
+    # The ledger keeps the name's bytes: read back, it still answers for the very file.
+    listing = list_backups(backups)
+    loaded = Ledger.load(state / LEDGER_FILE)
+    assert all(loaded.lookup(f, ["User"], "app", time.time()) for f in listing.files)

@@ -29,11 +29,18 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from sidecar.backups.catalog import size_text
 from sidecar.backups.scanner import CutShort, NotADump, Scanner
 
 CHUNK = 4 * 1024 * 1024  # read size: large enough that per-chunk Python work is noise
 MAX_STATEMENT = 256 * 1024 * 1024  # mysqldump's statements are bounded by max_allowed_packet
-_COMPRESSED_READ = 64 * 1024  # small input pieces bound what one decompress call can return
+_COMPRESSED_READ = 64 * 1024  # gzip input per read; its output is capped per step
+_STEP = 1 << 20  # the most gzip's decompressobj may return per call (max_length)
+_ZSTD_PIECE = 512  # zstd input per step: at most 129 blocks of 128 KiB out, 16.1 MiB
+# What a compressed dump may expand to: SQL compresses 5-50x, gzip cannot pass 1032x; a
+# larger ratio is a bomb (558 KB of zstd expanding to 6.1 GB). Below the floor, never judged.
+MAX_RATIO = 1000
+MIN_EXPANSION = 1 << 30
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -53,6 +60,7 @@ class ProblemKind(StrEnum):
     OTHER_DATABASE = "other_database"  # the watched tables are there under another name
     UNCOUNTABLE = "uncountable"  # an INSERT that is not a plain VALUES list
     BUDGET = "budget"  # the parse ran out of time, CPU or memory (set by the runner)
+    EXPANSION = "expansion"  # a compressed file expanding past its limit: a bomb, never retried
 
 
 @dataclass(frozen=True)
@@ -191,24 +199,36 @@ def _plain(handle: BinaryIO, chunk: int) -> Iterator[bytes]:
         yield block
 
 
-def _decompressed(handle: BinaryIO, compression: str) -> Iterator[bytes]:
-    """Decompressed blocks of every gzip member or zstd frame; _Truncated when one is cut."""
+class _Expands(Exception):
+    """A compressed stream expands past its limit: a decompression bomb, or as good as one."""
+
+
+def _decompressed(handle: BinaryIO, compression: str, limit: int) -> Iterator[bytes]:
+    """Decompressed blocks of every gzip member or zstd frame; _Truncated when one is cut.
+
+    Bounded by output, not by input: no step returns more than `_STEP` bytes (plus one zstd
+    block), and the whole stream may expand to `limit` bytes at most (_Expands past it).
+    """
     decompressor: Any = None
     produced = 0
     try:
-        while data := handle.read(_COMPRESSED_READ):
-            while data:
+        while data := handle.read(_piece(compression)):
+            while True:
                 if decompressor is None:
                     decompressor = _decompressor(compression)
-                block = decompressor.decompress(data)
+                block, data = _step(decompressor, compression, data)
                 produced += len(block)
+                if produced > limit:
+                    raise _Expands(f"it expands past {size_text(limit)} of SQL: not counted")
                 if block:
                     yield block
-                if not decompressor.eof:
+                if decompressor.eof:
+                    # A member or frame ended: what follows is the next one (`cat a.gz b.gz`).
+                    data = decompressor.unused_data
+                    decompressor = None
+                # A full step may leave output inside zlib with no input left: ask again.
+                if not data and (decompressor is None or len(block) < _STEP):
                     break
-                # A member or frame ended: what follows is the next one (`cat a.gz b.gz`).
-                data = decompressor.unused_data
-                decompressor = None
     except (zlib.error, zstandard.ZstdError) as exc:
         raise _Truncated(f"the {compression} stream is corrupt ({exc})") from None
     if decompressor is not None:
@@ -224,6 +244,23 @@ def _decompressor(compression: str) -> Any:
     return zstandard.ZstdDecompressor().decompressobj()
 
 
+def _piece(compression: str) -> int:
+    """How much compressed input one step takes: what bounds zstd's output per step."""
+    return _ZSTD_PIECE if compression == "zstd" else _COMPRESSED_READ
+
+
+def _step(decompressor: Any, compression: str, data: bytes) -> tuple[bytes, bytes]:
+    """One bounded step: (output of at most about `_STEP` bytes, input still to feed)."""
+    if compression == "gzip":
+        block = decompressor.decompress(data, _STEP)
+        return block, decompressor.unconsumed_tail
+    # zstandard's decompressobj has no max_length (and its stream reader cannot tell a cut
+    # frame from a finished one): small pieces bound its output instead, since a zstd block
+    # of at most 128 KiB takes at least 4 bytes (an RLE block), so one piece of _ZSTD_PIECE
+    # bytes finishes at most _ZSTD_PIECE / 4 + 1 blocks.
+    return decompressor.decompress(data), b""
+
+
 def count_rows(
     path: Path,
     tables: Iterable[str],
@@ -231,6 +268,8 @@ def count_rows(
     *,
     chunk: int = CHUNK,
     max_statement: int = MAX_STATEMENT,
+    max_ratio: float = MAX_RATIO,
+    min_expansion: int = MIN_EXPANSION,
 ) -> DumpCount:
     """Stream the dump at `path` and count the rows of `tables` (see the module docstring)."""
     wanted = tuple(dict.fromkeys(tables))
@@ -246,10 +285,11 @@ def count_rows(
             result = replace(result, compression=compression)
             if compression not in _SUPPORTED:
                 raise NotADump(f"compressed with {compression}, which is not supported")
+            limit = max(min_expansion, int(os.fstat(handle.fileno()).st_size * max_ratio))
             blocks = (
                 _plain(handle, chunk)
                 if compression == "plain"
-                else _decompressed(handle, compression)
+                else _decompressed(handle, compression, limit)
             )
             _scan(scanner, blocks, chunk, max_statement)
         except OSError as exc:
@@ -257,6 +297,9 @@ def count_rows(
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except NotADump as exc:
             problem = Problem(ProblemKind.NOT_A_DUMP, str(exc))
+            return replace(result, sql_bytes=scanner.consumed, problem=problem)
+        except _Expands as exc:
+            problem = Problem(ProblemKind.EXPANSION, str(exc))
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except (_Truncated, CutShort) as exc:
             problem = Problem(ProblemKind.TRUNCATED, str(exc))

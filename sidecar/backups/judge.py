@@ -25,14 +25,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.backups.catalog import BackupFile, compare_sizes, shown
+from sidecar.backups.catalog import BackupFile, compare_sizes, shown, size_text
 from sidecar.backups.dump import DumpCount, ProblemKind
 from sidecar.durations import format_duration
 from sidecar.results import Status
 
 MAX_AGE = 26 * 3600.0
 SIZE_WINDOW = 7
-_WARN_ONLY = (ProblemKind.UNREADABLE, ProblemKind.BUDGET, ProblemKind.UNCOUNTABLE)
+_WARN_ONLY = (
+    ProblemKind.UNREADABLE,
+    ProblemKind.BUDGET,
+    ProblemKind.UNCOUNTABLE,
+    ProblemKind.EXPANSION,
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def _freshness(settled: list[Backup], writing: list[Backup], now: float, max_age
         return Verdict(Status.FAIL, None, "s", _none_yet(writing), expected)
     newest = settled[0].file
     age = max(0.0, now - newest.mtime)
-    details = {**expected, "backup": newest.name}
+    details = {**expected, "backup": shown(newest.name)}
     if age <= max_age:
         return Verdict(Status.PASS, round(age), "s", "", details)
     status = Status.FAIL if age > 2 * max_age else Status.WARN
@@ -146,7 +151,7 @@ def _size(settled: list[Backup], max_drop: float) -> Verdict:
         return Verdict(Status.FAIL, None, "bytes", "no backup found")
     newest = settled[0].file
     comparison = compare_sizes([b.file for b in settled], SIZE_WINDOW)
-    details: dict[str, Any] = {"backup": newest.name, "maxDrop": max_drop}
+    details: dict[str, Any] = {"backup": shown(newest.name), "maxDrop": max_drop}
     if comparison is None:
         return Verdict(Status.PASS, newest.size, "bytes", "", {**details, "compared": 0})
     details |= {"median": comparison.median, "compared": comparison.compared}
@@ -173,7 +178,7 @@ def _rows(
     if judged is None or judged.count is None:
         return Verdict(Status.WARN, None, "rows", label, expected)
     count, label = judged.count, f"{label} ({shown(judged.file.name)})"
-    details = {**expected, "backup": judged.file.name}
+    details = {**expected, "backup": shown(judged.file.name)}
     rows = count.rows(table)
     problem = count.problem
     if rows is None and problem is not None:
@@ -231,7 +236,7 @@ def _with_candidate(
         held = f"{_rows_of(rows, verdict.table)}, " if rows is not None else ""
         age = age_text(max(0.0, now - candidate.file.mtime))
         note = f"; restore candidate: {shown(candidate.file.name)} ({held}{age} old)"
-        details = {**v.details, "restoreCandidate": candidate.file.name}
+        details = {**v.details, "restoreCandidate": shown(candidate.file.name)}
     elif uncounted is not None:
         note = f"; counting the older {shown(uncounted.name)} for a restore candidate"
         details = v.details
@@ -256,11 +261,3 @@ def age_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f}h".replace(".0h", "h")
     return f"{seconds / 86400:.1f}d".replace(".0d", "d")
-
-
-def size_text(size: float) -> str:
-    """A size for people: `512 B`, `1.2 KiB`, `24.0 MiB`."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size:.0f} B"

@@ -2,7 +2,8 @@
 
 The sidecar's event loop serves probes; a parse in a thread would hold the GIL for seconds.
 `runner.count_in_child()` starts this module instead, hands it one JSON request on stdin
-(`{"path", "tables", "database", "cpuSeconds", "memoryBytes", "nice"}`) and reads the
+(`{"path", "tables", "database", "cpuSeconds", "memoryBytes", "nice", "maxRatio",
+"minExpansion"}`) and reads the
 `DumpCount` as JSON from stdout. Before reading the dump the worker lowers its priority
 (`nice`), caps its CPU time (RLIMIT_CPU: SIGXCPU, then SIGKILL a second later) and its
 address space (RLIMIT_AS: a MemoryError, reported as such), and turns off core dumps.
@@ -36,7 +37,12 @@ def run(request: dict[str, Any]) -> DumpCount:
     limit(int(request["cpuSeconds"]), memory, int(request["nice"]))
     try:
         return count_rows(
-            Path(request["path"]), tables, database, max_statement=memory // _STATEMENT_SHARE
+            Path(request["path"]),
+            tables,
+            database,
+            max_statement=memory // _STATEMENT_SHARE,
+            max_ratio=float(request["maxRatio"]),
+            min_expansion=int(request["minExpansion"]),
         )
     except MemoryError:
         problem = Problem(

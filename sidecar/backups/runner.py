@@ -19,8 +19,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sidecar.backups.dump import DumpCount, Problem, ProblemKind
+from sidecar.backups.dump import MAX_RATIO, MIN_EXPANSION, DumpCount, Problem, ProblemKind
 
 
 @dataclass(frozen=True)
@@ -31,23 +32,37 @@ class Budget:
     cpu_seconds: int = 300  # ~60 GB of plain SQL at this machine's rate
     memory_bytes: int = 1 << 30
     nice: int = 10  # added to the sidecar's own niceness
+    max_ratio: float = MAX_RATIO  # a compressed dump expanding more than this is a bomb
+    min_expansion: int = MIN_EXPANSION  # ... once past this much SQL
 
 
 DEFAULT_BUDGET = Budget()
 
 
-async def count_in_child(
-    path: Path, tables: Sequence[str], database: str, budget: Budget = DEFAULT_BUDGET
-) -> DumpCount:
-    """Count `tables` of `database` in the dump at `path` in a child process within `budget`."""
-    request = {
+def worker_request(
+    path: Path | str, tables: Sequence[str], database: str, budget: Budget
+) -> dict[str, Any]:
+    """The JSON request `parse_worker` reads on stdin."""
+    return {
         "path": str(path),
         "tables": list(tables),
         "database": database,
         "cpuSeconds": budget.cpu_seconds,
         "memoryBytes": budget.memory_bytes,
         "nice": budget.nice,
+        "maxRatio": budget.max_ratio,
+        "minExpansion": budget.min_expansion,
     }
+
+
+async def count_in_child(
+    path: Path | str,
+    tables: Sequence[str],
+    database: str,
+    budget: Budget = DEFAULT_BUDGET,
+) -> DumpCount:
+    """Count `tables` of `database` in the dump at `path` in a child process within `budget`."""
+    request = worker_request(path, tables, database, budget)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -83,6 +98,16 @@ async def count_in_child(
         )
     last = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {code}"]
     return _failed(database, tables, f"the counting process failed: {last[0][:200]}")
+
+
+def count_now(
+    path: Path | str,
+    tables: Sequence[str],
+    database: str,
+    budget: Budget = DEFAULT_BUDGET,
+) -> DumpCount:
+    """`count_in_child()` for code without an event loop (`sidecar volumes`): it blocks."""
+    return asyncio.run(count_in_child(path, tables, database, budget))
 
 
 def _failed(database: str, tables: Sequence[str], message: str) -> DumpCount:

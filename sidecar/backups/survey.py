@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sidecar.backups.catalog import BackupFile, Listing, list_backups, still_being_written
-from sidecar.backups.dump import count_rows
 from sidecar.backups.judge import Backup, Judgement, judge
 from sidecar.backups.ledger import Ledger
-from sidecar.backups.runner import DEFAULT_BUDGET, Budget, count_in_child
+from sidecar.backups.runner import DEFAULT_BUDGET, Budget, count_in_child, count_now
 
 # A dump whose size and mtime held still this long is done: mariadb-dump writes steadily,
 # but may wait on a table lock for a while before its first row.
@@ -68,10 +67,11 @@ def look_now(
     database: str,
     ledger: Ledger,
     now: float,
+    budget: Budget = DEFAULT_BUDGET,
 ) -> Judgement:
-    """Judge the directory as it is, counting (here, in this process) whatever the judgement
-    asks for until it has its answer: for `sidecar volumes` on the host during an incident,
-    where waiting a few seconds for the restore candidate is the point."""
+    """Judge the directory as it is, counting (blocking, each in the service's bounded child
+    process) whatever the judgement asks for until it has its answer: for `sidecar volumes`
+    on the host during an incident, where waiting for the restore candidate is the point."""
     tables = list(max_drop)
     listing = list_backups(directory, patterns)
     for _ in range(len(listing.files) + 1):
@@ -80,5 +80,5 @@ def look_now(
         if not judgement.to_count:
             return judgement
         for file in judgement.to_count:
-            ledger = ledger.record(file, count_rows(file.path, tables, database), now)
+            ledger = ledger.record(file, count_now(file.path, tables, database, budget), now)
     return judgement

@@ -75,6 +75,7 @@ class BackupWatch:
         self._previous: Listing | None = None
         self._surveyed: tuple[ObserveContext, asyncio.Task[BackupSurvey]] | None = None
         self._counting: asyncio.Task[None] | None = None
+        self._judged: tuple[BackupSurvey, Any, backup_judge.Judgement] | None = None
 
     def _load_ledger(self) -> Ledger:
         if self._ledger_path is None:
@@ -93,13 +94,10 @@ class BackupWatch:
         return await asyncio.shield(self._surveyed[1])
 
     async def _list(self, ctx: ObserveContext) -> BackupSurvey:
-        listing = await asyncio.to_thread(
-            list_backups, self.settings.directory, self.settings.patterns
-        )
+        # In a thread: linear in the dumps (scandir, a stat and a ledger lookup each), and at
+        # a year of them (8,760) tens of milliseconds the probes must not wait behind.
         now = ctx.clock()
-        backups = known_backups(
-            listing, self._previous, self._ledger, self.tables, self.database, now
-        )
+        listing, backups = await asyncio.to_thread(self._look, self._previous, self._ledger, now)
         self._previous = listing
         self._ledger = self._ledger.keep(listing.files)
         # What to count next depends on the remembered marks: a failing dump sends us looking
@@ -108,6 +106,12 @@ class BackupWatch:
         if wanted.to_count and (self._counting is None or self._counting.done()):
             self._counting = asyncio.create_task(self._count(wanted.to_count, ctx))
         return BackupSurvey(backups, len(listing.skipped))
+
+    def _look(
+        self, previous: Listing | None, ledger: Ledger, now: float
+    ) -> tuple[Listing, tuple[Backup, ...]]:
+        listing = list_backups(self.settings.directory, self.settings.patterns)
+        return listing, known_backups(listing, previous, ledger, self.tables, self.database, now)
 
     async def _count(self, files: Sequence[Any], ctx: ObserveContext) -> None:
         self._ledger = await count_files(
@@ -125,9 +129,18 @@ class BackupWatch:
             name: (memory.tables[name].high_water if name in memory.tables else None)
             for name in self.tables
         }
-        return backup_judge.judge(
+        # Every backup check of a cycle asks the same question: judged once (sorting 10,000
+        # dumps per check would cost the loop that many times over).
+        key = (now, tuple(high_water.items()))
+        if self._judged is not None:
+            seen, seen_key, judged = self._judged
+            if seen is survey and seen_key == key:  # `is`: comparing 10,000 dumps costs too
+                return judged
+        judgement = backup_judge.judge(
             survey.backups, high_water, self.max_drop, now, self.settings.max_age
         )
+        self._judged = (survey, key, judgement)
+        return judgement
 
     async def aclose(self) -> None:
         """Stop a count still running (its child process goes with it)."""

@@ -29,7 +29,7 @@ class BackupNote:
 
     directory: Path
     lines: tuple[str, ...]
-    candidate: str | None  # the restore candidate's file name
+    candidate: str | None  # the restore candidate's file name, shown (escaped)
 
 
 def _database(stack: Stack) -> str | None:
@@ -83,5 +83,5 @@ def backup_note(
         when = iso(candidate.file.mtime, "seconds")
         lines.append(f"  restore candidate: {shown(candidate.file.name)} (written {when})")
     return BackupNote(
-        directory, tuple(lines), candidate.file.name if candidate is not None else None
+        directory, tuple(lines), shown(candidate.file.name) if candidate is not None else None
     )

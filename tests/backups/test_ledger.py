@@ -3,13 +3,14 @@
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from sidecar.backups.catalog import BackupFile
 from sidecar.backups.dump import DumpCount, Problem, ProblemKind, TableRows
-from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
+from sidecar.backups.ledger import LEDGER_FILE, Entry, Ledger, LedgerError
 
 FILE = BackupFile("app-2026-11-25.sql.gz", Path("/backups/app-2026-11-25.sql.gz"), 1234, 10**18)
 COUNT = DumpCount(
@@ -117,3 +118,17 @@ def test_a_damaged_ledger_is_reported(tmp_path: Path, content: str, message: str
     (tmp_path / LEDGER_FILE).write_text(content)
     with pytest.raises(LedgerError, match=re.escape(message)):
         Ledger.load(tmp_path / LEDGER_FILE)
+
+
+def test_a_year_of_dumps_is_looked_up_by_index_not_by_scanning() -> None:
+    """10,000 dumps, each looked up once: a scan per lookup made this 10^8 comparisons (13 s
+    here); by name it is 10^4 (well under a second, however busy the machine)."""
+    files = [
+        BackupFile(f"app-{i:05d}.sql.gz", Path(f"/b/app-{i:05d}.sql.gz"), 1000 + i, i)
+        for i in range(10_000)
+    ]
+    ledger = Ledger(tuple(Entry(f.name, f.size, f.mtime_ns, 1.0, COUNT) for f in files))
+    began = time.process_time()
+    found = [ledger.lookup(f, ["User"], "app", 2.0) for f in files]
+    assert time.process_time() - began < 2.0
+    assert found == [COUNT] * len(files)
