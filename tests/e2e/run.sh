@@ -68,7 +68,7 @@ run_parts() {
     echo "e2e: hadolint clean"
     part "images" "$here/build-images.sh" || return
     part "podman-compose" "${e2e[@]}" "$here/test_containers_conf.py" \
-        "$here/test_compose_incident.py" "$@" || return
+        "$here/test_readme_quick_start.py" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
     part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
