@@ -23,7 +23,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from sidecar import logs, sample_app
 from sidecar.app import create_app
@@ -45,16 +45,18 @@ class Stop(Exception):
     """A signal asked the demo to stop while it was not yet serving."""
 
 
-def _say(text: str) -> None:
-    """Print one line of the story; never raise, the output may be gone (a pipe, a terminal)."""
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line of the story (to stdout unless `stream`); never raise, the output may be
+    gone (a pipe whose reader left, a terminal closed)."""
+    out = stream or sys.stdout
     try:
-        print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", flush=True)
+        print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", file=out, flush=True)
     except OSError:
         # The reader is gone (EPIPE) or the terminal hung up (EIO). A stop must not fail on
         # a print: from now on the output goes nowhere, also Python's own flush at exit.
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, out.fileno())
             os.close(devnull)
 
 
@@ -68,10 +70,11 @@ def _sweep_killed_demos() -> None:
     ]
     for base in dirs:
         shutil.rmtree(base, ignore_errors=True)
+    # On stderr: a note beside the story, which stays the same whatever was left before.
     for pid in servers:
-        _say(f"swept what a killed run left: mariadbd (pid {pid})")
+        _say(f"swept what a killed run left: mariadbd (pid {pid})", sys.stderr)
     for base in dirs:
-        _say(f"swept what a killed demo left: {base}")
+        _say(f"swept what a killed demo left: {base}", sys.stderr)
 
 
 def _kill(server: MariaDBServer) -> None:
