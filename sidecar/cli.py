@@ -10,7 +10,7 @@ import sys
 # run time): imported for the type checker without `typing`, which costs ~3 ms to import.
 if False:  # pragma: no cover
     import argparse
-    from typing import Any, NoReturn
+    from typing import Any
 
     from sidecar.config import ResolvedConfig
 
@@ -52,9 +52,11 @@ def _run(args: list[str]) -> int:
         from sidecar.preflight.cli import main as preflight
 
         return preflight(args)
+    from sidecar.usage import parse
+
     parser = _parser()
     try:
-        options = parser.parse_args(args)
+        options = parse(parser, args)
     except SystemExit as exc:
         # --help and --version exit 0; a wrong flag is a usage error, and for a Nagios
         # plugin that is UNKNOWN (3), not CRITICAL (argparse's 2).
@@ -79,23 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     from sidecar import __version__
 
     class Parser(argparse.ArgumentParser):
-        """argparse that takes no abbreviations and echoes no values in its usage errors.
+        """argparse that takes no abbreviations (unknown flags: sidecar.usage.parse).
 
         An abbreviation turns a typo or a removed flag into another one (`--details-token X`
-        would be read as `--details-token-file X`); an echoed value would put a secret typed
-        as a flag into the terminal's scrollback and the CI log."""
+        would be read as `--details-token-file X`)."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("allow_abbrev", False)
             super().__init__(*args, **kwargs)
-
-        def error(self, message: str) -> NoReturn:
-            prefix = "unrecognized arguments: "
-            if message.startswith(prefix):
-                words = message.removeprefix(prefix).split()
-                shown = [w.split("=", 1)[0] if w.startswith("-") else "..." for w in words]
-                message = prefix + " ".join(shown)
-            super().error(message)
 
     parser = Parser(
         prog="sidecar",

@@ -25,11 +25,22 @@ def parse_duration(value: str | float | int) -> float:
 
 
 def approximate(seconds: float) -> str:
-    """Render seconds in their largest whole unit, rounded (`5d`, `3h`, `12m`, `40s`)."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
-        if seconds >= size:
-            return f"{round(seconds / size)}{unit}"
-    return f"{round(seconds)}s"
+    """A duration as a person reads it: `500ms`, `2.5s`, `90s`, `12m`, `1h 5m`, `24h`, `1d 2h`.
+
+    Two units at most, the smaller rounded and left out when it is zero: a reading, not a
+    value to parse back (settings use `format_duration`)."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 10:
+        return f"{round(seconds, 1):g}s"
+    if seconds < 120 and round(seconds) != 60:  # `90s` reads better than `2m`; `1m` than `60s`
+        return f"{round(seconds)}s"
+    if round(seconds / 60) < 60:
+        return f"{round(seconds / 60)}m"
+    big, small, ratio = ("h", "m", 60) if seconds < 86400 else ("d", "h", 24)
+    total = round(seconds / (60 if big == "h" else 3600))  # in the smaller unit
+    whole, rest = divmod(total, ratio)
+    return f"{whole}{big} {rest}{small}" if rest else f"{whole}{big}"
 
 
 def format_duration(seconds: float) -> str:

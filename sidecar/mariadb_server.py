@@ -42,9 +42,9 @@ def find_binary(name: str) -> str:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while a child is created, so that the handle to it is
+    """Hold SIGINT, SIGTERM and SIGHUP back while a child is created, so that the handle to it is
     stored before a handler (the demo's: stop) can run; they are delivered right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers run in the main thread only: nothing to hold back here
         return
@@ -111,14 +111,19 @@ def orphaned_servers() -> list[int]:
         pid_files = [a[len(b"--pid-file=") :] for a in argv if a.startswith(b"--pid-file=")]
         if not pid_files:
             continue
-        owner_file = Path(os.fsdecode(pid_files[0])).parent / OWNER_FILE
-        try:
-            pid, started = owner_file.read_text().split()
-        except (OSError, ValueError):
-            continue  # not one of ours, or not yet written
-        if _started_at(int(pid)) != started:
+        if owner_gone(Path(os.fsdecode(pid_files[0])).parent):
             found.append(int(cmdline.parent.name))
     return found
+
+
+def owner_gone(base: Path) -> bool:
+    """Whether the process that started the server under `base` is gone (False when no owner
+    is recorded there: not one of ours, or not yet written)."""
+    try:
+        pid, started = (base / OWNER_FILE).read_text().split()
+        return _started_at(int(pid)) != started
+    except (OSError, ValueError):
+        return False
 
 
 def sweep_orphaned_servers() -> list[int]:
@@ -185,6 +190,9 @@ class MariaDBServer:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server on the current datadir and wait until it answers."""
+        # Recorded first: a run killed while the datadir is being initialised is known as gone.
+        owner = os.getpid()
+        (self.base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
         if not self.datadir.exists():
             self.initialise()
         log = open(self.base / "error.log", "ab")  # noqa: SIM115 - handed to the child
@@ -206,8 +214,6 @@ class MariaDBServer:
             *self._tmpdir_args(),
             *self._user_args(),
         ]
-        owner = os.getpid()
-        (self.base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
         with _signals_held():  # a signal now must not leave a server we hold no handle of
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

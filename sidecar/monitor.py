@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from sidecar.durations import format_duration
+from sidecar.durations import approximate
 from sidecar.results import Report, Status
 
 log = logging.getLogger("sidecar.monitor")
@@ -61,7 +61,7 @@ class Monitor:
             return Report(Status.FAIL, (), self.started, now, "starting")
         age = now - self.latest.finished
         if age > self.stale_after:
-            output = f"stale: no check cycle completed for {format_duration(round(age))}"
+            output = f"stale: no check cycle completed for {approximate(age)}"
             return Report(
                 Status.FAIL, self.latest.checks, self.latest.started, self.latest.finished, output
             )

@@ -181,3 +181,36 @@ def test_a_reader_that_goes_away_gets_no_traceback(seeded: MariaDBServer) -> Non
     )
     assert done.stdout == "141\n", done.stdout
     assert done.stderr == "", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "usage", "meant"),
+    [
+        (("check", "--dtaa-dir", "Typed-Secret-41"), "usage: sidecar check ", "--data-dir"),
+        (("check", "--tabel=Typed-Secret-41"), "usage: sidecar check ", "--table"),
+        (("demo", "--prot", "Typed-Secret-41"), "usage: sidecar demo ", "--port"),
+        (("preflight", "--projct-name", "Typed-Secret-41"), "usage: sidecar preflight ", "-p"),
+    ],
+)
+def test_a_typod_flag_gets_the_commands_usage_and_a_did_you_mean(
+    args: tuple[str, ...], usage: str, meant: str
+) -> None:
+    result = run_cli(*args, env={"SIDECAR_DB_URL": "mysql://m@db/app"})
+    assert result.returncode == 3, result
+    assert result.stderr.startswith(usage), result.stderr  # the command's flags, not the top's
+    error = result.stderr.strip().splitlines()[-1]
+    assert f"unrecognized arguments: {args[1].split('=')[0]} " in error, error
+    assert "did you mean" in error and meant in error, error
+    assert "Typed-Secret-41" not in result.stdout + result.stderr  # a value is never echoed
+
+
+def test_check_prints_an_age_as_a_person_reads_it(seeded: MariaDBServer) -> None:
+    seeded.execute(
+        "UPDATE User SET createdAt = createdAt - INTERVAL 2 DAY - INTERVAL 3 HOUR",
+        database="app",
+    )
+    result = run_cli("check", env=monitor_env(seeded))
+    line = next(x for x in result.stdout.splitlines() if x.startswith("User:latestRecord"))
+    # The newest of the 14 users is a day old, and now 2 days 3 hours more: `3d 3h`, say.
+    assert re.search(r"\s(\d+d \d+h|\d+d)(\s|$)", line), line
+    assert not re.search(r"\d+\.\d+ s\b", result.stdout), result.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import free_port
+from sidecar.mariadb_server import free_port, sweep_orphaned_servers
 from tests.support.servers import run_cli
 
 
@@ -52,10 +52,11 @@ class Demo:
 
     @property
     def base(self) -> Path:
-        """The demo's temporary directory, from its first line."""
-        match = re.search(r"\((/\S+?)/mariadb/data\)", self.lines[0])
-        assert match, self.lines[0]
-        return Path(match.group(1))
+        """The demo's temporary directory, from the line that says it is starting MariaDB."""
+        for line in self.lines:
+            if match := re.search(r"starting a throwaway .*\((/\S+?)/mariadb/data\)", line):
+                return Path(match.group(1))
+        raise AssertionError("no temporary directory in:\n" + "\n".join(self.lines))
 
 
 def _own_mariadbd(base: Path) -> list[str]:
@@ -77,10 +78,14 @@ def _own_mariadbd(base: Path) -> list[str]:
 def demo() -> Iterator[list[Demo]]:
     started: list[Demo] = []
     yield started
+    killed = False
     for d in started:  # never leave one running, whatever the test did
         if d.process.poll() is None:
             d.process.kill()
             d.process.wait()
+            killed = True
+    if killed:  # a killed demo leaves its MariaDB running: its owner is gone, so it is swept
+        sweep_orphaned_servers()
 
 
 def _assert_clean(d: Demo) -> None:
@@ -156,3 +161,53 @@ def test_serve_refuses_a_busy_port_before_it_says_it_is_serving() -> None:
     assert result.returncode == 4, result
     assert "is in use" in result.stderr and "serving on" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def _wait_gone(d: Demo, timeout: float = 30) -> None:
+    """Wait for the demo to exit; a demo that ignores the signal fails here, not by hanging."""
+    try:
+        d.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the demo did not stop within {timeout}s") from None
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["Ctrl-C", "SIGTERM", "SIGHUP"]
+)
+def test_one_signal_stops_it_when_nobody_reads_its_output(
+    demo: list[Demo], sig: signal.Signals
+) -> None:
+    """`sidecar demo | tee demo.log`, Ctrl-C: tee is gone first, every print hits a broken pipe."""
+    d = Demo()
+    demo.append(d)
+    d.wait_for("serving http")
+    base = d.base
+    assert d.process.stdout is not None
+    d.process.stdout.close()  # the reader is gone: the next write raises EPIPE in the demo
+    d.process.send_signal(sig)
+    _wait_gone(d)
+    assert not _own_mariadbd(base), _own_mariadbd(base)
+    assert not base.exists()
+
+
+def test_a_killed_demo_is_swept_by_the_next(demo: list[Demo]) -> None:
+    """SIGKILL leaves MariaDB and the directory (nothing could stop them); the next demo stops
+    and removes both before it starts its own."""
+    killed = Demo()
+    demo.append(killed)
+    killed.wait_for("serving http")
+    left = killed.base
+    killed.process.send_signal(signal.SIGKILL)
+    killed.process.wait()
+    assert _own_mariadbd(left), "mariadbd should outlive a SIGKILLed demo (that is the problem)"
+
+    d = Demo()
+    demo.append(d)
+    d.wait_for("starting a throwaway MariaDB")
+    assert not _own_mariadbd(left), _own_mariadbd(left)
+    assert not left.exists()
+    assert any("swept" in line for line in d.lines), d.lines
+    d.process.send_signal(signal.SIGTERM)
+    code, out = d.finish()
+    assert code == 0, out
+    _assert_clean(d)

@@ -201,3 +201,21 @@ def test_sidecar_events_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) 
         assert result.returncode == 3, result
         assert setting in result.stderr and len(result.stderr.splitlines()) == 1
     assert run_cli("events", "--state-dir", str(tmp_path)).stdout == "no events recorded\n"
+
+
+def test_the_runbook_and_the_chart_say_what_is_true_after_the_demos_incident(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
+    """The demo's case: the datadir replaced at the same path. The runbook must not send the
+    user to the path the database is already on, and the line the count fails below is the
+    allowed drop from the high-water mark (no floor is set), so it is named that."""
+    env = monitor_env(seeded, data_dir=seeded.datadir)
+    with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
+        replay_incident(sidecar, seeded)
+        page = sidecar.get("/", headers={"Accept": BROWSER}).text
+    runbook = page.split('id="runbook"', 1)[1].split("</section>", 1)[0]
+    path = f"<code>{seeded.datadir}</code>"
+    assert f"The data should be on volume {path}" not in runbook, runbook
+    assert f"The database runs on {path}, where the data should be" in runbook, runbook
+    assert "allowed drop (fails below)" in page
+    assert "floor (fails below)" not in page

@@ -21,6 +21,7 @@ from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import ErrorKind
 from sidecar.durations import approximate, format_duration
+from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import SetNewest
 from sidecar.timestamps import OutOfRange, iso, to_epoch
@@ -128,13 +129,11 @@ class LatestRecordCheck:
             status, output = self._backwards(newest, remembered, ctx)
         elif age < -FUTURE_SKEW:
             status = Status.WARN
-            output = (
-                f"newest record is {format_duration(round(-age))} in the future ({iso(newest)})"
-            )
+            output = f"newest record is {approximate(-age)} in the future ({iso(newest)})"
         elif self.table.max_age is not None and age > self.table.max_age:
             status = Status.WARN
             output = (
-                f"newest record is {format_duration(round(age))} old, "
+                f"newest record is {approximate(age)} old, "
                 f"older than max_age {format_duration(self.table.max_age)}"
             )
         lessons: tuple[SetNewest, ...] = ()
@@ -166,14 +165,19 @@ class LatestRecordCheck:
         if deleted < 1:
             return Status.FAIL, f"{moved} while no rows were deleted (an older backup?)"
         if deleted > limit:
-            return Status.FAIL, f"{moved} and {deleted} rows are gone (an older backup?)"
+            return (
+                Status.FAIL,
+                f"{moved} and {counted(deleted, 'row')} {'is' if deleted == 1 else 'are'} gone "
+                "(an older backup?)",
+            )
         if rows is not None and rows.kind == "estimate":
             return Status.WARN, f"{moved}; the row count (an estimate) went down by about {deleted}"
         back = remembered - newest
         if back > DELETED_BACK_NOTE:
             return Status.WARN, (
-                f"{moved} ({approximate(back)} back) after {deleted} rows were "
-                "deleted: the newest rows deleted, or an older backup?"
+                f"{moved} ({approximate(back)} back) after {counted(deleted, 'row')} "
+                f"{'was' if deleted == 1 else 'were'} deleted: "
+                "the newest rows deleted, or an older backup?"
             )
         return Status.PASS, ""
 

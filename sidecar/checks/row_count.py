@@ -18,6 +18,7 @@ from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import Database, DatabaseError, ErrorKind
+from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory, SetHighWater, SetLastSeen
 from sidecar.timestamps import epoch, iso
@@ -78,16 +79,16 @@ def judge_count(
     """The verdict rules on a count: empty, below the floor, dropped below the mark."""
     if count == 0:
         if table.min_rows or high_water:
-            remembered = f"; {high_water} rows remembered" if high_water else ""
+            remembered = f"; {counted(high_water, 'row')} remembered" if high_water else ""
             return Status.FAIL, f"table is empty (floor {table.min_rows}{remembered})"
         return Status.WARN, "table is empty (no floor set, no rows remembered yet)"
     if at_least is None and count < table.min_rows:
-        return Status.FAIL, f"{count} rows, below the floor of {table.min_rows}"
+        return Status.FAIL, f"{counted(count, 'row')}, below the floor of {table.min_rows}"
     if high_water and at_least is None and count < line(table, high_water):
         drop = 1 - count / high_water
         return (
             Status.FAIL,
-            f"{count} rows, down {drop:.0%} from the remembered {high_water} "
+            f"{counted(count, 'row')}, down {drop:.0%} from the remembered {high_water} "
             f"(max_drop {table.max_drop:.0%})",
         )
     return Status.PASS, ""
@@ -97,7 +98,7 @@ def judge_missing(table: TableConfig, high_water: int | None) -> tuple[Status, s
     """The verdict on a table that does not exist."""
     if not (table.min_rows or high_water):
         return Status.WARN, "table does not exist (no floor set, no rows remembered yet)"
-    remembered = f"; {high_water} rows remembered" if high_water else ""
+    remembered = f"; {counted(high_water, 'row')} remembered" if high_water else ""
     return Status.FAIL, f"table does not exist{remembered}"
 
 
@@ -105,7 +106,7 @@ def judge_recreated(seen: RowCount, was: int | None) -> str:
     """The reason for a table created anew without the rows it held."""
     when = f" ({iso(seen.created)})" if seen.created is not None else ""
     return (
-        f"table was created anew{when} and holds {seen.count} rows where {was} were: "
+        f"table was created anew{when} and holds {counted(seen.count, 'row')} where {was} were: "
         "an older backup restored over the data, or a new database"
     )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.continuity import RowCount, continuity
-from sidecar.durations import format_duration
+from sidecar.durations import approximate
 from sidecar.identity.compare import (
     Difference,
     compare,
@@ -69,8 +69,7 @@ def newly_initialised(
     if not recent:
         return ""
     return (
-        f"; the database looks newly initialised ({what} "
-        f"{format_duration(max(0, round(now - when)))} ago)"
+        f"; the database looks newly initialised ({what} {approximate(max(0.0, now - when))} ago)"
     )
 
 

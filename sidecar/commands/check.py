@@ -9,6 +9,8 @@ import json
 
 from sidecar import health
 from sidecar.config import ResolvedConfig
+from sidecar.durations import approximate
+from sidecar.plural import counted
 from sidecar.results import CheckResult, ExitCode, Report, Status
 from sidecar.service import Service
 from sidecar.state import Memory
@@ -37,7 +39,7 @@ def perfdata(report: Report) -> str:
 def status_line(report: Report) -> str:
     """`SIDECAR CRITICAL - reasons | perfdata`."""
     reasons = report.reasons()
-    summary = "; ".join(reasons) if reasons else f"{len(report.checks)} checks pass"
+    summary = "; ".join(reasons) if reasons else f"{counted(len(report.checks), 'check')} pass"
     line = f"SIDECAR {_LABELS[report.status]} - {summary}"
     data = perfdata(report)
     return f"{line} | {data}" if data else line
@@ -45,6 +47,8 @@ def status_line(report: Report) -> str:
 
 def _check_line(check: CheckResult) -> str:
     value = "-" if check.observed_value is None else f"{check.observed_value} {check.observed_unit}"
+    if check.observed_unit == "s" and isinstance(check.observed_value, int | float):
+        value = approximate(check.observed_value)  # `1d 2h`, not `87721.302 s`
     line = f"{check.key:<28} {check.status!s:<5} {value}"
     return f"{line}  ({check.output})" if check.output else line
 

@@ -4,41 +4,77 @@ With `--incident` it replays the incident after a while: the server is restarted
 new datadir (as podman-compose did with a renamed volume), "migrations" recreate the schema
 and seed one admin user, and the verdict flips to fail with the reason printed.
 
-It runs until Ctrl-C or SIGTERM (or `--duration`). The first signal stops it in order: the
-HTTP server and the check loop first (so no verdict is printed about a database going away on
-purpose), then MariaDB, waited for, then its temporary directory. A second signal kills
-MariaDB at once. Nothing is left running in any case.
+It runs until Ctrl-C, SIGTERM or SIGHUP (or `--duration`). The first signal stops it in order:
+the HTTP server and the check loop first (so no verdict is printed about a database going away
+on purpose), then MariaDB, waited for, then its temporary directory. A second signal kills
+MariaDB at once. Nothing is left running in any case, even when nobody reads the output any
+more (`sidecar demo | tee demo.log`, then Ctrl-C, ends `tee` too). What a SIGKILLed demo left
+(nothing can stop it) is swept by the next one.
 """
 
 import asyncio
 import contextlib
+import functools
+import os
 import shutil
 import signal
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from sidecar import logs, sample_app
 from sidecar.app import create_app
 from sidecar.config import load_settings
 from sidecar.history.recorder import gist
-from sidecar.mariadb_server import MariaDBServer, ServerError
+from sidecar.mariadb_server import MariaDBServer, ServerError, owner_gone, sweep_orphaned_servers
 from sidecar.results import Report
 from sidecar.server import EXIT_PORT_IN_USE, build_server, port_in_use
 from sidecar.service import Service
 
 MONITOR_PASSWORD = "demo-monitor-pw"  # noqa: S105 - a throwaway server on 127.0.0.1
 USERS = 14
+PREFIX = "sidecar-demo-"  # of the temporary directory; the sweep finds a killed demo's by it
+# What stops the demo: Ctrl-C, `kill`, and the terminal closing.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Stop(Exception):
     """A signal asked the demo to stop while it was not yet serving."""
 
 
-def _say(text: str) -> None:
-    print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", flush=True)
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line of the story (to stdout unless `stream`); never raise, the output may be
+    gone (a pipe whose reader left, a terminal closed)."""
+    out = stream or sys.stdout
+    try:
+        print(f"[demo {datetime.now().strftime('%H:%M:%S')}] {text}", file=out, flush=True)
+    except OSError:
+        # The reader is gone (EPIPE) or the terminal hung up (EIO). A stop must not fail on
+        # a print: from now on the output goes nowhere, also Python's own flush at exit.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+
+
+def _sweep_killed_demos() -> None:
+    """Stop the MariaDB of a demo that was SIGKILLed and remove its temporary directory."""
+    servers = sweep_orphaned_servers()
+    dirs = [
+        base
+        for base in Path(tempfile.gettempdir()).glob(f"{PREFIX}*")
+        if owner_gone(base / "mariadb")
+    ]
+    for base in dirs:
+        shutil.rmtree(base, ignore_errors=True)
+    # On stderr: a note beside the story, which stays the same whatever was left before.
+    for pid in servers:
+        _say(f"swept what a killed run left: mariadbd (pid {pid})", sys.stderr)
+    for base in dirs:
+        _say(f"swept what a killed demo left: {base}", sys.stderr)
 
 
 def _kill(server: MariaDBServer) -> None:
@@ -47,6 +83,10 @@ def _kill(server: MariaDBServer) -> None:
     if process is not None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGKILL)
+
+
+def _kill_on_signal(server: MariaDBServer, number: int, frame: FrameType | None) -> None:
+    _kill(server)
 
 
 def _prepare(server: MariaDBServer) -> None:
@@ -105,17 +145,18 @@ async def _serve(
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
+        # Acted on first, told after: telling may fail (nobody reads), acting must not.
         if stopping.is_set():
             # At once, but in order still: MariaDB killed rather than shut down; the loop and
             # the HTTP server then close in a moment, with nothing left to wait for.
-            _say("stopping at once")
             _kill(server)
             hurried.set()
+            _say("stopping at once")
             return
-        _say("stopping (again to stop at once)")
         stopping.set()
+        _say("stopping (again to stop at once)")
 
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in SIGNALS:
         loop.add_signal_handler(number, on_signal)
     serving = asyncio.create_task(http.serve())
     while not http.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -158,17 +199,20 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
     if port_in_use("127.0.0.1", port):
         print(f"sidecar demo: port {port} is in use; try --port", flush=True)
         return EXIT_PORT_IN_USE
-    base = Path(tempfile.mkdtemp(prefix="sidecar-demo-"))
-    server = MariaDBServer(base / "mariadb")
-    server.base.mkdir()
 
     def interrupted(number: int, frame: FrameType | None) -> None:
         raise Stop("stopped")
 
     # Before the event loop runs, a signal unwinds through the `finally` below.
-    previous = signal.signal(signal.SIGTERM, interrupted)
+    previous = {number: signal.signal(number, interrupted) for number in SIGNALS}
     code = 0
+    base: Path | None = None
+    server: MariaDBServer | None = None
     try:
+        _sweep_killed_demos()
+        base = Path(tempfile.mkdtemp(prefix=PREFIX))
+        server = MariaDBServer(base / "mariadb")
+        server.base.mkdir()
         _say(f"starting a throwaway MariaDB on 127.0.0.1:{server.port} ({server.datadir})")
         server.start()
         _prepare(server)
@@ -183,11 +227,18 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
         code = int(exc.code or 0)
     finally:
         # While MariaDB shuts down cleanly, one more signal kills it instead of waiting.
-        hurry = signal.signal(signal.SIGINT, lambda number, frame: _kill(server))
-        signal.signal(signal.SIGTERM, lambda number, frame: _kill(server))
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-        signal.signal(signal.SIGINT, hurry)
-        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            hurry = functools.partial(_kill_on_signal, server)
+            for number in SIGNALS:
+                signal.signal(number, hurry)
+            server.stop()
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
+        _restore(previous)
         _say("stopped; MariaDB shut down and its temporary directory removed")
     return code
+
+
+def _restore(handlers: dict[signal.Signals, Any]) -> None:
+    for number, handler in handlers.items():
+        signal.signal(number, handler)

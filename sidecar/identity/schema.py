@@ -12,6 +12,7 @@ from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.sentinel import TABLE as SENTINEL_TABLE
 from sidecar.identity.source import Source
+from sidecar.plural import counted
 from sidecar.state import IdentityValue
 from sidecar.timestamps import epoch
 
@@ -59,7 +60,7 @@ class SchemaSource(Source):
         remembered = expected if isinstance(expected, dict) else {}
         observed = reading.value if isinstance(reading.value, dict) else {}
         if not reading.present or not set(remembered) & set(observed):
-            return f"none of the {len(remembered)} remembered tables exists"
+            return f"none of the {counted(len(remembered), 'remembered table')} exists"
         if survivors(remembered, observed):
             return None
         common = sorted(set(remembered) & set(observed))
@@ -69,6 +70,7 @@ class SchemaSource(Source):
         """How many tables, and a digest of their names and creation times."""
         tables = value if isinstance(value, dict) else {}
         text = ",".join(f"{name}={created:.0f}" for name, created in sorted(tables.items()))
+        # Not pluralised: the history compares this text across versions (an identity event).
         return f"{len(tables)} tables, digest {hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     def born(self, value: IdentityValue) -> tuple[float, str] | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from sidecar.preflight.engines import ENGINES
 from sidecar.preflight.errors import PreflightError
 from sidecar.preflight.tools import DEFAULT_TOOLS, Tool
+from sidecar.usage import parse
 
 # The rest (PyYAML, the sidecar's state and identity modules) is imported by the commands
 # themselves: `sidecar serve` registers these parsers and should not pay for them.
@@ -94,7 +95,7 @@ def main(argv: list[str]) -> int:
     """`sidecar preflight ...` / `sidecar volumes ...` (argv starts with the command)."""
     parser = ArgumentParser(prog="sidecar")
     add_parsers(parser.add_subparsers(dest="command", required=True))
-    options = parser.parse_args(argv)
+    options = parse(parser, argv)  # a typo'd flag: the command's usage and a "did you mean"
     return int(options.handler(options))
 
 

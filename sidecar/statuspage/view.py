@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sidecar.checks import volume_identity
 from sidecar.checks.volume_identity import IdentityObservation
+from sidecar.durations import approximate
 from sidecar.history.events import IDENTITY_KINDS, Change, Event, Kind
 from sidecar.history.history import History
 from sidecar.history.series import DAY
@@ -17,7 +18,7 @@ from sidecar.identity.pin import parse_pin
 from sidecar.results import JSON, CheckResult, Report, Status
 from sidecar.statuspage import charts
 from sidecar.statuspage.charts import Chart, Spec
-from sidecar.statuspage.words import ago, check_title, observed, seconds, short, when
+from sidecar.statuspage.words import ago, check_title, observed, short, when
 
 _HEADLINES = {
     Status.PASS: "Every check passes: this is our database, with our data in it.",
@@ -188,7 +189,9 @@ TABLE_SPECS = (
         (
             ("rows_min", "rows", "rows"),
             ("high_water", "high-water", "high-water mark"),
-            ("min_allowed", "floor", "floor (fails below)"),
+            # The fewest rows that pass: the allowed drop below the high-water mark (or the
+            # floor, when one is set above it). Mostly the drop: so it is named.
+            ("min_allowed", "allowed", "allowed drop (fails below)"),
         ),
         lambda v: f"{v:,.0f}",
     ),
@@ -196,7 +199,7 @@ TABLE_SPECS = (
         "Newest record age",
         "age",
         (("newest_age", "age", "age of the newest record"),),
-        seconds,
+        approximate,
     ),
 )
 CYCLE_SPEC = Spec(

@@ -32,13 +32,6 @@ def short(t: float, now: float) -> str:
     return moment.strftime("%b %d %H:%M UTC")
 
 
-def seconds(value: float) -> str:
-    """An age or a duration: `2.5s`, `40s`, `3m`, `2d`."""
-    if value < 60:
-        return f"{value:.2g}s" if value < 10 else f"{value:.0f}s"
-    return approximate(value)
-
-
 def clock(t: float, span: float = DAY) -> str:
     """`Nov 25 10:34` (UTC), or `10:34:58` on an axis shorter than an hour: short enough for a
     chart's axis at 360 px."""
@@ -67,8 +60,8 @@ def observed(check: CheckResult) -> str:
     if value is None:
         return "-"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if check.observed_unit == "s" and value >= 120:
-            return f"{approximate(value)} ({value:,.0f} s)"
+        if check.observed_unit == "s":
+            return approximate(value)
         shown = (
             f"{value:,}"
             if isinstance(value, int)

@@ -105,7 +105,7 @@ def test_the_page_after_the_incident_shows_why_and_the_drop(
         driver.get(f"{sidecar.base_url}/")
         assert text_of(driver, "#verdict") == "FAIL"
         reasons = text_of(driver, "#reasons")
-        assert "Rows in User: 1 rows, down 93% from the remembered 14" in reasons
+        assert "Rows in User: 1 row, down 93% from the remembered 14" in reasons
         assert "Storage identity:" in reasons and "newly initialised" in reasons
         runbook = text_of(driver, "#runbook")
         for step in ("Stop the app", "sidecar volumes", "sidecar adopt"):

@@ -91,7 +91,7 @@ BACKWARDS = [
     ("ten deleted", 1000, counted(990), NOW - 3600, Status.PASS, ""),
     ("deleted, days back", 14, counted(13), NOW - 5 * DAY, Status.WARN,
      "newest record moved backwards from 2027-01-15T07:59:00.000Z to 2027-01-10T08:00:00.000Z "
-     "(5d back) after 1 rows were deleted: the newest rows deleted, or an older backup?"),
+     "(5d back) after 1 row was deleted: the newest rows deleted, or an older backup?"),
     ("nothing deleted", 14, counted(14), NOW - 3600, Status.FAIL,
      "newest record moved backwards from 2027-01-15T07:59:00.000Z to 2027-01-15T07:00:00.000Z "
      "while no rows were deleted (an older backup?)"),

@@ -48,7 +48,7 @@ EXACT_COUNTS = [
     (14, 14, {}, Status.PASS, ""),
     (7, 14, {}, Status.PASS, ""),  # exactly the allowed 50% drop
     (6, 14, {}, Status.FAIL, "6 rows, down 57% from the remembered 14 (max_drop 50%)"),
-    (1, 14, {}, Status.FAIL, "1 rows, down 93% from the remembered 14 (max_drop 50%)"),
+    (1, 14, {}, Status.FAIL, "1 row, down 93% from the remembered 14 (max_drop 50%)"),
     (12, 14, {"max_drop": 0.1}, Status.FAIL, "12 rows, down 14% from the remembered 14 "
      "(max_drop 10%)"),
     (4, None, {"min_rows": 5}, Status.FAIL, "4 rows, below the floor of 5"),

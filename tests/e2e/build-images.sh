@@ -3,8 +3,8 @@
 #   localhost/sidecar-base:bookworm  a minimal Debian bookworm rootfs (debootstrap), imported
 #   localhost/sidecar:dev            the product image, from the repository's Containerfile
 #   localhost/mariadb:local          Debian's mariadb-server behind an official-image-like entrypoint
-# Also makes podman usable on a fresh CI machine (runc, ulimits) and installs podman-compose
-# into .venv. Idempotent: the base image is reused when present, the others rebuild from cache.
+# Also installs podman-compose into .venv. podman runs on tests/e2e/containers.conf (runc,
+# ulimits), the host's settings untouched. Idempotent: the base image is reused when present, the others rebuild from cache.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,44 +24,10 @@ need_root() {
     fi
 }
 
-# Podman here has no working crun and the default unlimited ulimits break mariadbd and runc,
-# so pin both in the system containers.conf, keeping whatever else an operator put there.
-configure_podman() {
-    local conf=/etc/containers/containers.conf
-    mkdir -p /etc/containers
-    [ -f "$conf" ] || : >"$conf"
-    python3 - "$conf" <<'PY'
-import re
-import sys
-import tomllib
-
-path = sys.argv[1]
-text = open(path, encoding="utf-8").read()
-want = {
-    "engine": ("runtime", '"runc"'),
-    "containers": ("default_ulimits", '["nofile=1024:1024", "nproc=1024:1024"]'),
-}
-current = tomllib.loads(text)
-if (
-    current.get("engine", {}).get("runtime") == "runc"
-    and current.get("containers", {}).get("default_ulimits")
-    == ["nofile=1024:1024", "nproc=1024:1024"]
-):
-    sys.exit(0)
-for table, (key, value) in want.items():
-    # Drop any earlier setting of the key, then put ours right under the table header.
-    text = re.sub(rf"(?m)^\s*{key}\s*=.*\n?", "", text)
-    header = re.search(rf"(?m)^\[{table}\]\s*$", text)
-    line = f"{key} = {value}\n"
-    if header:
-        text = text[: header.end()] + "\n" + line + text[header.end() + 1 :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + f"[{table}]\n{line}"
-tomllib.loads(text)
-open(path, "w", encoding="utf-8").write(text)
-print(f"build-images: configured {path}", file=sys.stderr)
-PY
-}
+# Podman here has no working crun and the default unlimited ulimits break mariadbd and runc:
+# both are set in the run's own containers.conf, never in the host's (/etc/containers/).
+: "${CONTAINERS_CONF:=$here/containers.conf}"
+export CONTAINERS_CONF
 
 # The Debian mirror this machine's apt already uses, unless DEBIAN_MIRROR says otherwise.
 debian_mirror() {
@@ -153,7 +119,6 @@ install_compose() {
 
 main() {
     need_root
-    configure_podman
     install_compose
     local targets=("$@")
     [ ${#targets[@]} -gt 0 ] || targets=(base sidecar mariadb)

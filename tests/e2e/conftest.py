@@ -29,6 +29,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _containers_conf() -> Iterator[None]:
+    """podman started by anything in the session (a tool, `sidecar preflight`) reads the tests'
+    containers.conf, not the host's: as under tests/e2e/run.sh, also when pytest runs alone."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in podman.environ().items():
+            patch.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _sigterm_runs_finalizers() -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

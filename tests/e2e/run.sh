@@ -15,6 +15,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cd "$repo"
 start=$SECONDS
+# Every podman call of the run (the images, podman-compose, the tools, the sweep) reads the
+# run's own settings instead of the host's /etc/containers/containers.conf, left untouched.
+: "${CONTAINERS_CONF:=$here/containers.conf}"
+export CONTAINERS_CONF
 
 child=""
 interrupted=""
@@ -63,7 +67,8 @@ run_parts() {
     .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile || return
     echo "e2e: hadolint clean"
     part "images" "$here/build-images.sh" || return
-    part "podman-compose" "${e2e[@]}" "$here/test_compose_incident.py" "$@" || return
+    part "podman-compose" "${e2e[@]}" "$here/test_containers_conf.py" \
+        "$here/test_readme_quick_start.py" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
     part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return

@@ -22,6 +22,9 @@ from pathlib import Path
 from tests.support.engines import Engine
 
 REPO = Path(__file__).resolve().parents[2]
+# podman's settings for the tests (runc, ulimits), in place of the host's containers.conf: the
+# tests change no host setting. tests/e2e/run.sh and build-images.sh export the same file.
+CONTAINERS_CONF = REPO / "tests" / "e2e" / "containers.conf"
 AARDVARK_DIR = Path("/run/containers/networks/aardvark-dns")
 # Networks of the e2e before its names became unique per run: only ever made by this suite.
 LEGACY_NETWORKS = frozenset(
@@ -35,14 +38,21 @@ def podman_compose() -> str | None:
     return str(venv) if venv.exists() else shutil.which("podman-compose")
 
 
+def environ() -> dict[str, str]:
+    """What every podman and podman-compose call of the tests gets: the tests' own settings
+    (an operator's CONTAINERS_CONF wins)."""
+    return {"CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(CONTAINERS_CONF))}
+
+
 def engine() -> Engine:
-    """Rootful podman with podman-compose."""
+    """Rootful podman with podman-compose, on the tests' own containers.conf."""
     return Engine(
         name="podman",
         cli=("podman",),
         compose_cli=(podman_compose() or "podman-compose",),
         separator="_",
         runs_healthchecks=False,
+        env=environ(),
     )
 
 
