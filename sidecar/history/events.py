@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sidecar.history import shapes
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
@@ -81,19 +82,25 @@ class Event:
 
     @classmethod
     def from_json(cls, data: Any) -> "Event":
-        """Parse `to_json`'s form; KeyError, TypeError or ValueError when it is not one."""
-        status = data["status"]
+        """Parse `to_json`'s form; a ValueError (`Malformed`) when it is not one."""
+        data = shapes.obj(data, "an event")
+        status = shapes.optional_text(shapes.get(data, "status"), "status")
         changes = tuple(
-            Change(str(c["source"]), _opt_str(c["old"]), _opt_str(c["new"]))
-            for c in data.get("changes", ())
+            Change(
+                shapes.text(shapes.get(c, "source"), "source"),
+                shapes.optional_text(shapes.get(c, "old"), "old"),
+                shapes.optional_text(shapes.get(c, "new"), "new"),
+            )
+            for c in (
+                shapes.obj(c, "a change") for c in shapes.seq(data.get("changes", []), "changes")
+            )
         )
-        check = data.get("check")
         return cls(
-            float(data["timestamp"]),
-            Kind(data["kind"]),
-            str(data["message"]),
+            shapes.moment(shapes.get(data, "timestamp"), "timestamp"),
+            Kind(shapes.text(shapes.get(data, "kind"), "kind")),
+            shapes.text(shapes.get(data, "message"), "message"),
             None if status is None else Status(status),
-            None if check is None else str(check),
+            shapes.optional_text(data.get("check"), "check"),
             changes,
         )
 
@@ -102,12 +109,6 @@ class Event:
         when = datetime.fromtimestamp(self.time).strftime("%Y-%m-%d %H:%M:%S")
         label = str(self.status).upper() if self.status is not None else "INFO"
         return f"{when} {label:<4} {self.message}"
-
-
-def _opt_str(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"expected text, got {value!r}")
-    return value
 
 
 def parse_time(text: str) -> float:

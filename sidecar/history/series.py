@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sidecar.history import shapes
+
 Merge = Literal["min", "max", "last"]
 NAN = math.nan
 
@@ -142,24 +144,27 @@ class Tier:
         }
 
     def load_json(self, data: Any) -> None:
-        """Restore from `to_json`; ValueError when it does not fit these columns."""
-        if not isinstance(data, dict):
-            raise ValueError("a tier must be an object")
-        first, steps, columns = data["first"], data["steps"], data["columns"]
+        """Restore from `to_json`; ValueError (`Malformed`) when it does not fit these columns."""
+        data = shapes.obj(data, "a tier")
+        first = shapes.get(data, "first")
+        steps = shapes.seq(shapes.get(data, "steps"), "steps")
+        columns = shapes.obj(shapes.get(data, "columns"), "columns")
         if first is None:
             return
-        numbers = [int(first)]
+        last = math.floor(shapes.LATEST / self.spec.resolution)
+        numbers = [shapes.whole(first, "first", 0, last)]
         for step in steps:
-            if not isinstance(step, int) or step < 1:
-                raise ValueError("bucket numbers must increase")
-            numbers.append(numbers[-1] + step)
+            numbers.append(numbers[-1] + shapes.whole(step, "a step", 1, last))
+        if numbers[-1] > last:
+            raise shapes.Malformed("bucket numbers run past the latest time")
         buckets = array("q", numbers)
         values = []
         for column in self.columns:
-            raw = columns[column.name]
-            if not isinstance(raw, list) or len(raw) != len(numbers):
-                raise ValueError(f"column {column.name} does not match its buckets")
-            values.append(array("d", (NAN if v is None else float(v) for v in raw)))
+            raw = shapes.seq(shapes.get(columns, column.name), f"column {column.name}")
+            if len(raw) != len(numbers):
+                raise shapes.Malformed(f"column {column.name} does not match its buckets")
+            what = f"a value of {column.name}"
+            values.append(array("d", (NAN if v is None else shapes.number(v, what) for v in raw)))
         self.buckets, self.values = buckets, values
         if self.buckets:
             self._trim()
@@ -256,8 +261,7 @@ class Series:
 
     def load_json(self, data: Any) -> None:
         """Restore the tiers present in `data`; ValueError when they do not fit."""
-        if not isinstance(data, dict):
-            raise ValueError("a series must be an object")
+        data = shapes.obj(data, "a series")
         for tier in self.tiers:
             if tier.spec.name in data:
                 tier.load_json(data[tier.spec.name])
