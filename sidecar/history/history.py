@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.history import shapes
+from sidecar.history.clock import ClockGuard
 from sidecar.history.events import Event, Kind
 from sidecar.history.files import MAX_SEQ, HistoryFiles
 from sidecar.history.series import Column, Series
@@ -190,6 +191,7 @@ class History:
         self.cycles = Series(CYCLE_COLUMNS)
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self.marks = Marks()
+        self.clock: ClockGuard[CycleSample] = ClockGuard()
         self._seq = 0
 
     # -- reading ---------------------------------------------------------------------------
@@ -254,14 +256,31 @@ class History:
             Event.from_json(e) for e in shapes.seq(shapes.get(snapshot, "events"), "events")
         )
         self.marks = Marks.from_json(shapes.get(snapshot, "marks"))
+        # Snapshots written before the guard have no "clock": the newest bucket stands in.
+        clock = shapes.obj(snapshot.get("clock", {}), "clock")
+        held = clock.get("held")
+        self.clock = ClockGuard(
+            shapes.optional_moment(clock.get("last", self.cycles.newest), "the clock's last"),
+            None if held is None else CycleSample.from_json(held),
+        )
+
+    def _take(self, cycle: CycleSample) -> str | None:
+        """Add what the clock guard lets through of `cycle`; return what it has to tell."""
+        decision = self.clock.offer(cycle)
+        if decision.rewind is not None:
+            for series in (self.cycles, *self.tables.values()):
+                series.rewind(decision.rewind)
+        for taken in decision.take:
+            self.cycles.add(taken.time, (taken.duration, float(taken.verdict.severity)))
+            for name, sample in taken.tables.items():
+                if name in self.tables:
+                    self.tables[name].add(taken.time, sample.row())
+        return decision.note
 
     def _apply(self, entry: Mapping[str, Any]) -> None:
+        # Replayed: what the guard had to tell is in the journal already, as an event.
         if "cycle" in entry:
-            cycle = CycleSample.from_json(entry["cycle"])
-            self.cycles.add(cycle.time, (cycle.duration, float(cycle.verdict.severity)))
-            for name, sample in cycle.tables.items():
-                if name in self.tables:
-                    self.tables[name].add(cycle.time, sample.row())
+            self._take(CycleSample.from_json(entry["cycle"]))
         if "event" in entry:
             self.events.append(Event.from_json(entry["event"]))
         if "marks" in entry:
@@ -280,14 +299,21 @@ class History:
         """Take one cycle's samples and events (and the marks, when they changed); journal them."""
         entries: list[dict[str, Any]] = []
         if cycle is not None:
+            # Journalled as it came, whatever the guard decides, and decided on what the
+            # journal holds (times to the millisecond): a replay decides the same.
             entries.append({"cycle": cycle.to_json()})
+            cycle = CycleSample.from_json(entries[0]["cycle"])
+            note = self._take(cycle)
+            if note is not None:
+                log.warning("history: %s", note)
+                events = [*events, Event(cycle.time, Kind.STATE, f"history: {note}", Status.WARN)]
         entries += [{"event": event.to_json()} for event in events]
         if marks:
             entries.append({"marks": self.marks.to_json()})
         for entry in entries:
             self._seq += 1
             entry["seq"] = self._seq
-            if "marks" not in entry:  # the marks are already this history's own
+            if "event" in entry:  # the cycle is taken above, the marks are this history's own
                 self._apply(entry)
         self.revision += 1
         if self.files is None or not entries:
@@ -344,6 +370,10 @@ class History:
             "cycles": self.cycles.to_json(),
             "events": [event.to_json() for event in self.events],
             "marks": self.marks.to_json(),
+            "clock": {
+                "last": self.clock.last,
+                "held": None if self.clock.held is None else self.clock.held.to_json(),
+            },
         }
 
     def close(self) -> None:

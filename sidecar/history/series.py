@@ -105,6 +105,13 @@ class Tier:
             values.append(value)
         self._trim()
 
+    def rewind(self, time: float) -> None:
+        """Drop the buckets after the one `time` falls in (a clock that went back for good)."""
+        cut = bisect.bisect_right(self.buckets, math.floor(time / self.spec.resolution))
+        del self.buckets[cut:]
+        for values in self.values:
+            del values[cut:]
+
     def _trim(self) -> None:
         oldest = self.buckets[-1] - self.spec.capacity + 1
         if self.buckets[0] >= oldest - self.spec.slack and len(self.buckets) <= (
@@ -214,6 +221,11 @@ class Series:
         """Add one sample to every tier."""
         for tier in self.tiers:
             tier.add(time, row)
+
+    def rewind(self, time: float) -> None:
+        """Drop every tier's buckets after `time`."""
+        for tier in self.tiers:
+            tier.rewind(time)
 
     def tier_for(self, span: float) -> Tier:
         """The finest tier that keeps `span` seconds (every tier gets every sample, so it holds
