@@ -7,6 +7,7 @@ that is not watched gets 404.
 
 import json
 import math
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar.access import DetailsGate, unauthorized
-from sidecar.history.events import parse_time
+from sidecar.history.events import parse_since
 from sidecar.history.history import History
 from sidecar.history.series import DAY, Window
 from sidecar.results import Status
@@ -44,7 +45,7 @@ def _since(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return parse_time(text)
+        return parse_since(text, time.time())
     except ValueError as exc:
         raise BadParameter(f"since: {exc}") from None
 
@@ -79,8 +80,8 @@ def _value(value: float) -> float | int | None:
 
 def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     out = []
-    for i, time in enumerate(window.times):
-        item: dict[str, Any] = {"time": iso(time, "seconds"), "timestamp": time}
+    for i, moment in enumerate(window.times):
+        item: dict[str, Any] = {"time": iso(moment, "seconds"), "timestamp": moment}
         for column, values in window.columns.items():
             name = names.get(column, column)
             item[name] = _VERDICTS.get(values[i]) if name == "verdict" else _value(values[i])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sidecar.durations import parse_duration
 from sidecar.history import shapes
 from sidecar.results import Status
 from sidecar.timestamps import iso
@@ -128,3 +129,18 @@ def parse_time(text: str) -> float:
             f"{text!r} is not an ISO-8601 time (e.g. 2026-11-25T10:34:58Z) or epoch seconds"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_since(text: str, now: float) -> float:
+    """A time as `parse_time` reads it, or a duration back from `now` (`1h`, `2d`, `90m`)."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time (ISO-8601 such as 2026-11-25T10:34:58Z, or epoch seconds) "
+            "nor a duration back from now (such as 30m, 1h, 2d)"
+        ) from None
