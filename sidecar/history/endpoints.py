@@ -8,6 +8,7 @@ that is not watched gets 404.
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -15,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar.access import DetailsGate, unauthorized
-from sidecar.history.events import parse_since
-from sidecar.history.history import History
-from sidecar.history.series import DAY, Window
+from sidecar.history.events import Event, parse_since
+from sidecar.history.history import History, newest
+from sidecar.history.renders import Renders
+from sidecar.history.series import DAY, Series, Window
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
@@ -34,6 +36,7 @@ _TABLE_NAMES = {
     "min_allowed": "minAllowed",
     "newest_age": "newestRecordAge",
 }
+_CYCLE_NAMES = {"duration": "duration", "verdict": "verdict"}
 _VERDICTS = {float(s.severity): str(s) for s in Status}
 
 
@@ -63,9 +66,16 @@ def parse_count(text: str | None, name: str, default: int, most: int) -> int:
     return value
 
 
-def _json(document: Any, status: int = 200) -> Response:
-    body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _body(body: bytes, status: int = 200) -> Response:
     return Response(body, status, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    return _body(_dumps(document), status)
 
 
 def _error(status: int, message: str) -> Response:
@@ -89,8 +99,9 @@ def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
-def routes(history: History, gate: DetailsGate) -> list[Route]:
-    """The routes of `/events` and `/history`."""
+def routes(history: History, gate: DetailsGate, renders: Renders | None = None) -> list[Route]:
+    """The routes of `/events` and `/history` (bodies from `Renders`: see renders.py)."""
+    renders = renders if renders is not None else Renders()
 
     async def events(request: Request) -> Response:
         if not gate.allows(request):
@@ -101,13 +112,14 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
             limit = parse_count(query.get("limit"), "limit", 100, MAX_EVENTS)
         except BadParameter as exc:
             return _error(400, str(exc))
-        found = history.recent(since, limit + 1)
-        return _json(
-            {
-                "events": [event.to_json() for event in found[:limit]],
-                "truncated": len(found) > limit,
-            }
-        )
+
+        def prepare() -> Callable[[], bytes]:
+            kept = tuple(history.events)  # events are immutable: the tuple is the copy
+            return lambda: _events_body(kept, since, limit)
+
+        # Keyed by what was asked (`1h` means the same within one cycle), not by the time.
+        key = ("events", query.get("since"), limit)
+        return _body(await renders.body(history.revision, key, prepare))
 
     async def samples(request: Request) -> Response:
         if not gate.allows(request):
@@ -121,19 +133,34 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
         except BadParameter as exc:
             return _error(400, str(exc))
         table = query.get("table")
-        if table is None:
-            series, names = history.cycles, {"duration": "duration", "verdict": "verdict"}
-        elif table in history.tables:
-            series, names = history.tables[table], _TABLE_NAMES
-        else:
+        if table is not None and table not in history.tables:
             return _error(404, f"table: {table!r} is not a watched table")
-        until = series.newest or 0.0
-        found = series.window(until - WINDOWS[window], until, most)
-        document: dict[str, Any] = {"window": window, "resolution": found.resolution}
-        if table is not None:
-            document["table"] = table
-        document["points"] = _points(found, names)
-        return _json(document)
+
+        def prepare() -> Callable[[], bytes]:
+            series = history.cycles if table is None else history.tables[table]
+            kept = series.copy()
+            return lambda: _samples_body(kept, window, most, table)
+
+        key = ("history", window, most, table)
+        return _body(await renders.body(history.revision, key, prepare))
 
     methods = ["GET", "HEAD"]
     return [Route("/events", events, methods=methods), Route("/history", samples, methods=methods)]
+
+
+def _events_body(events: tuple[Event, ...], since: float | None, limit: int) -> bytes:
+    found = newest(events, since, limit + 1)
+    return _dumps(
+        {"events": [event.to_json() for event in found[:limit]], "truncated": len(found) > limit}
+    )
+
+
+def _samples_body(series: Series, window: str, most: int, table: str | None) -> bytes:
+    names = _CYCLE_NAMES if table is None else _TABLE_NAMES
+    until = series.newest or 0.0
+    found = series.window(until - WINDOWS[window], until, most)
+    document: dict[str, Any] = {"window": window, "resolution": found.resolution}
+    if table is not None:
+        document["table"] = table
+    document["points"] = _points(found, names)
+    return _dumps(document)

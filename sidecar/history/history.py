@@ -174,6 +174,15 @@ class Marks:
         )
 
 
+def newest(events: Iterable[Event], since: float | None, limit: int) -> list[Event]:
+    """The events after `since` (epoch seconds), newest first, at most `limit`."""
+    # Sorted, not just reversed: an adopt or a first sighting is told when it is noticed,
+    # with the time it happened.
+    found = [e for e in events if since is None or e.time > since]
+    found.sort(key=lambda e: e.time, reverse=True)
+    return found[:limit]
+
+
 class History:
     """Samples, events and marks; journalled in `directory` when there is one."""
 
@@ -288,11 +297,7 @@ class History:
 
     def recent(self, since: float | None = None, limit: int = 100) -> list[Event]:
         """Events after `since` (epoch seconds), newest first, at most `limit`."""
-        # Sorted, not just reversed: an adopt or a first sighting is told when it is noticed,
-        # with the time it happened.
-        found = [e for e in self.events if since is None or e.time > since]
-        found.sort(key=lambda e: e.time, reverse=True)
-        return found[:limit]
+        return newest(self.events, since, limit)
 
     # -- recording -------------------------------------------------------------------------
     async def record(self, cycle: CycleSample | None, events: Sequence[Event], marks: bool) -> None:

@@ -222,6 +222,14 @@ class Series:
         for tier in self.tiers:
             tier.add(time, row)
 
+    def copy(self) -> "Series":
+        """A copy another thread may read while this one changes (the arrays are copied)."""
+        twin = Series(self.columns, [tier.spec for tier in self.tiers])
+        for mine, theirs in zip(self.tiers, twin.tiers, strict=True):
+            theirs.buckets = array("q", mine.buckets)
+            theirs.values = [array("d", values) for values in mine.values]
+        return twin
+
     def rewind(self, time: float) -> None:
         """Drop every tier's buckets after `time`."""
         for tier in self.tiers:
