@@ -18,12 +18,13 @@ from starlette.routing import Route
 from sidecar.access import DetailsGate, unauthorized
 from sidecar.history.events import Event, parse_since
 from sidecar.history.history import History, newest
-from sidecar.history.renders import Renders
+from sidecar.history.renders import Renders, breathe
 from sidecar.history.series import DAY, Series, Window
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
 MEDIA_TYPE = "application/json"
+_HEADERS = {"Cache-Control": "no-store"}
 MAX_EVENTS = 1000
 MAX_POINTS = 2000
 WINDOWS = {"24h": DAY, "7d": 7 * DAY, "365d": 365 * DAY}
@@ -71,7 +72,7 @@ def _dumps(document: Any) -> bytes:
 
 
 def _body(body: bytes, status: int = 200) -> Response:
-    return Response(body, status, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+    return Response(body, status, media_type=MEDIA_TYPE, headers=_HEADERS)
 
 
 def _json(document: Any, status: int = 200) -> Response:
@@ -91,12 +92,25 @@ def _value(value: float) -> float | int | None:
 def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for i, moment in enumerate(window.times):
+        if i % 64 == 0:
+            breathe()
         item: dict[str, Any] = {"time": iso(moment, "seconds"), "timestamp": moment}
         for column, values in window.columns.items():
             name = names.get(column, column)
             item[name] = _VERDICTS.get(values[i]) if name == "verdict" else _value(values[i])
         out.append(item)
     return out
+
+
+def _dumps_list(document: dict[str, Any], key: str, items: list[Any]) -> bytes:
+    """`_dumps({**document, key: items})`, the items encoded a chunk at a time: one json.dumps
+    of a year's points holds the GIL for milliseconds in one C call."""
+    parts = []
+    for start in range(0, len(items), 128):
+        parts.append(_dumps(items[start : start + 128])[1:-1])
+        breathe()
+    head = _dumps({**document, key: []})[:-3]  # up to the list, whose `[]}` ends it
+    return head + b"[" + b",".join(parts) + b"]}"
 
 
 def routes(history: History, gate: DetailsGate, renders: Renders | None = None) -> list[Route]:
@@ -119,6 +133,7 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
         # Keyed by what was asked (`1h` means the same within one cycle), not by the time.
         key = ("events", query.get("since"), limit)
+        await renders.turn()
         return _body(await renders.body(history.revision, key, prepare))
 
     async def samples(request: Request) -> Response:
@@ -142,6 +157,7 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
             return lambda: _samples_body(kept, window, most, table)
 
         key = ("history", window, most, table)
+        await renders.turn()
         return _body(await renders.body(history.revision, key, prepare))
 
     methods = ["GET", "HEAD"]
@@ -150,17 +166,20 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
 def _events_body(events: tuple[Event, ...], since: float | None, limit: int) -> bytes:
     found = newest(events, since, limit + 1)
-    return _dumps(
-        {"events": [event.to_json() for event in found[:limit]], "truncated": len(found) > limit}
-    )
+    breathe()
+    shown = []
+    for i, event in enumerate(found[:limit]):
+        if i % 64 == 0:
+            breathe()
+        shown.append(event.to_json())
+    return _dumps_list({"truncated": len(found) > limit}, "events", shown)
 
 
 def _samples_body(series: Series, window: str, most: int, table: str | None) -> bytes:
     names = _CYCLE_NAMES if table is None else _TABLE_NAMES
     until = series.newest or 0.0
-    found = series.window(until - WINDOWS[window], until, most)
+    found = series.window(until - WINDOWS[window], until, most, breathe)
     document: dict[str, Any] = {"window": window, "resolution": found.resolution}
     if table is not None:
         document["table"] = table
-    document["points"] = _points(found, names)
-    return _dumps(document)
+    return _dumps_list(document, "points", _points(found, names))

@@ -14,7 +14,7 @@ import bisect
 import itertools
 import math
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -240,10 +240,13 @@ class Series:
         all there is of that span); the coarsest for longer spans."""
         return next((t for t in self.tiers if span <= t.spec.span), self.tiers[-1])
 
-    def window(self, since: float, until: float, most: int) -> "Window":
+    def window(
+        self, since: float, until: float, most: int, pause: Callable[[], None] = lambda: None
+    ) -> "Window":
         """At most `most` points from `since` on, from the finest tier that keeps the span;
         neighbouring buckets merged by the columns' rules (the reductions run in C: a day of
-        5 s buckets becomes a chart's points in about a millisecond)."""
+        5 s buckets becomes a chart's points in about a millisecond). `pause` is called
+        between columns (a render in a thread lets the loop's thread run there)."""
         tier = self.tier_for(until - since)
         resolution = tier.spec.resolution
         first = bisect.bisect_left(tier.buckets, math.floor(since / resolution))
@@ -259,6 +262,7 @@ class Series:
                 columns[column.name] = [
                     _reduce(column.merge, part[i : i + group]) for i in range(0, count, group)
                 ]
+            pause()
         return Window(resolution * group, times, columns)
 
     @property
