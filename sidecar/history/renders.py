@@ -26,9 +26,9 @@ KEPT = 64
 # Reads answered per second at most. Even from the cache a read costs the loop about a
 # millisecond (parsing, routing, sending ~270 KB): clients reading in a tight loop would keep it
 # busy and a probe would wait behind all of them. Paced, the rest wait parked (a sleep costs the
-# loop nothing) and the loop keeps most of its time for probes; 100 a second is a dashboard
-# polling every 5 s in 500 browsers.
-READS_PER_SECOND = 100.0
+# loop nothing) and the loop keeps most of its time for probes; 50 a second is a dashboard
+# polling every 5 s in 250 browsers.
+READS_PER_SECOND = 50.0
 
 
 def breathe() -> None:
