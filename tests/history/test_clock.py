@@ -162,3 +162,19 @@ def test_a_short_step_back_merges_into_the_newest_bucket_without_a_word(tmp_path
     record(history, [*before, clock.now - JUMP / 2])
     assert buckets(history)[0] == before
     assert notes(history) == []
+
+
+def test_a_snapshot_from_before_the_guard_loads_with_its_newest_bucket_as_the_last_time(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    history = History(tmp_path, ["User"])
+    history.load()
+    record(history, [clock.tick() for _ in range(10)])
+    snapshot = history.snapshot()
+    del snapshot["clock"]  # as main wrote it before the guard
+    history.files.compact(snapshot)  # type: ignore[union-attr]
+    again = reloaded(tmp_path)
+    assert again.clock.last == 5 * (clock.now // 5) and again.clock.held is None
+    record(again, [clock.now + 10 * YEAR, clock.tick()])
+    assert all(max(tier) <= clock.now for tier in buckets(again))
