@@ -3,6 +3,9 @@
 .venv/bin/python -m bench                      # full: 10k, 1M, 10M rows (seeds once, cached)
 .venv/bin/python -m bench --sizes 10000,1000000
 .venv/bin/python -m bench --quick --output /tmp/b.md   # CI smoke: small and short
+
+Each of these owns one section of the same file, kept by a full run:
+.venv/bin/python -m bench.history_reads        # /livez while 300 clients read a year of /history
 """
 
 import argparse

@@ -56,15 +56,21 @@ def machine() -> dict[str, str]:
 # -- processes ----------------------------------------------------------------------------
 @contextlib.contextmanager
 def process(
-    command: Sequence[str], env: dict[str, str], log: Path, ready_url: str, ready: int = 200
+    command: Sequence[str],
+    env: dict[str, str],
+    log: Path,
+    ready_url: str,
+    ready: int = 200,
+    root: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` until `ready_url` answers `ready`; terminate it on the way out."""
+    """Run `command` (importing from `root`) until `ready_url` answers `ready`; terminate it
+    on the way out."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             list(command),
-            env={**base, **env, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
+            env={**base, **env, "PYTHONPATH": str(root)},
+            cwd=root,
             stdout=out,
             stderr=out,
             stdin=subprocess.DEVNULL,
@@ -111,10 +117,13 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(url: str, seconds: float, threads: int = 2, connections: int = 50) -> WrkResult:
-    """`wrk -tT -cC -dDs --latency URL`, parsed."""
+def wrk(
+    url: str, seconds: float, threads: int = 2, connections: int = 50, script: Path | None = None
+) -> WrkResult:
+    """`wrk -tT -cC -dDs --latency [-s SCRIPT] URL`, parsed."""
+    scripted = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", *scripted, url],
         capture_output=True,
         text=True,
         check=True,

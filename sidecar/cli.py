@@ -140,7 +140,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VALUE",
         help="the service's state directory [SIDECAR_STATE_DIR]",
     )
-    events.add_argument("--since", help="only events after this time (ISO-8601 or epoch seconds)")
+    events.add_argument(
+        "--since", help="only events after this time (ISO-8601, epoch seconds, or 1h, 2d ago)"
+    )
     events.add_argument("--limit", type=int, default=100, help="the newest N events (default 100)")
     events.add_argument("--json", action="store_true", help="print them as /events does")
     events.set_defaults(handler=_events)

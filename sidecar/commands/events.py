@@ -3,16 +3,18 @@
 It reads the history files the service keeps beside `state.json` and prints one line per
 event, oldest first, in local time, e.g.
 `2025-11-27 07:24:58 FAIL inode changed from 1835011 to 1835107; datadir changed ...`.
+`--since` takes a time (ISO-8601 or epoch seconds) or how long back from now (`1h`, `2d`).
 It needs no database and changes nothing on disk (a damaged file is only reported), so it is
 safe to run while the service runs, and after it stopped.
 """
 
 import json
 import sys
+import time
 
 from sidecar.config import ConfigError, ResolvedConfig
 from sidecar.history import History
-from sidecar.history.events import parse_time
+from sidecar.history.events import parse_since
 from sidecar.results import ExitCode
 
 
@@ -30,7 +32,7 @@ def show_events(config: ResolvedConfig, since: str | None, limit: int, as_json: 
     if limit < 1:
         raise ConfigError("--limit", "must be 1 or more")
     try:
-        after = parse_time(since) if since is not None else None
+        after = parse_since(since, time.time()) if since is not None else None
     except ValueError as exc:
         raise ConfigError("--since", str(exc)) from None
     history = History(directory, ())

@@ -7,6 +7,8 @@ that is not watched gets 404.
 
 import json
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -14,13 +16,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sidecar.access import DetailsGate, unauthorized
-from sidecar.history.events import parse_time
-from sidecar.history.history import History
-from sidecar.history.series import DAY, Window
+from sidecar.history.events import Event, parse_since
+from sidecar.history.history import History, newest
+from sidecar.history.renders import Renders, breathe
+from sidecar.history.series import DAY, Series, Window
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
 MEDIA_TYPE = "application/json"
+_HEADERS = {"Cache-Control": "no-store"}
 MAX_EVENTS = 1000
 MAX_POINTS = 2000
 WINDOWS = {"24h": DAY, "7d": 7 * DAY, "365d": 365 * DAY}
@@ -33,6 +37,7 @@ _TABLE_NAMES = {
     "min_allowed": "minAllowed",
     "newest_age": "newestRecordAge",
 }
+_CYCLE_NAMES = {"duration": "duration", "verdict": "verdict"}
 _VERDICTS = {float(s.severity): str(s) for s in Status}
 
 
@@ -44,7 +49,7 @@ def _since(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return parse_time(text)
+        return parse_since(text, time.time())
     except ValueError as exc:
         raise BadParameter(f"since: {exc}") from None
 
@@ -62,9 +67,16 @@ def parse_count(text: str | None, name: str, default: int, most: int) -> int:
     return value
 
 
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _body(body: bytes, status: int = 200) -> Response:
+    return Response(body, status, media_type=MEDIA_TYPE, headers=_HEADERS)
+
+
 def _json(document: Any, status: int = 200) -> Response:
-    body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
-    return Response(body, status, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+    return _body(_dumps(document), status)
 
 
 def _error(status: int, message: str) -> Response:
@@ -79,8 +91,10 @@ def _value(value: float) -> float | int | None:
 
 def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     out = []
-    for i, time in enumerate(window.times):
-        item: dict[str, Any] = {"time": iso(time, "seconds"), "timestamp": time}
+    for i, moment in enumerate(window.times):
+        if i % 64 == 0:
+            breathe()
+        item: dict[str, Any] = {"time": iso(moment, "seconds"), "timestamp": moment}
         for column, values in window.columns.items():
             name = names.get(column, column)
             item[name] = _VERDICTS.get(values[i]) if name == "verdict" else _value(values[i])
@@ -88,8 +102,20 @@ def _points(window: Window, names: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
-def routes(history: History, gate: DetailsGate) -> list[Route]:
-    """The routes of `/events` and `/history`."""
+def _dumps_list(document: dict[str, Any], key: str, items: list[Any]) -> bytes:
+    """`_dumps({**document, key: items})`, the items encoded a chunk at a time: one json.dumps
+    of a year's points holds the GIL for milliseconds in one C call."""
+    parts = []
+    for start in range(0, len(items), 128):
+        parts.append(_dumps(items[start : start + 128])[1:-1])
+        breathe()
+    head = _dumps({**document, key: []})[:-3]  # up to the list, whose `[]}` ends it
+    return head + b"[" + b",".join(parts) + b"]}"
+
+
+def routes(history: History, gate: DetailsGate, renders: Renders | None = None) -> list[Route]:
+    """The routes of `/events` and `/history` (bodies from `Renders`: see renders.py)."""
+    renders = renders if renders is not None else Renders()
 
     async def events(request: Request) -> Response:
         if not gate.allows(request):
@@ -100,13 +126,15 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
             limit = parse_count(query.get("limit"), "limit", 100, MAX_EVENTS)
         except BadParameter as exc:
             return _error(400, str(exc))
-        found = history.recent(since, limit + 1)
-        return _json(
-            {
-                "events": [event.to_json() for event in found[:limit]],
-                "truncated": len(found) > limit,
-            }
-        )
+
+        def prepare() -> Callable[[], bytes]:
+            kept = tuple(history.events)  # events are immutable: the tuple is the copy
+            return lambda: _events_body(kept, since, limit)
+
+        # Keyed by what was asked (`1h` means the same within one cycle), not by the time.
+        key = ("events", query.get("since"), limit)
+        await renders.turn()
+        return _body(await renders.body(history.revision, key, prepare))
 
     async def samples(request: Request) -> Response:
         if not gate.allows(request):
@@ -120,19 +148,38 @@ def routes(history: History, gate: DetailsGate) -> list[Route]:
         except BadParameter as exc:
             return _error(400, str(exc))
         table = query.get("table")
-        if table is None:
-            series, names = history.cycles, {"duration": "duration", "verdict": "verdict"}
-        elif table in history.tables:
-            series, names = history.tables[table], _TABLE_NAMES
-        else:
+        if table is not None and table not in history.tables:
             return _error(404, f"table: {table!r} is not a watched table")
-        until = series.newest or 0.0
-        found = series.window(until - WINDOWS[window], until, most)
-        document: dict[str, Any] = {"window": window, "resolution": found.resolution}
-        if table is not None:
-            document["table"] = table
-        document["points"] = _points(found, names)
-        return _json(document)
+
+        def prepare() -> Callable[[], bytes]:
+            series = history.cycles if table is None else history.tables[table]
+            kept = series.copy()
+            return lambda: _samples_body(kept, window, most, table)
+
+        key = ("history", window, most, table)
+        await renders.turn()
+        return _body(await renders.body(history.revision, key, prepare))
 
     methods = ["GET", "HEAD"]
     return [Route("/events", events, methods=methods), Route("/history", samples, methods=methods)]
+
+
+def _events_body(events: tuple[Event, ...], since: float | None, limit: int) -> bytes:
+    found = newest(events, since, limit + 1)
+    breathe()
+    shown = []
+    for i, event in enumerate(found[:limit]):
+        if i % 64 == 0:
+            breathe()
+        shown.append(event.to_json())
+    return _dumps_list({"truncated": len(found) > limit}, "events", shown)
+
+
+def _samples_body(series: Series, window: str, most: int, table: str | None) -> bytes:
+    names = _CYCLE_NAMES if table is None else _TABLE_NAMES
+    until = series.newest or 0.0
+    found = series.window(until - WINDOWS[window], until, most, breathe)
+    document: dict[str, Any] = {"window": window, "resolution": found.resolution}
+    if table is not None:
+        document["table"] = table
+    return _dumps_list(document, "points", _points(found, names))

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sidecar.durations import parse_duration
+from sidecar.history import shapes
 from sidecar.results import Status
 from sidecar.timestamps import iso
 
@@ -81,19 +83,25 @@ class Event:
 
     @classmethod
     def from_json(cls, data: Any) -> "Event":
-        """Parse `to_json`'s form; KeyError, TypeError or ValueError when it is not one."""
-        status = data["status"]
+        """Parse `to_json`'s form; a ValueError (`Malformed`) when it is not one."""
+        data = shapes.obj(data, "an event")
+        status = shapes.optional_text(shapes.get(data, "status"), "status")
         changes = tuple(
-            Change(str(c["source"]), _opt_str(c["old"]), _opt_str(c["new"]))
-            for c in data.get("changes", ())
+            Change(
+                shapes.text(shapes.get(c, "source"), "source"),
+                shapes.optional_text(shapes.get(c, "old"), "old"),
+                shapes.optional_text(shapes.get(c, "new"), "new"),
+            )
+            for c in (
+                shapes.obj(c, "a change") for c in shapes.seq(data.get("changes", []), "changes")
+            )
         )
-        check = data.get("check")
         return cls(
-            float(data["timestamp"]),
-            Kind(data["kind"]),
-            str(data["message"]),
+            shapes.moment(shapes.get(data, "timestamp"), "timestamp"),
+            Kind(shapes.text(shapes.get(data, "kind"), "kind")),
+            shapes.text(shapes.get(data, "message"), "message"),
             None if status is None else Status(status),
-            None if check is None else str(check),
+            shapes.optional_text(data.get("check"), "check"),
             changes,
         )
 
@@ -102,12 +110,6 @@ class Event:
         when = datetime.fromtimestamp(self.time).strftime("%Y-%m-%d %H:%M:%S")
         label = str(self.status).upper() if self.status is not None else "INFO"
         return f"{when} {label:<4} {self.message}"
-
-
-def _opt_str(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"expected text, got {value!r}")
-    return value
 
 
 def parse_time(text: str) -> float:
@@ -127,3 +129,18 @@ def parse_time(text: str) -> float:
             f"{text!r} is not an ISO-8601 time (e.g. 2026-11-25T10:34:58Z) or epoch seconds"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_since(text: str, now: float) -> float:
+    """A time as `parse_time` reads it, or a duration back from `now` (`1h`, `2d`, `90m`)."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time (ISO-8601 such as 2026-11-25T10:34:58Z, or epoch seconds) "
+            "nor a duration back from now (such as 30m, 1h, 2d)"
+        ) from None

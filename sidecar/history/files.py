@@ -31,6 +31,14 @@ log = logging.getLogger("sidecar.history")
 SNAPSHOT = "history.json.gz"
 JOURNAL = "history.log"
 FORMAT = 1
+# Bounds on what is read (a damaged or hostile file costs at most this much memory, then is
+# reported). A journal holds at most COMPACT_LINES lines between compactions, each a few KB
+# (a cycle of 200 watched tables is about 16 KB); a year's snapshot of one table is about 1.5 MB
+# of JSON, so 256 MiB leaves room for well over a hundred tables and all the events.
+MAX_LINE = 1024 * 1024
+MAX_JOURNAL = 64 * 1024 * 1024
+MAX_SNAPSHOT = 256 * 1024 * 1024  # decompressed; the compressed file is smaller still
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass
@@ -50,16 +58,59 @@ def encode(entry: dict[str, Any]) -> bytes:
     return b"%08x %s\n" % (zlib.crc32(text), text)
 
 
+def parse_json(data: bytes) -> Any:
+    """JSON from bytes, or ValueError: bad UTF-8, too deep (the C parser's recursion limit,
+    about a thousand levels, where ours are five deep) and integers of more than 4300 digits
+    (Python's own limit) all come out as ValueError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def decode(line: bytes) -> dict[str, Any] | None:
-    """The entry of a journal line, or None when its checksum or JSON is wrong."""
+    """The entry of a journal line, or None when its size, checksum or JSON is wrong."""
+    if len(line) > MAX_LINE:
+        return None
     crc, _, text = line.partition(b" ")
     try:
-        if int(crc, 16) != zlib.crc32(text):
+        if len(crc) != 8 or int(crc, 16) != zlib.crc32(text):
             return None
-        entry = json.loads(text)
+        entry = parse_json(text)
     except ValueError:
         return None
-    return entry if isinstance(entry, dict) and isinstance(entry.get("seq"), int) else None
+    if not isinstance(entry, dict):
+        return None
+    number = entry.get("seq")
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 < number <= MAX_SEQ:
+        return None
+    return entry
+
+
+def read_bounded(path: Path, most: int) -> bytes | None:
+    """The file's bytes, None when it is missing; ValueError when it holds more than `most`."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(most + 1)
+    except FileNotFoundError:
+        return None
+    if len(data) > most:
+        raise ValueError(f"larger than {most // (1024 * 1024)} MiB")
+    return data
+
+
+def unpack(packed: bytes, most: int) -> bytes:
+    """Gunzip with a cap on the output (a small bomb would otherwise expand without bound)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(packed, most + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not gzip ({exc})") from None
+    if len(data) > most:
+        raise ValueError(f"expands past {most // (1024 * 1024)} MiB")
+    if not inflater.eof:
+        raise ValueError("truncated")
+    return data
 
 
 class HistoryFiles:
@@ -73,31 +124,36 @@ class HistoryFiles:
     def read(self) -> OnDisk:
         """Journal first, then the snapshot (see the module docstring)."""
         found = OnDisk()
+        journal = b""
         try:
-            journal = self.journal_path.read_bytes()
-        except FileNotFoundError:
-            journal = b""
+            journal = read_bounded(self.journal_path, MAX_JOURNAL) or b""
         except OSError as exc:
             found.problems.append(f"cannot read {JOURNAL}: {exc.strerror}")
-            journal = b""
+        except ValueError as exc:
+            found.problems.append(f"{JOURNAL} is {exc}: not read")
+            found.corrupt.append(JOURNAL)
+        packed = None
         try:
-            packed = self.snapshot_path.read_bytes()
-        except FileNotFoundError:
-            packed = None
+            packed = read_bounded(self.snapshot_path, MAX_SNAPSHOT)
         except OSError as exc:
             found.problems.append(f"cannot read {SNAPSHOT}: {exc.strerror}")
-            packed = None
+        except ValueError as exc:
+            found.problems.append(f"{SNAPSHOT} is corrupt ({exc})")
+            found.corrupt.append(SNAPSHOT)
         through = 0
         if packed is not None:
             try:
-                snapshot = json.loads(gzip.decompress(packed))
+                snapshot = parse_json(unpack(packed, MAX_SNAPSHOT))
                 if not isinstance(snapshot, dict) or snapshot.get("format") != FORMAT:
                     raise ValueError("not a sidecar history")
-                through = int(snapshot["through"])
-                found.snapshot = snapshot
-            except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-                found.problems.append(f"{SNAPSHOT} is corrupt ({type(exc).__name__}: {exc})")
+                mark = snapshot.get("through")
+                if isinstance(mark, bool) or not isinstance(mark, int) or not 0 <= mark <= MAX_SEQ:
+                    raise ValueError("no journal line number")
+                through, found.snapshot = mark, snapshot
+            except ValueError as exc:
+                found.problems.append(f"{SNAPSHOT} is corrupt ({exc})")
                 found.corrupt.append(SNAPSHOT)
+                through = 0
         raw_lines = journal.split(b"\n")
         torn = raw_lines.pop() if raw_lines else b""  # after the last newline: a torn write
         found.journal_lines = len(raw_lines) + bool(torn)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sidecar.history import shapes
+from sidecar.history.clock import ClockGuard
 from sidecar.history.events import Event, Kind
-from sidecar.history.files import HistoryFiles
+from sidecar.history.files import MAX_SEQ, HistoryFiles
 from sidecar.history.series import Column, Series
 from sidecar.results import Status
-from sidecar.state import optional_float
 
 log = logging.getLogger("sidecar.history")
 
@@ -40,6 +41,9 @@ TABLE_COLUMNS = (
 # Per cycle: how long it took, and the verdict's severity (0 pass, 1 warn, 2 fail).
 CYCLE_COLUMNS = (Column("duration", "max"), Column("verdict", "max"))
 MAX_EVENTS = 2000
+# What parsing a damaged entry may raise: `shapes` turns every wrong value into a ValueError;
+# KeyError and TypeError are kept as a net (an entry is never worth a crash).
+MALFORMED = (KeyError, TypeError, ValueError)
 # The journal is folded into the snapshot after this many lines (about 5.7 h of 5 s cycles).
 COMPACT_LINES = 4096
 # Cycle samples reach the disk at least this often; events and marks at once.
@@ -86,12 +90,22 @@ class CycleSample:
 
     @classmethod
     def from_json(cls, data: Any) -> "CycleSample":
-        """Parse the journal's form."""
-        tables = {
-            str(name): TableSample(*map(optional_float, values))
-            for name, values in data["tables"].items()
-        }
-        return cls(float(data["t"]), float(data["d"]), Status(data["v"]), tables)
+        """Parse the journal's form; a ValueError (`Malformed`) when it is not one."""
+        data = shapes.obj(data, "a cycle")
+        tables = {}
+        for name, values in shapes.obj(shapes.get(data, "tables"), "tables").items():
+            values = shapes.seq(values, f"table {name!r}")
+            if len(values) != len(TABLE_COLUMNS) - 1:
+                raise shapes.Malformed(f"table {name!r} must have {len(TABLE_COLUMNS) - 1} values")
+            tables[shapes.text(name, "a table's name")] = TableSample(
+                *(shapes.optional_number(v, f"a value of {name!r}") for v in values)
+            )
+        return cls(
+            shapes.moment(shapes.get(data, "t"), "t"),
+            shapes.number(shapes.get(data, "d"), "d"),
+            Status(shapes.text(shapes.get(data, "v"), "v")),
+            tables,
+        )
 
 
 @dataclass
@@ -131,23 +145,42 @@ class Marks:
 
     @classmethod
     def from_json(cls, data: Any) -> "Marks":
-        """Parse `to_json`'s form."""
-        verdict = data["verdict"]
-        identity = data["identity"]
-        if not isinstance(identity, dict):
-            raise TypeError("identity marks must be an object")
+        """Parse `to_json`'s form; a ValueError (`Malformed`) when it is not one."""
+        data = shapes.obj(data, "marks")
+        verdict = shapes.optional_text(shapes.get(data, "verdict"), "verdict")
+        checks = {}
+        for key, mark in shapes.obj(shapes.get(data, "checks"), "checks").items():
+            mark = shapes.seq(mark, f"check {key!r}")
+            if len(mark) != 3:
+                raise shapes.Malformed(f"check {key!r} must be [status, since, gist]")
+            status, since, reason = mark
+            checks[shapes.text(key, "a check's key")] = CheckMark(
+                Status(shapes.text(status, "a check's status")),
+                shapes.moment(since, "a check's since"),
+                shapes.text(reason, "a check's gist"),
+            )
+        identity = {
+            shapes.text(k, "an identity source"): shapes.optional_text(v, f"identity {k!r}")
+            for k, v in shapes.obj(shapes.get(data, "identity"), "identity marks").items()
+        }
         return cls(
             None if verdict is None else Status(verdict),
-            optional_float(data["verdict_since"]),
-            {
-                str(k): CheckMark(Status(s), float(t), str(g))
-                for k, (s, t, g) in data["checks"].items()
-            },
-            {str(k): None if v is None else str(v) for k, v in identity.items()},
-            None if data["pin"] is None else str(data["pin"]),
-            optional_float(data["baseline_at"]),
-            optional_float(data["adopted_at"]),
+            shapes.optional_moment(shapes.get(data, "verdict_since"), "verdict_since"),
+            checks,
+            identity,
+            shapes.optional_text(shapes.get(data, "pin"), "pin"),
+            shapes.optional_moment(shapes.get(data, "baseline_at"), "baseline_at"),
+            shapes.optional_moment(shapes.get(data, "adopted_at"), "adopted_at"),
         )
+
+
+def newest(events: Iterable[Event], since: float | None, limit: int) -> list[Event]:
+    """The events after `since` (epoch seconds), newest first, at most `limit`."""
+    # Sorted, not just reversed: an adopt or a first sighting is told when it is noticed,
+    # with the time it happened.
+    found = [e for e in events if since is None or e.time > since]
+    found.sort(key=lambda e: e.time, reverse=True)
+    return found[:limit]
 
 
 class History:
@@ -167,6 +200,7 @@ class History:
         self.cycles = Series(CYCLE_COLUMNS)
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self.marks = Marks()
+        self.clock: ClockGuard[CycleSample] = ClockGuard()
         self._seq = 0
 
     # -- reading ---------------------------------------------------------------------------
@@ -183,18 +217,28 @@ class History:
         if found.snapshot is not None:
             try:
                 self._restore(found.snapshot)
-            except (KeyError, TypeError, ValueError) as exc:
+            except MALFORMED as exc:
                 problems.append(
                     f"{self.files.snapshot_path.name} is corrupt ({type(exc).__name__}: {exc})"
                 )
                 found.corrupt.append(self.files.snapshot_path.name)
                 self._clear()
+        malformed: list[str] = []
         for entry in found.lines:
             try:
                 self._apply(entry)
-            except (KeyError, TypeError, ValueError):
-                problems.append(f"a malformed entry of {self.files.journal_path.name} skipped")
+            except MALFORMED as exc:
+                malformed.append(str(exc))
             self._seq = max(self._seq, int(entry["seq"]))
+        if malformed:
+            name = self.files.journal_path.name
+            count = (
+                "1 malformed entry"
+                if len(malformed) == 1
+                else f"{len(malformed)} malformed entries"
+            )
+            problems.append(f"{count} of {name} skipped (first: {malformed[0][:200]})")
+            found.corrupt.append(name)
         self._journal_lines = found.journal_lines
         if repair and problems:
             for name in dict.fromkeys(found.corrupt):
@@ -212,21 +256,40 @@ class History:
         return problems
 
     def _restore(self, snapshot: dict[str, Any]) -> None:
-        self._seq = int(snapshot["through"])
-        for name, data in snapshot["tables"].items():
+        self._seq = shapes.whole(shapes.get(snapshot, "through"), "through", 0, MAX_SEQ)
+        for name, data in shapes.obj(shapes.get(snapshot, "tables"), "tables").items():
             if name in self.tables:  # a table no longer watched is dropped
                 self.tables[name].load_json(data)
-        self.cycles.load_json(snapshot["cycles"])
-        self.events.extend(Event.from_json(e) for e in snapshot["events"])
-        self.marks = Marks.from_json(snapshot["marks"])
+        self.cycles.load_json(shapes.get(snapshot, "cycles"))
+        self.events.extend(
+            Event.from_json(e) for e in shapes.seq(shapes.get(snapshot, "events"), "events")
+        )
+        self.marks = Marks.from_json(shapes.get(snapshot, "marks"))
+        # Snapshots written before the guard have no "clock": the newest bucket stands in.
+        clock = shapes.obj(snapshot.get("clock", {}), "clock")
+        held = clock.get("held")
+        self.clock = ClockGuard(
+            shapes.optional_moment(clock.get("last", self.cycles.newest), "the clock's last"),
+            None if held is None else CycleSample.from_json(held),
+        )
+
+    def _take(self, cycle: CycleSample) -> str | None:
+        """Add what the clock guard lets through of `cycle`; return what it has to tell."""
+        decision = self.clock.offer(cycle)
+        if decision.rewind is not None:
+            for series in (self.cycles, *self.tables.values()):
+                series.rewind(decision.rewind)
+        for taken in decision.take:
+            self.cycles.add(taken.time, (taken.duration, float(taken.verdict.severity)))
+            for name, sample in taken.tables.items():
+                if name in self.tables:
+                    self.tables[name].add(taken.time, sample.row())
+        return decision.note
 
     def _apply(self, entry: Mapping[str, Any]) -> None:
+        # Replayed: what the guard had to tell is in the journal already, as an event.
         if "cycle" in entry:
-            cycle = CycleSample.from_json(entry["cycle"])
-            self.cycles.add(cycle.time, (cycle.duration, float(cycle.verdict.severity)))
-            for name, sample in cycle.tables.items():
-                if name in self.tables:
-                    self.tables[name].add(cycle.time, sample.row())
+            self._take(CycleSample.from_json(entry["cycle"]))
         if "event" in entry:
             self.events.append(Event.from_json(entry["event"]))
         if "marks" in entry:
@@ -234,25 +297,28 @@ class History:
 
     def recent(self, since: float | None = None, limit: int = 100) -> list[Event]:
         """Events after `since` (epoch seconds), newest first, at most `limit`."""
-        # Sorted, not just reversed: an adopt or a first sighting is told when it is noticed,
-        # with the time it happened.
-        found = [e for e in self.events if since is None or e.time > since]
-        found.sort(key=lambda e: e.time, reverse=True)
-        return found[:limit]
+        return newest(self.events, since, limit)
 
     # -- recording -------------------------------------------------------------------------
     async def record(self, cycle: CycleSample | None, events: Sequence[Event], marks: bool) -> None:
         """Take one cycle's samples and events (and the marks, when they changed); journal them."""
         entries: list[dict[str, Any]] = []
         if cycle is not None:
+            # Journalled as it came, whatever the guard decides, and decided on what the
+            # journal holds (times to the millisecond): a replay decides the same.
             entries.append({"cycle": cycle.to_json()})
+            cycle = CycleSample.from_json(entries[0]["cycle"])
+            note = self._take(cycle)
+            if note is not None:
+                log.warning("history: %s", note)
+                events = [*events, Event(cycle.time, Kind.STATE, f"history: {note}", Status.WARN)]
         entries += [{"event": event.to_json()} for event in events]
         if marks:
             entries.append({"marks": self.marks.to_json()})
         for entry in entries:
             self._seq += 1
             entry["seq"] = self._seq
-            if "marks" not in entry:  # the marks are already this history's own
+            if "event" in entry:  # the cycle is taken above, the marks are this history's own
                 self._apply(entry)
         self.revision += 1
         if self.files is None or not entries:
@@ -309,6 +375,10 @@ class History:
             "cycles": self.cycles.to_json(),
             "events": [event.to_json() for event in self.events],
             "marks": self.marks.to_json(),
+            "clock": {
+                "last": self.clock.last,
+                "held": None if self.clock.held is None else self.clock.held.to_json(),
+            },
         }
 
     def close(self) -> None:

@@ -14,9 +14,11 @@ import bisect
 import itertools
 import math
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from sidecar.history import shapes
 
 Merge = Literal["min", "max", "last"]
 NAN = math.nan
@@ -103,6 +105,13 @@ class Tier:
             values.append(value)
         self._trim()
 
+    def rewind(self, time: float) -> None:
+        """Drop the buckets after the one `time` falls in (a clock that went back for good)."""
+        cut = bisect.bisect_right(self.buckets, math.floor(time / self.spec.resolution))
+        del self.buckets[cut:]
+        for values in self.values:
+            del values[cut:]
+
     def _trim(self) -> None:
         oldest = self.buckets[-1] - self.spec.capacity + 1
         if self.buckets[0] >= oldest - self.spec.slack and len(self.buckets) <= (
@@ -142,24 +151,27 @@ class Tier:
         }
 
     def load_json(self, data: Any) -> None:
-        """Restore from `to_json`; ValueError when it does not fit these columns."""
-        if not isinstance(data, dict):
-            raise ValueError("a tier must be an object")
-        first, steps, columns = data["first"], data["steps"], data["columns"]
+        """Restore from `to_json`; ValueError (`Malformed`) when it does not fit these columns."""
+        data = shapes.obj(data, "a tier")
+        first = shapes.get(data, "first")
+        steps = shapes.seq(shapes.get(data, "steps"), "steps")
+        columns = shapes.obj(shapes.get(data, "columns"), "columns")
         if first is None:
             return
-        numbers = [int(first)]
+        last = math.floor(shapes.LATEST / self.spec.resolution)
+        numbers = [shapes.whole(first, "first", 0, last)]
         for step in steps:
-            if not isinstance(step, int) or step < 1:
-                raise ValueError("bucket numbers must increase")
-            numbers.append(numbers[-1] + step)
+            numbers.append(numbers[-1] + shapes.whole(step, "a step", 1, last))
+        if numbers[-1] > last:
+            raise shapes.Malformed("bucket numbers run past the latest time")
         buckets = array("q", numbers)
         values = []
         for column in self.columns:
-            raw = columns[column.name]
-            if not isinstance(raw, list) or len(raw) != len(numbers):
-                raise ValueError(f"column {column.name} does not match its buckets")
-            values.append(array("d", (NAN if v is None else float(v) for v in raw)))
+            raw = shapes.seq(shapes.get(columns, column.name), f"column {column.name}")
+            if len(raw) != len(numbers):
+                raise shapes.Malformed(f"column {column.name} does not match its buckets")
+            what = f"a value of {column.name}"
+            values.append(array("d", (NAN if v is None else shapes.number(v, what) for v in raw)))
         self.buckets, self.values = buckets, values
         if self.buckets:
             self._trim()
@@ -210,15 +222,31 @@ class Series:
         for tier in self.tiers:
             tier.add(time, row)
 
+    def copy(self) -> "Series":
+        """A copy another thread may read while this one changes (the arrays are copied)."""
+        twin = Series(self.columns, [tier.spec for tier in self.tiers])
+        for mine, theirs in zip(self.tiers, twin.tiers, strict=True):
+            theirs.buckets = array("q", mine.buckets)
+            theirs.values = [array("d", values) for values in mine.values]
+        return twin
+
+    def rewind(self, time: float) -> None:
+        """Drop every tier's buckets after `time`."""
+        for tier in self.tiers:
+            tier.rewind(time)
+
     def tier_for(self, span: float) -> Tier:
         """The finest tier that keeps `span` seconds (every tier gets every sample, so it holds
         all there is of that span); the coarsest for longer spans."""
         return next((t for t in self.tiers if span <= t.spec.span), self.tiers[-1])
 
-    def window(self, since: float, until: float, most: int) -> "Window":
+    def window(
+        self, since: float, until: float, most: int, pause: Callable[[], None] = lambda: None
+    ) -> "Window":
         """At most `most` points from `since` on, from the finest tier that keeps the span;
         neighbouring buckets merged by the columns' rules (the reductions run in C: a day of
-        5 s buckets becomes a chart's points in about a millisecond)."""
+        5 s buckets becomes a chart's points in about a millisecond). `pause` is called
+        between columns (a render in a thread lets the loop's thread run there)."""
         tier = self.tier_for(until - since)
         resolution = tier.spec.resolution
         first = bisect.bisect_left(tier.buckets, math.floor(since / resolution))
@@ -234,6 +262,7 @@ class Series:
                 columns[column.name] = [
                     _reduce(column.merge, part[i : i + group]) for i in range(0, count, group)
                 ]
+            pause()
         return Window(resolution * group, times, columns)
 
     @property
@@ -256,8 +285,7 @@ class Series:
 
     def load_json(self, data: Any) -> None:
         """Restore the tiers present in `data`; ValueError when they do not fit."""
-        if not isinstance(data, dict):
-            raise ValueError("a series must be an object")
+        data = shapes.obj(data, "a series")
         for tier in self.tiers:
             if tier.spec.name in data:
                 tier.load_json(data[tier.spec.name])
