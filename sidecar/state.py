@@ -236,7 +236,7 @@ class StateStore:
 
     def __init__(self, directory: Path | None, set_aside: bool = False) -> None:
         self.directory = directory
-        self.set_aside = set_aside
+        self._sets_aside = set_aside
         self._last_written: str | None = None
         # (inode, mtime, size) of the file as we last read or wrote it: anything else on disk
         # was written by someone else (`sidecar adopt`).
@@ -269,7 +269,7 @@ class StateStore:
                 raise StateCorrupt(f"state file is corrupt: {exc}") from None
             memory = Memory.from_json(parsed)
         except StateCorrupt as exc:
-            if self.set_aside:
+            if self._sets_aside:
                 raise self._put_aside(path, identity, str(exc)) from None
             raise
         self._last_written = _serialise(memory)
@@ -290,9 +290,7 @@ class StateStore:
             with self._locked():
                 if _identity(os.stat(path)) != identity:
                     return StateCorrupt(why)  # replaced meanwhile: the next cycle reads that
-                aside = _free_name(self.directory / f"{STATE_FILE}{ASIDE_SUFFIX}")
-                os.rename(path, aside)
-                fsync_directory(self.directory)
+                aside = set_aside(path)
         except OSError as exc:
             return StateCorrupt(f"{why}; could not set it aside: {exc.strerror}")
         return StateSetAside(f"{why}; set aside as {aside}")
@@ -409,13 +407,17 @@ def _read_regular(path: Path, cap: int) -> tuple[bytes, tuple[int, int, int]]:
         os.close(fd)
 
 
-def _free_name(path: Path) -> Path:
-    """`path`, or `path.2`, `path.3`...: the first that does not exist (nothing is overwritten)."""
-    candidate, number = path, 1
-    while candidate.exists():
+def set_aside(path: Path) -> Path:
+    """Rename a damaged `path` to `<name>.corrupt` (`.corrupt.2`, ... when taken: an earlier
+    one is never overwritten), durably; return the new path. OSError when it cannot be."""
+    aside = path.with_name(f"{path.name}{ASIDE_SUFFIX}")
+    number = 1
+    while aside.exists():
         number += 1
-        candidate = path.with_name(f"{path.name}.{number}")
-    return candidate
+        aside = path.with_name(f"{path.name}{ASIDE_SUFFIX}.{number}")
+    os.rename(path, aside)
+    fsync_directory(path.parent)
+    return aside
 
 
 def write_atomically(path: Path, data: str | bytes) -> None:
