@@ -11,12 +11,17 @@
 # and TRIGGER are all it needs: initdb/20-backup-user.sh), gzipped into a hidden partial file
 # in BACKUP_DIR and renamed to <DB_NAME>-<UTC time>.sql.gz only once complete, so the sidecar
 # never reads half a dump. A failed dump leaves nothing behind and removes nothing. After a
-# good one, only the newest BACKUP_KEEP (14) of this job's own dumps are kept.
+# good one, only the newest BACKUP_KEEP (14) of this job's own dumps are kept, but never the
+# newest dump that still holds the rows the sidecar remembers.
 #
 # It dumps whatever database it finds, as the incident's job did: the morning after the
 # rename it dumped the new, empty database, and with rotation every good dump would have gone
-# in a fortnight. The sidecar watching BACKUP_DIR (SIDECAR_BACKUP_DIR) fails such a dump and
-# names the newest one that still holds the remembered rows.
+# in a fortnight. So before removing anything it asks the sidecar watching BACKUP_DIR
+# (SIDECAR_BACKUP_DIR): GET SIDECAR_URL/health (default http://sidecar:8080; with the token
+# of SIDECAR_DETAILS_TOKEN_FILE when the sidecar has one), and keeps, for every
+# `<table>:backupRows` check, the dump it vouches for: the judged one when it passes, the
+# restore candidate when it fails. When it cannot ask, or the sidecar cannot vouch for any
+# dump yet (not counted, no candidate), it removes nothing and says so.
 set -euo pipefail
 
 db_name="${DB_NAME:?}"
@@ -69,16 +74,85 @@ dump_once() {
     rotate
 }
 
+# health: the sidecar's /health body, over bash's /dev/tcp (the MariaDB image has no curl).
+health() {
+    local url="${SIDECAR_URL:-http://sidecar:8080}" hostport host port request reply
+    [[ "$url" == http://* ]] || { echo "SIDECAR_URL is not http://host:port: $url"; return 1; }
+    hostport="${url#http://}"
+    hostport="${hostport%%/*}"
+    host="${hostport%:*}"
+    port="${hostport##*:}"
+    [ "$host" != "$hostport" ] || port=80
+    request="GET /health HTTP/1.0"$'\r\n'"Host: $hostport"$'\r\n'
+    if [ -n "${SIDECAR_DETAILS_TOKEN_FILE:-}" ]; then
+        request+="Authorization: Bearer $(tr -d '[:space:]' <"$SIDECAR_DETAILS_TOKEN_FILE")"$'\r\n'
+    fi
+    # The request (and its token) reaches the connecting shell by its environment, never argv.
+    reply="$(REQUEST="$request"$'\r\n' timeout 10 bash -c \
+        'exec 3<>"/dev/tcp/$1/$2" && printf "%s" "$REQUEST" >&3 && cat <&3' \
+        _ "$host" "$port" 2>/dev/null)" || {
+        echo "no answer from $url"
+        return 1
+    }
+    case "${reply%%$'\r'*}" in
+        "HTTP/1."[01]" 200"* | "HTTP/1."[01]" 503"*) ;;
+        *)
+            echo "$url/health answered '${reply%%$'\r'*}'"
+            return 1
+            ;;
+    esac
+    printf '%s' "${reply#*$'\r\n\r\n'}"
+}
+
+# vouched: the file names the sidecar vouches for, one a line (see the header); or why not.
+vouched() {
+    local body checks check status name key
+    body="$(health)" || { echo "$body"; return 1; }
+    checks="$(grep -o '"[^"]*:backupRows":\[{[^]]*}\]' <<<"$body")" || {
+        echo "its /health names no backupRows check (details need SIDECAR_DETAILS_TOKEN_FILE, or SIDECAR_BACKUP_DIR is off)"
+        return 1
+    }
+    while IFS= read -r check; do
+        status="$(grep -o '"status":"[a-z]*"' <<<"$check" | head -n1 | cut -d'"' -f4)"
+        case "$status" in
+            pass) name="$(grep -o '"backup":"[^"\\]*"' <<<"$check" | cut -d'"' -f4)" ;;
+            fail) name="$(grep -o '"restoreCandidate":"[^"\\]*"' <<<"$check" | cut -d'"' -f4)" ;;
+            *) name="" ;;
+        esac
+        if [ -z "$name" ]; then
+            key="${check%%\":\[*}"
+            echo "it vouches for no dump yet (${key#\"} is ${status:-unknown})"
+            return 1
+        fi
+        echo "$name"
+    done <<<"$checks"
+}
+
 # Only this job's own dumps (<DB_NAME>-YYYY-MM-DDTHHMMSSZ.sql.gz), oldest first by name.
 rotate() {
-    local dumps=() old
+    local dumps=() old excess keeping why
     shopt -s nullglob
     dumps=("$backup_dir/$db_name"-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.sql.gz)
     shopt -u nullglob
-    while [ "${#dumps[@]}" -gt "$keep" ]; do
-        old="${dumps[0]}"
-        dumps=("${dumps[@]:1}")
+    excess=$((${#dumps[@]} - keep))
+    [ "$excess" -gt 0 ] || return 0
+    if ! keeping="$(vouched)"; then
+        why="${keeping##*$'\n'}"
+        log "removed nothing: cannot ask the sidecar which dump still holds the data ($why)"
+        return 0
+    fi
+    # The dump the sidecar vouches for is kept on top of the newest $keep: counted out first.
+    for old in "${dumps[@]}"; do
+        ! grep -qxF -- "${old##*/}" <<<"$keeping" || excess=$((excess - 1))
+    done
+    for old in "${dumps[@]}"; do
+        [ "$excess" -gt 0 ] || break
+        if grep -qxF -- "${old##*/}" <<<"$keeping"; then
+            log "kept $old: the newest dump the sidecar says still holds the data"
+            continue
+        fi
         rm -f -- "$old"
+        excess=$((excess - 1))
         log "removed $old (keeping the newest $keep)"
     done
 }

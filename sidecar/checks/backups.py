@@ -58,6 +58,7 @@ class BackupSurvey:
 
     backups: tuple[Backup, ...]
     skipped: int  # entries named like dumps that are not regular files (directories, FIFOs)
+    listed_at: float | None = None  # epoch seconds: what the ages are judged against
 
 
 class BackupWatch:
@@ -94,24 +95,30 @@ class BackupWatch:
         return await asyncio.shield(self._surveyed[1])
 
     async def _list(self, ctx: ObserveContext) -> BackupSurvey:
-        # In a thread: linear in the dumps (scandir, a stat and a ledger lookup each), and at
-        # a year of them (8,760) tens of milliseconds the probes must not wait behind.
+        # In a thread: linear in the dumps (scandir, a stat and a ledger lookup each, then the
+        # judgement's sorting), at a year of them (8,760) what the probes must not wait behind.
         now = ctx.clock()
-        listing, backups = await asyncio.to_thread(self._look, self._previous, self._ledger, now)
+        marks = self._marks(ctx.memory)
+        listing, survey = await asyncio.to_thread(
+            self._look, self._previous, self._ledger, now, marks
+        )
         self._previous = listing
         self._ledger = self._ledger.keep(listing.files)
         # What to count next depends on the remembered marks: a failing dump sends us looking
         # for an older one that still holds them.
-        wanted = self.verdicts(BackupSurvey(backups, len(listing.skipped)), ctx.memory, now)
+        wanted = self.verdicts(survey, ctx.memory, now)
         if wanted.to_count and (self._counting is None or self._counting.done()):
             self._counting = asyncio.create_task(self._count(wanted.to_count, ctx))
-        return BackupSurvey(backups, len(listing.skipped))
+        return survey
 
     def _look(
-        self, previous: Listing | None, ledger: Ledger, now: float
-    ) -> tuple[Listing, tuple[Backup, ...]]:
+        self, previous: Listing | None, ledger: Ledger, now: float, marks: dict[str, int | None]
+    ) -> tuple[Listing, BackupSurvey]:
         listing = list_backups(self.settings.directory, self.settings.patterns)
-        return listing, known_backups(listing, previous, ledger, self.tables, self.database, now)
+        backups = known_backups(listing, previous, ledger, self.tables, self.database, now)
+        survey = BackupSurvey(backups, len(listing.skipped), now)
+        self._judged = (survey, tuple(marks.items()), self._judge(survey, marks))
+        return listing, survey
 
     async def _count(self, files: Sequence[Any], ctx: ObserveContext) -> None:
         self._ledger = await count_files(
@@ -124,23 +131,33 @@ class BackupWatch:
                 log.warning("cannot save %s: %s", self._ledger_path, exc.strerror)
 
     def verdicts(self, survey: BackupSurvey, memory: Memory, now: float) -> backup_judge.Judgement:
-        """The backup verdicts for this survey against the remembered marks (pure)."""
-        high_water = {
+        """The backup verdicts for this survey against the remembered marks (pure).
+
+        Judged as of the listing (`survey.listed_at`; `now` only when there is none): every
+        backup check of a cycle asks the same question, answered once, in the listing's
+        thread, unless the marks moved since (sorting 10,000 dumps costs the loop ~0.1 s).
+        """
+        marks = self._marks(memory)
+        if self._judged is not None:
+            seen, seen_marks, judged = self._judged
+            if seen is survey and seen_marks == tuple(marks.items()):  # `is`: 10,000 dumps
+                return judged
+        judgement = self._judge(survey, marks, now)
+        self._judged = (survey, tuple(marks.items()), judgement)
+        return judgement
+
+    def _marks(self, memory: Memory) -> dict[str, int | None]:
+        return {
             name: (memory.tables[name].high_water if name in memory.tables else None)
             for name in self.tables
         }
-        # Every backup check of a cycle asks the same question: judged once (sorting 10,000
-        # dumps per check would cost the loop that many times over).
-        key = (now, tuple(high_water.items()))
-        if self._judged is not None:
-            seen, seen_key, judged = self._judged
-            if seen is survey and seen_key == key:  # `is`: comparing 10,000 dumps costs too
-                return judged
-        judgement = backup_judge.judge(
-            survey.backups, high_water, self.max_drop, now, self.settings.max_age
-        )
-        self._judged = (survey, key, judgement)
-        return judgement
+
+    def _judge(
+        self, survey: BackupSurvey, marks: dict[str, int | None], now: float | None = None
+    ) -> backup_judge.Judgement:
+        at = survey.listed_at if survey.listed_at is not None else now
+        assert at is not None
+        return backup_judge.judge(survey.backups, marks, self.max_drop, at, self.settings.max_age)
 
     async def aclose(self) -> None:
         """Stop a count still running (its child process goes with it)."""

@@ -1,4 +1,5 @@
-"""`sidecar volumes` and the backups: which dump still holds the rows the sidecar remembers.
+"""`sidecar volumes` and the backups: which dump still holds the rows the sidecar remembers;
+and for `sidecar preflight`, whether there is a dump fresh enough to restart on.
 
 During an incident the volume twins are one way back; the backups are the other. When the
 stack's sidecar watches a backup directory (its `SIDECAR_BACKUP_DIR` bind mount, or
@@ -12,11 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.backups.catalog import DEFAULT_PATTERNS, shown
+from sidecar.backups.catalog import DEFAULT_PATTERNS, list_backups, shown
+from sidecar.backups.judge import MAX_AGE, age_text
 from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
 from sidecar.backups.survey import look_now
 from sidecar.dburl import parse_db_url
+from sidecar.durations import format_duration, parse_duration
+from sidecar.preflight.recover import command_line
 from sidecar.preflight.stack import Stack, sidecar_bind_mount
+from sidecar.results import Status
 from sidecar.state import Memory
 from sidecar.timestamps import iso
 
@@ -85,3 +90,55 @@ def backup_note(
     return BackupNote(
         directory, tuple(lines), shown(candidate.file.name) if candidate is not None else None
     )
+
+
+@dataclass(frozen=True)
+class FreshnessNote:
+    """A preflight warning: no dump recent enough to come back on after the restart."""
+
+    status: Status
+    code: str
+    message: str
+
+
+def freshness_notes(stack: Stack, now: float | None = None) -> list[FreshnessNote]:
+    """Warn when the newest dump in the stack's backup directory is older than its max age.
+
+    The incident report's first recommendation: a fresh dump before a restart. The line names
+    the one command that takes one now, with the compose tool in use.
+    """
+    directory = sidecar_bind_mount(stack, "SIDECAR_BACKUP_DIR")
+    if directory is None:
+        return []
+    setting = next((s.environment.get("SIDECAR_BACKUP_MAX_AGE") for s in stack.sidecars), None)
+    try:
+        max_age = parse_duration(setting) if setting else MAX_AGE
+    except ValueError:
+        return []  # the sidecar refuses it at start, in its own words
+    listing = list_backups(directory, _patterns(stack))
+    newest = listing.newest
+    service = stack.feeders[0].name if stack.feeders else "backup"
+    take = f"{command_line(stack.project)} exec {service} bash /backup/backup.sh once"
+    if listing.problem is not None:
+        said = f"backups in {directory}: {listing.problem}"
+    elif newest is None:
+        said = f"no dump in {directory} yet"
+    else:
+        age = (time.time() if now is None else now) - newest.mtime
+        if age <= max_age:
+            return []
+        said = (
+            f"the newest dump ({shown(newest.name)}) is {age_text(age)} old"
+            f" (SIDECAR_BACKUP_MAX_AGE {format_duration(max_age)})"
+        )
+    return [
+        FreshnessNote(
+            Status.WARN, "backup-stale", f"{said}: take a fresh one before the restart: {take}"
+        )
+    ]
+
+
+def _patterns(stack: Stack) -> tuple[str, ...]:
+    glob = next((s.environment.get("SIDECAR_BACKUP_GLOB") for s in stack.sidecars), None)
+    patterns = tuple(p.strip() for p in (glob or "").split(",") if p.strip())
+    return patterns or DEFAULT_PATTERNS

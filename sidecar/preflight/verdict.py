@@ -71,8 +71,17 @@ def judge(stack: Stack, observed: Observation) -> list[Finding]:
     findings += _pin_findings(stack, observed)
     findings += _name_findings(stack.project, suggested)
     findings += _sidecar_findings(stack)
+    findings += _backup_findings(stack)
     order = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
     return sorted(findings, key=lambda f: order[f.status])
+
+
+def _backup_findings(stack: Stack) -> list[Finding]:
+    """The backups' own findings (sidecar/preflight/backups.py: a dump too old to restart on)."""
+    # Imported here: backups.py uses recover.py's command line, and recover.py this module.
+    from sidecar.preflight.backups import freshness_notes
+
+    return [Finding(n.status, n.code, n.message) for n in freshness_notes(stack)]
 
 
 def twins(stack: Stack, volume: StackVolume, observed: Observation) -> list[Candidate]:

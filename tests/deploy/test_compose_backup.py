@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.backups.dump import count_rows
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.mariadb_server import MariaDBServer, free_port
+from tests.support.servers import monitor_env, running_sidecar, wait_for
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
 BACKUP_SH = COMPOSE / "backup" / "backup.sh"
@@ -122,19 +123,78 @@ def test_the_backup_account_reads_the_app_database_and_nothing_else(
         conn.close()
 
 
-def test_rotation_keeps_the_newest_and_never_touches_other_files(
+def test_without_a_sidecar_to_ask_nothing_is_removed_and_the_log_says_so(
     seeded: MariaDBServer, backup_account: Path, backups: Path
 ) -> None:
     older = [f"app-2025-11-2{day}T060000Z.sql.gz" for day in range(3, 7)]
-    others = ["app-manual.sql.gz", "other-2025-11-20T060000Z.sql.gz", "notes.txt"]
-    for name in older + others:
+    for name in older:
         (backups / name).write_bytes(b"")
-    done = run_job(job_env(seeded, backup_account, backups, BACKUP_KEEP="3"), "once")
+    env = job_env(seeded, backup_account, backups, BACKUP_KEEP="3")
+    env["SIDECAR_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    done = run_job(env, "once")
     assert done.returncode == 0, done.stderr
-    mine = [n for n in dumps(backups) if n not in others]
-    assert mine[:2] == older[-2:] and len(mine) == 3  # the two newest older ones and the new one
+    assert set(older) < set(dumps(backups)) and len(dumps(backups)) == 5
+    assert (
+        "removed nothing: cannot ask the sidecar which dump still holds the data"
+        f" (no answer from {env['SIDECAR_URL']})"
+    ) in done.stdout
+
+
+def settle(backups: Path) -> None:
+    """An hour passes for every dump: the sidecar judges only dumps that stopped changing."""
+    for path in backups.iterdir():
+        mtime = path.stat().st_mtime - 3600
+        os.utime(path, (mtime, mtime))
+
+
+def test_rotation_never_removes_the_last_dump_holding_the_remembered_rows(
+    seeded: MariaDBServer, backup_account: Path, backups: Path, tmp_path: Path
+) -> None:
+    """The incident: one good dump, then the rows are gone and every later dump holds 1 user.
+    With BACKUP_KEEP=2 the bad dumps rotate; the good one stays, because the sidecar says so
+    (asked with its details token, as the stack would)."""
+    token = tmp_path / "details_token.txt"
+    token.write_text("Details-Token-93\n")
+    others = ["app-manual.sql.gz", "other-2025-11-20T060000Z.sql.gz", "notes.txt"]
+    for name in others:
+        (backups / name).write_bytes(b"")
+    env = monitor_env(
+        seeded, state_dir=tmp_path / "state", backup_dir=backups, details_token_file=token
+    )
+    auth = {"Authorization": "Bearer Details-Token-93"}
+    with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
+        sidecar.wait_status("warn")  # the marks are taken; no backup yet
+        job = job_env(seeded, backup_account, backups, BACKUP_KEEP="2")
+        job |= {"SIDECAR_URL": sidecar.base_url, "SIDECAR_DETAILS_TOKEN_FILE": str(token)}
+
+        def dump_and_wait(status: str) -> tuple[str, str]:
+            done = run_job(job, "once")
+            assert done.returncode == 0, done.stderr
+            settle(backups)
+            newest = max(n for n in dumps(backups) if n.startswith("app-2"))
+
+            def judged() -> bool:
+                body = sidecar.get("/health", headers=auth).json()
+                (rows,) = body["checks"]["User:backupRows"]
+                # A failing dump is judged first, its restore candidate found a count later.
+                vouched = status == "pass" or "restoreCandidate" in rows
+                return bool(rows.get("backup") == newest and rows["status"] == status and vouched)
+
+            wait_for(judged, 60, f"the sidecar to judge {newest} {status}")
+            return newest, done.stdout
+
+        good, _ = dump_and_wait("pass")
+        seeded.execute("DELETE FROM User WHERE id > 1", database="app")
+        logs = [dump_and_wait("fail")[1] for _ in range(4)]
+    mine = [n for n in dumps(backups) if n.startswith("app-2")]
+    assert good in mine and len(mine) == 3, (mine, logs)  # the good one, the newest two bad
     assert set(others) <= set(dumps(backups))
-    assert f"removed {backups / older[0]} (keeping the newest 3)" in done.stdout
+    assert (
+        f"kept {backups / good}: the newest dump the sidecar says still holds the data"
+        in (logs[-1])
+    )
+    assert all(count_rows(backups / n, ["User"], "app").rows("User") == 1 for n in mine[1:])
+    assert "Details-Token-93" not in "".join(logs)
 
 
 def test_a_failed_dump_leaves_nothing_and_removes_nothing(
