@@ -7,22 +7,26 @@ The forms every compose tool implements (compose-go `template`, docker-compose v
 nest (`${A:-${B}}`). An unset variable without a default becomes the empty string, as in
 the tools (which only warn). A `$` that starts none of these forms is kept as it is:
 podman-compose does so, and preflight must not refuse a file a tool accepts.
+
+Defaults nest at most `MAX_NESTING` deep: deeper is refused, not a RecursionError (no real
+file nests more than two or three).
 """
 
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from sidecar.preflight.errors import PreflightError
+from sidecar.preflight.errors import PreflightError, excerpt
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Longest operators first: `:-` must win over `-`.
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+MAX_NESTING = 32
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
     """`text` with every variable reference replaced from `env`."""
-    return _scan(text, 0, env, closing=False)[0]
+    return _scan(text, 0, env, closing=False, depth=0)[0]
 
 
 def interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
@@ -36,8 +40,12 @@ def interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
-def _scan(text: str, pos: int, env: Mapping[str, str], closing: bool) -> tuple[str, int]:
+def _scan(
+    text: str, pos: int, env: Mapping[str, str], closing: bool, depth: int
+) -> tuple[str, int]:
     """Interpolate from `pos`; with `closing`, stop at the `}` that ends a default."""
+    if depth > MAX_NESTING:
+        raise PreflightError(f"variable defaults nested more than {MAX_NESTING} deep: refused")
     parts: list[str] = []
     while pos < len(text):
         char = text[pos]
@@ -52,7 +60,7 @@ def _scan(text: str, pos: int, env: Mapping[str, str], closing: bool) -> tuple[s
             parts.append("$")
             pos += 2
         elif following == "{":
-            value, pos = _braced(text, pos + 2, env)
+            value, pos = _braced(text, pos + 2, env, depth)
             parts.append(value)
         elif match := _NAME.match(text, pos + 1):
             parts.append(env.get(match.group(), ""))
@@ -61,22 +69,22 @@ def _scan(text: str, pos: int, env: Mapping[str, str], closing: bool) -> tuple[s
             parts.append("$")
             pos += 1
     if closing:
-        raise PreflightError(f"unclosed ${{...}} in {text!r}")
+        raise PreflightError(f"unclosed ${{...}} in {excerpt(text)}")
     return "".join(parts), pos
 
 
-def _braced(text: str, pos: int, env: Mapping[str, str]) -> tuple[str, int]:
+def _braced(text: str, pos: int, env: Mapping[str, str], depth: int) -> tuple[str, int]:
     """Resolve `${...}` whose name starts at `pos`; return the value and the index after `}`."""
     match = _NAME.match(text, pos)
     if match is None:
-        raise PreflightError(f"invalid variable reference in {text!r}")
+        raise PreflightError(f"invalid variable reference in {excerpt(text)}")
     name, pos = match.group(), match.end()
     if text.startswith("}", pos):
         return env.get(name, ""), pos + 1
     operator = next((op for op in _OPERATORS if text.startswith(op, pos)), None)
     if operator is None:
-        raise PreflightError(f"invalid variable reference ${{{name}...}} in {text!r}")
-    operand, pos = _scan(text, pos + len(operator), env, closing=True)
+        raise PreflightError(f"invalid variable reference ${{{name}...}} in {excerpt(text)}")
+    operand, pos = _scan(text, pos + len(operator), env, closing=True, depth=depth + 1)
     value = env.get(name)
     is_set = value is not None
     non_empty = bool(value)
