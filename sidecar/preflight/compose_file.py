@@ -117,7 +117,8 @@ def _check_shape(text: str, path: Path) -> None:
         total += size
         if total > MAX_NODES:
             raise PreflightError(
-                f"{path}: expands to more than {MAX_NODES} YAML nodes (aliases of aliases): refused"
+                f"{path}: expands to more than {MAX_NODES} YAML nodes (each alias counted as"
+                " what it names): refused"
             )
         if open_nodes:
             open_nodes[-1][1] += size
