@@ -22,11 +22,11 @@ Document = dict[str, Any]
 
 # Bounds on a hostile file. A real compose file is a few KB, a few hundred nodes and less
 # than ten levels deep; these are far above that and far below what hurts.
-MAX_COMPOSE_BYTES = 4 * 1024 * 1024
+MAX_COMPOSE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 200_000  # after expanding every alias
-# libyaml's parser when present (fast); both are iterative, no recursion on depth.
-_EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NODES = 100_000  # after expanding every alias
+# libyaml's parser when present (fast); the events it gives are read iteratively.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def load(path: Path) -> Document:
         raise PreflightError(f"cannot read compose file {path}: not UTF-8") from None
     try:
         _check_shape(text, path)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise PreflightError(f"{path}: invalid YAML: {_yaml_reason(exc)}") from None
     if not isinstance(data, dict):
@@ -123,7 +123,7 @@ def _check_shape(text: str, path: Path) -> None:
         if open_nodes:
             open_nodes[-1][1] += size
 
-    for event in yaml.parse(text, Loader=_EVENT_LOADER):
+    for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_nodes) >= MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else 0

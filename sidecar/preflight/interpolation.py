@@ -26,6 +26,8 @@ MAX_NESTING = 32
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
     """`text` with every variable reference replaced from `env`."""
+    if "$" not in text:  # most strings: skip the character-by-character scan
+        return text
     return _scan(text, 0, env, closing=False, depth=0)[0]
 
 

@@ -45,7 +45,7 @@ COMPOSE_FILES = {
         "x:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(MAX_DEPTH + 5)),
         f"nested more than {MAX_DEPTH} deep",
     ),
-    "huge file": ("x: " + "a" * MAX_COMPOSE_BYTES + "\n", "larger than 4 MiB: not read"),
+    "huge file": ("x: " + "a" * MAX_COMPOSE_BYTES + "\n", "larger than 1 MiB: not read"),
     "not UTF-8": (b"services: {}\nx: caf\xe9\n", "not UTF-8"),
 }
 
