@@ -168,7 +168,7 @@ def _cell(text: str) -> str:
 
 def main() -> None:
     """Print the table: form, Compose v2, podman-compose, preflight under each tool's rules."""
-    print("| form | `.env` | Docker Compose v2 | podman-compose | preflight (v2; podman rules) |")
+    print("| form | `.env` | Docker Compose v2 | podman-compose | preflight (v2 / podman rules) |")
     print("|---|---|---|---|---|")
     for form in FORMS:
         with tempfile.TemporaryDirectory() as tmp:
@@ -180,10 +180,10 @@ def main() -> None:
             )
         shown = form.text or form.extra_files.get("prod.env", "")
         env = f" (environment {form.environ})" if form.environ else ""
-        agree = "same" if ours == (v2, podman) else f"{_cell(ours[0])}; {_cell(ours[1])} DIFFERS"
+        agree = "" if ours == (v2, podman) else " DIFFERS"
         print(
             f"| {form.id}{env} | {_cell(json.dumps(shown)[1:-1])} | {_cell(v2)} | {_cell(podman)}"
-            f" | {agree} |"
+            f" | {_cell(ours[0])} / {_cell(ours[1])}{agree} |"
         )
 
 
