@@ -230,7 +230,7 @@ def parse_volumes(text: str, engine: str) -> list[EngineVolume]:
             EngineVolume(
                 name=name,
                 created=parse_time(item.get("CreatedAt")),
-                mountpoint=field.get("Mountpoint", str) or "",
+                mountpoint=_mountpoint(field, name),
                 labels=_labels(field),
                 driver=field.get("Driver", str) or "",
             )
@@ -258,6 +258,17 @@ def parse_containers(text: str, engine: str) -> list[EngineContainer]:
         running = bool(state.get("Running", bool))
         containers.append(EngineContainer(name, running, _labels(config), tuple(mounts)))
     return containers
+
+
+def _mountpoint(field: "_Fields", volume: str) -> str:
+    """Where the volume's data is: absolute, or empty (a remote driver); it is walked next."""
+    path = field.get("Mountpoint", str) or ""
+    if "\0" in path or (path and not path.startswith("/")):
+        raise PreflightError(
+            f"{field.what} {excerpt(volume)} has mountpoint {excerpt(path)}:"
+            " not an absolute path the engine would print"
+        )
+    return path
 
 
 class _Fields:

@@ -108,6 +108,7 @@ def _container(mounts: str) -> str:
     return '[{"Id": "c1", "Name": "db", "State": {"Running": true}, "Mounts": ' + mounts + "}]"
 
 
+VOLUME = "app_mariadb_production_data"  # the one preflight measures for the stack in app/
 ENGINE_OUTPUTS = {
     "deep JSON": ({"volume ls": "[" * 100_000 + "]" * 100_000}, "nested too deep"),
     "huge integer": (
@@ -131,6 +132,14 @@ ENGINE_OUTPUTS = {
     "State: a list": (
         {"volume ls": "[]", "ps -a": "c1\n", "container inspect": '[{"State": []}]'},
         "podman container State is a list, not a mapping",
+    ),
+    "a mountpoint with a NUL": (
+        {"volume ls": '[{"Name": "' + VOLUME + '", "Mountpoint": "/a\\u0000b"}]', "ps -a": ""},
+        "has mountpoint '/a\\x00b': not an absolute path",
+    ),
+    "a relative mountpoint": (
+        {"volume ls": '[{"Name": "' + VOLUME + '", "Mountpoint": "."}]', "ps -a": ""},
+        "has mountpoint '.': not an absolute path",
     ),
     "a list of numbers": ({"volume ls": "[1, 2]"}, "podman volume list holds a int"),
     "not an array": ({"volume ls": '{"Name": "v"}'}, "not a JSON array"),
