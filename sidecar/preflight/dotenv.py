@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from sidecar.preflight.errors import PreflightError, excerpt
-from sidecar.preflight.interpolation import interpolate
+from sidecar.preflight.interpolation import MAX_VALUE, interpolate
 from sidecar.preflight.tools import Tool
 
 _Lookup = Callable[[str], str | None]
@@ -284,10 +284,10 @@ def parse_python_dotenv(text: str, environ: Mapping[str, str]) -> dict[str, str]
         if key is not None:
             raw.append((key, value))
     resolved: dict[str, str | None] = {}
+    # main.py resolve_variables(override=True): the lines above win over the environment.
+    scope: dict[str, str | None] = dict(environ)
     for key, value in raw:
-        # main.py resolve_variables(override=True): the lines above win over the environment.
-        scope: dict[str, str | None] = {**environ, **resolved}
-        resolved[key] = None if value is None else _py_interpolate(value, scope)
+        resolved[key] = scope[key] = None if value is None else _py_interpolate(value, scope)
     return {key: value for key, value in resolved.items() if value is not None}
 
 
@@ -342,9 +342,15 @@ def _py_unescape(match: re.Match[str]) -> str:
 def _py_interpolate(value: str, scope: Mapping[str, str | None]) -> str:
     """variables.py: `${NAME}` and `${NAME:-default}` only; everything else stays as it is."""
 
+    size = len(value)
+
     def one(match: re.Match[str]) -> str:
+        nonlocal size
         found = scope.get(match["name"], match["default"] or "")
-        return found if found is not None else ""
+        size += len(found or "")
+        if size > MAX_VALUE:  # as in `interpolate`: a doubling value is refused, not built
+            raise PreflightError(f"a value expands past {MAX_VALUE // 1024} KiB: refused")
+        return found or ""
 
     return _PY_VARIABLE.sub(one, value)
 

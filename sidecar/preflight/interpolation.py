@@ -9,7 +9,7 @@ the tools (which only warn). A `$` that starts none of these forms is kept as it
 podman-compose does so, and preflight must not refuse a file a tool accepts.
 
 Defaults nest at most `MAX_NESTING` deep: deeper is refused, not a RecursionError (no real
-file nests more than two or three).
+file nests more than two or three); one string expands to at most `MAX_VALUE` characters.
 """
 
 import re
@@ -22,6 +22,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Longest operators first: `:-` must win over `-`.
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 MAX_NESTING = 32
+MAX_VALUE = 1024 * 1024  # characters one interpolated string may grow to
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
@@ -49,6 +50,7 @@ def _scan(
     if depth > MAX_NESTING:
         raise PreflightError(f"variable defaults nested more than {MAX_NESTING} deep: refused")
     parts: list[str] = []
+    size = len(text)
     while pos < len(text):
         char = text[pos]
         if closing and char == "}":
@@ -63,13 +65,18 @@ def _scan(
             pos += 2
         elif following == "{":
             value, pos = _braced(text, pos + 2, env, depth)
+            size += len(value)
             parts.append(value)
         elif match := _NAME.match(text, pos + 1):
-            parts.append(env.get(match.group(), ""))
+            value = env.get(match.group(), "")
+            size += len(value)
+            parts.append(value)
             pos = match.end()
         else:
             parts.append("$")
             pos += 1
+        if size > MAX_VALUE:  # `A=${A}${A}` line after line doubles: stop before memory does
+            raise PreflightError(f"a value expands past {MAX_VALUE // 1024} KiB: refused")
     if closing:
         raise PreflightError(f"unclosed ${{...}} in {excerpt(text)}")
     return "".join(parts), pos

@@ -107,6 +107,14 @@ def test_deeply_nested_defaults_are_refused_not_a_crash() -> None:
         interpolate(value, {})
 
 
+def test_values_doubling_line_after_line_are_refused_before_memory_runs_out() -> None:
+    text = "A=x\n" + "A=${A}${A}\n" * 64 + "COMPOSE_PROJECT_NAME=$A\n"
+    with pytest.raises(PreflightError, match="expands past 1024 KiB"):
+        parse_compose(text, {})
+    with pytest.raises(PreflightError, match="expands past 1024 KiB"):
+        parse_python_dotenv(text, {})
+
+
 @pytest.mark.parametrize(
     ("dotenv", "tool", "expected"),
     [
