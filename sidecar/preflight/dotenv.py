@@ -37,6 +37,8 @@ _Refuse = Callable[[int, str], PreflightError]
 
 # A `.env` is a few KB; this bounds memory and time on a hostile one.
 MAX_ENV_BYTES = 1024 * 1024
+# What all values of one file may add up to once interpolated (each `${A}` copies A).
+MAX_ENV_EXPANDED = 4 * MAX_ENV_BYTES
 BOM = "\ufeff"
 
 
@@ -113,7 +115,7 @@ def parse_compose(
     """`.env` text as compose-go reads it into `out`; PreflightError where compose refuses."""
     values = {} if out is None else out
     text = text.removeprefix(BOM)
-    pos = 0
+    pos = expanded = 0
 
     def lookup(name: str) -> str | None:
         found = environ.get(name)
@@ -141,6 +143,9 @@ def parse_compose(
             continue
         value, pos = _go_value(text, pos, lookup, refuse)
         values[key] = value
+        expanded += len(value)
+        if expanded > MAX_ENV_EXPANDED:
+            raise refuse(start, _too_much())
     return values
 
 
@@ -286,8 +291,12 @@ def parse_python_dotenv(text: str, environ: Mapping[str, str]) -> dict[str, str]
     resolved: dict[str, str | None] = {}
     # main.py resolve_variables(override=True): the lines above win over the environment.
     scope: dict[str, str | None] = dict(environ)
+    expanded = 0
     for key, value in raw:
         resolved[key] = scope[key] = None if value is None else _py_interpolate(value, scope)
+        expanded += len(resolved[key] or "")
+        if expanded > MAX_ENV_EXPANDED:
+            raise PreflightError(_too_much())
     return {key: value for key, value in resolved.items() if value is not None}
 
 
@@ -356,6 +365,10 @@ def _py_interpolate(value: str, scope: Mapping[str, str | None]) -> str:
 
 
 # --- shared -----------------------------------------------------------------------------
+
+
+def _too_much() -> str:
+    return f"the values expand past {MAX_ENV_EXPANDED // (1024 * 1024)} MiB in all: refused"
 
 
 class _LookupMapping(Mapping[str, str]):
