@@ -116,7 +116,7 @@ def test_values_doubling_line_after_line_are_refused_before_memory_runs_out() ->
 
 
 def test_many_copies_of_a_large_value_are_refused() -> None:
-    text = "A=x\n" + "A=${A}${A}\n" * 18 + "".join(f"C{i}=${{A}}\n" for i in range(10_000))
+    text = "A=x\n" + "A=${A}${A}\n" * 18 + "".join(f"C{i}=${{A}}x\n" for i in range(10_000))
     for parse in (parse_compose, parse_python_dotenv):
         with pytest.raises(PreflightError, match="expand past 4 MiB in all"):
             parse(text, {})
