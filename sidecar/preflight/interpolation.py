@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 MAX_NESTING = 32
 MAX_VALUE = 1024 * 1024  # characters one interpolated string may grow to
+MAX_TREE = 16 * MAX_VALUE  # and all the strings of one compose file together
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
@@ -34,12 +35,23 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
 
 def interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
     """A parsed YAML value with every string in it (not the mapping keys) interpolated."""
+    return _tree(value, env, [MAX_TREE])
+
+
+def _tree(value: Any, env: Mapping[str, str], left: list[int]) -> Any:
+    # `left`: the characters the whole tree may still grow to (a 1 MiB value from `.env`
+    # referenced by 100,000 strings would be 100 GB).
     if isinstance(value, str):
-        return interpolate(value, env)
+        result = interpolate(value, env)
+        left[0] -= len(result)
+        if left[0] < 0:
+            limit = MAX_TREE // (1024 * 1024)
+            raise PreflightError(f"the strings expand past {limit} MiB in all: refused")
+        return result
     if isinstance(value, dict):
-        return {key: interpolate_tree(item, env) for key, item in value.items()}
+        return {key: _tree(item, env, left) for key, item in value.items()}
     if isinstance(value, list):
-        return [interpolate_tree(item, env) for item in value]
+        return [_tree(item, env, left) for item in value]
     return value
 
 

@@ -104,6 +104,15 @@ def test_a_huge_env_file(tmp_path: Path) -> None:
     _one_line_exit_3(_preflight(directory, env), "larger than 1024 KiB: not read")
 
 
+def test_a_large_env_value_copied_into_many_strings(tmp_path: Path) -> None:
+    copies = "".join(f"      l{i}: ${{BIG}}x\n" for i in range(100))
+    compose = INCIDENT.replace("    image:", f"    labels:\n{copies}    image:")
+    directory = write_project(tmp_path, "app", {"compose.yaml": compose})
+    (directory / ".env").write_text("BIG=" + "b" * (MAX_ENV_BYTES - 100) + "\n")
+    env = stand_in(tmp_path, "podman", {"volume ls": "[]", "ps -a": ""})
+    _one_line_exit_3(_preflight(directory, env), "the strings expand past 16 MiB in all")
+
+
 def _container(mounts: str) -> str:
     return '[{"Id": "c1", "Name": "db", "State": {"Running": true}, "Mounts": ' + mounts + "}]"
 
