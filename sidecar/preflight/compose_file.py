@@ -20,6 +20,14 @@ from sidecar.preflight.errors import PreflightError
 
 Document = dict[str, Any]
 
+# Bounds on a hostile file. A real compose file is a few KB, a few hundred nodes and less
+# than ten levels deep; these are far above that and far below what hurts.
+MAX_COMPOSE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000  # after expanding every alias
+# libyaml's parser when present (fast); the events it gives are read iteratively.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -69,19 +77,79 @@ class Model:
 def load(path: Path) -> Document:
     """One compose file as parsed YAML; PreflightError naming the file and line when unusable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_COMPOSE_BYTES + 1)
     except FileNotFoundError:
         raise PreflightError(f"compose file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
-        raise PreflightError(f"cannot read compose file {path}: {reason}") from None
+    except OSError as exc:
+        raise PreflightError(f"cannot read compose file {path}: {exc.strerror}") from None
+    if len(data) > MAX_COMPOSE_BYTES:
+        limit = MAX_COMPOSE_BYTES // (1024 * 1024)
+        raise PreflightError(f"compose file {path} is larger than {limit} MiB: not read")
     try:
-        data = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PreflightError(f"cannot read compose file {path}: not UTF-8") from None
+    try:
+        _check_shape(text, path)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise PreflightError(f"{path}: invalid YAML: {_yaml_reason(exc)}") from None
     if not isinstance(data, dict):
         raise PreflightError(f"{path}: a compose file must be a mapping at the top level")
     return data
+
+
+def _check_shape(text: str, path: Path) -> None:
+    """Refuse, before anything is built, a document too deep or whose aliases expand too far.
+
+    One pass over the parser's events (iterative, unlike PyYAML's composer): the nesting
+    depth, and the node count with every alias counted as the size of what it names, which
+    is what interpolating and merging the document will copy. A recursive alias (one inside
+    the node it names) never ends and is refused as such.
+    """
+    open_nodes: list[list[Any]] = []  # [anchor, expanded size so far] per open collection
+    sizes: dict[str, int] = {}
+    total = 0
+
+    def add(size: int) -> None:
+        nonlocal total
+        total += size
+        if total > MAX_NODES:
+            raise PreflightError(
+                f"{path}: expands to more than {MAX_NODES} YAML nodes (each alias counted as"
+                " what it names): refused"
+            )
+        if open_nodes:
+            open_nodes[-1][1] += size
+
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else 0
+                raise PreflightError(
+                    f"{path}: line {line}: nested more than {MAX_DEPTH} deep: refused"
+                )
+            add(1)
+            open_nodes.append([event.anchor, 0])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, inner = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = inner + 1
+            if open_nodes:  # its contents, already in the total, are its parent's too
+                open_nodes[-1][1] += inner
+        elif isinstance(event, yaml.ScalarEvent):
+            add(1)
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                line = event.start_mark.line + 1 if event.start_mark else 0
+                raise PreflightError(
+                    f"{path}: line {line}: alias *{event.anchor} refers to a node that"
+                    " contains it (a recursive alias): refused"
+                )
+            add(sizes.get(str(event.anchor), 1))  # an unknown anchor: the loader names it
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -64,7 +64,7 @@ from pathlib import Path
 
 from sidecar.preflight import compose_file, dotenv
 from sidecar.preflight.compose_file import Document
-from sidecar.preflight.errors import PreflightError
+from sidecar.preflight.errors import PreflightError, excerpt
 from sidecar.preflight.interpolation import interpolate
 from sidecar.preflight.tools import Tool
 
@@ -194,11 +194,8 @@ def _default_files(start: str, names: tuple[str, ...], overrides: tuple[str, ...
     return [os.path.join(directory, n) for n in [found[0], *beside[:1]]]
 
 
-def _load_env_files(paths: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for path in paths:
-        values.update(dotenv.read_env_file(Path(path), {**environ, **values}))
-    return values
+def _load_env_files(tool: Tool, paths: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    return dotenv.read_env_files(tool, [Path(path) for path in paths], environ)
 
 
 def _missing(paths: list[str]) -> None:
@@ -231,7 +228,7 @@ def _resolve_compose(inv: Invocation) -> Project:
         paths = [_join(inv.cwd, f) for f in inv.env_files] or [
             p for p in [os.path.join(working_dir(), ".env")] if os.path.isfile(p)
         ]
-        for key, value in _load_env_files(paths, env).items():
+        for key, value in _load_env_files(Tool.COMPOSE, paths, env).items():
             env.setdefault(key, value)
 
     merge_dotenv()
@@ -247,9 +244,9 @@ def _resolve_compose(inv: Invocation) -> Project:
     def valid(value: str, what: str) -> str:
         if normalize(Tool.COMPOSE, value) != value:
             raise PreflightError(
-                f"invalid project name {value!r} ({what}): docker compose refuses it; it must"
-                " consist only of lowercase letters, digits, dashes and underscores and start"
-                " with a letter or digit"
+                f"invalid project name {excerpt(value)} ({what}): docker compose refuses it;"
+                " it must consist only of lowercase letters, digits, dashes and underscores"
+                " and start with a letter or digit"
             )
         return value
 
@@ -286,7 +283,7 @@ def _resolve_v1(tool: Tool, inv: Invocation) -> Project:
     override = _join(base, inv.project_directory) if inv.project_directory else None
     env_dir = override or base
     env_path = os.path.join(env_dir, inv.env_files[-1] if inv.env_files else ".env")
-    from_file = _load_env_files([env_path], inv.environ) if os.path.isfile(env_path) else {}
+    from_file = _load_env_files(tool, [env_path], inv.environ) if os.path.isfile(env_path) else {}
     env = {**from_file, **inv.environ}
     if inv.files:
         files = [_join(base, f) for f in inv.files]
@@ -330,7 +327,9 @@ def _resolve_podman(inv: Invocation) -> Project:
     if env_file == ".env":
         paths.append(os.path.join(directory, ".env"))
     paths.append(os.path.realpath(_join(cwd, env_file)))
-    from_files = _load_env_files([p for p in paths if os.path.isfile(p)], inv.environ)
+    from_files = _load_env_files(
+        Tool.PODMAN_COMPOSE, [p for p in paths if os.path.isfile(p)], inv.environ
+    )
     env = {**from_files, **inv.environ}
     documents = _documents(files)
     if inv.project_name:
@@ -349,7 +348,9 @@ def _resolve_podman(inv: Invocation) -> Project:
         source = f"directory {os.path.basename(directory)}"
     name = normalize(Tool.PODMAN_COMPOSE, interpolate(raw, env))
     if not name:
-        raise PreflightError(f"project name {raw!r} normalises to nothing (podman-compose refuses)")
+        raise PreflightError(
+            f"project name {excerpt(raw)} normalises to nothing (podman-compose refuses)"
+        )
     # podman-compose then interpolates the files with the resolved name in the environment.
     env["COMPOSE_PROJECT_NAME"] = name
     return Project(

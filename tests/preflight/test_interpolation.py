@@ -1,8 +1,7 @@
-"""`${VAR}` interpolation and `.env` files, as the compose tools read them."""
+"""`${VAR}` interpolation, as the compose tools read it (`.env` files: test_dotenv.py)."""
 
 import pytest
 
-from sidecar.preflight.dotenv import parse_env
 from sidecar.preflight.errors import PreflightError
 from sidecar.preflight.interpolation import interpolate, interpolate_tree
 
@@ -58,29 +57,3 @@ def test_required_and_set_passes() -> None:
 def test_trees_interpolate_values_not_keys() -> None:
     tree = {"${SET}": ["$SET", {"k": "${UNSET:-d}"}, 3, None]}
     assert interpolate_tree(tree, ENV) == {"${SET}": ["value", {"k": "d"}, 3, None]}
-
-
-def test_dotenv_syntax() -> None:
-    text = "\n".join(
-        [
-            "# a comment",
-            "",
-            "PLAIN=plain value  # trailing comment",
-            "export EXPORTED=yes",
-            "SINGLE='${NOT} interpolated # kept'",
-            'DOUBLE="line\\nbreak ${PLAIN}"',
-            "REF=${PLAIN}-${FROM_ENV}",
-            "SPACED = around ",
-            "not a variable line",
-            "EMPTY=",
-        ]
-    )
-    assert parse_env(text, {"FROM_ENV": "env"}) == {
-        "PLAIN": "plain value",
-        "EXPORTED": "yes",
-        "SINGLE": "${NOT} interpolated # kept",
-        "DOUBLE": "line\nbreak plain value",
-        "REF": "plain value-env",
-        "SPACED": "around",
-        "EMPTY": "",
-    }

@@ -6,6 +6,7 @@ with recorded output (the process seam); everything above it is the real program
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,14 @@ import pathlib, sys
 here = pathlib.Path(__file__).parent
 answer = here / ("answer-" + "-".join(sys.argv[1:3]))
 if answer.exists():
-    sys.stdout.write(answer.read_text())
+    sys.stdout.buffer.write(answer.read_bytes())
     sys.exit(0)
 sys.stderr.write("stand-in: no answer for " + " ".join(sys.argv[1:]) + "\\n")
 sys.exit(125)
 """
 
 
-def stand_in(tmp_path: Path, engine: str, answers: dict[str, str]) -> dict[str, str]:
+def stand_in(tmp_path: Path, engine: str, answers: Mapping[str, str | bytes]) -> dict[str, str]:
     """An environment whose PATH holds only a stand-in `engine` answering `answers`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -35,7 +36,8 @@ def stand_in(tmp_path: Path, engine: str, answers: dict[str, str]) -> dict[str, 
     program.write_text(STAND_IN.format(python=sys.executable))
     program.chmod(0o755)
     for command, text in answers.items():
-        (bin_dir / f"answer-{command.replace(' ', '-')}").write_text(text)
+        answer = bin_dir / f"answer-{command.replace(' ', '-')}"
+        answer.write_bytes(text if isinstance(text, bytes) else text.encode())
     return {"PATH": str(bin_dir)}
 
 
