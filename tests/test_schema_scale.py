@@ -8,14 +8,16 @@ only at `LIST_EVERY`. FILLERS tables stand for the 15,000 here (creating those t
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.many_tables import add_tables, filler_name
+from sidecar import catalogue
 from sidecar.checks.volume_identity import IdentityObservation
-from sidecar.database import Database
+from sidecar.database import Database, DatabaseError, ErrorKind, QueryResult
 from sidecar.dburl import parse_db_url
 from sidecar.identity.schema import BESIDE, LIST_EVERY, SchemaSource
 from sidecar.mariadb_server import MariaDBServer
@@ -40,8 +42,22 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]
         server.stop()
 
 
-def _monitor(server: MariaDBServer) -> Database:
-    return Database(parse_db_url(server.url(MONITOR_USER, MONITOR_PASSWORD)), timeout=2.0)
+class SlowListing(Database):
+    """An injected fault: listing the schema runs out of time, as it could at 100,000 tables."""
+
+    listings = 0
+
+    async def query(
+        self, sql: str, args: Sequence[Any] | None = None, timeout: float | None = None
+    ) -> QueryResult:
+        if sql == catalogue.LIST:
+            self.listings += 1
+            raise DatabaseError(ErrorKind.TIMEOUT, "query timed out (max_statement_time)")
+        return await super().query(sql, args, timeout)
+
+
+def _monitor(server: MariaDBServer, kind: type[Database] = Database) -> Database:
+    return kind(parse_db_url(server.url(MONITOR_USER, MONITOR_PASSWORD)), timeout=2.0)
 
 
 async def _read(source: SchemaSource, db: Database) -> tuple[dict[str, float], int]:
@@ -108,6 +124,27 @@ async def test_without_a_watched_table_a_bounded_sample_is_read_and_said(
         tables, _ = await _read(source, db)
         assert sorted(tables) == [filler_name(i) for i in range(BESIDE)]
         assert source.show(tables).endswith(", a sample: the first 16 by name, listed every 10m")
+    finally:
+        db.close()
+
+
+async def test_a_listing_out_of_time_still_reads_the_watched_table(
+    crowded: MariaDBServer,
+) -> None:
+    now = [0.0]
+    db = _monitor(crowded, SlowListing)
+    assert isinstance(db, SlowListing)
+    try:
+        source = SchemaSource(("User",), clock=lambda: now[0])
+        for _ in range(3):
+            tables, _ = await _read(source, db)
+            assert list(tables) == ["User"]
+        assert db.listings == 1  # tried again at the cadence, not every cycle
+        now[0] = LIST_EVERY
+        await _read(source, db)
+        assert db.listings == 2
+        alone = await SchemaSource(()).read(db)  # nothing else to read: it says why
+        assert not alone.present and alone.note == "query timed out (max_statement_time)"
     finally:
         db.close()
 
