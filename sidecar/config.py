@@ -427,15 +427,17 @@ def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
         settings = Settings(**cleaned)
     except ValidationError as exc:
         raise _first_error(exc) from None
+    tables = _resolve_tables(settings)
     identity = IdentitySettings(
         data_dir=settings.data_dir,
         query=settings.identity_query,
         pin=settings.expect_identity or {},
+        tables=tuple(table.name for table in tables),
     )
     return ResolvedConfig(
         settings=settings,
         database=_resolve_database(settings),
-        tables=_resolve_tables(settings),
+        tables=tables,
         identity=identity,
         details_token=_resolve_token(settings),
         backups=_resolve_backups(settings),

@@ -7,16 +7,19 @@ lessons to remember. Judges touch nothing, so every verdict rule is tested witho
 (tests/checks/); the evaluator applies the lessons, and only from healthy cycles.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
-from sidecar.database import Database, ErrorKind
+from sidecar.checks.batch import Coalescer
+from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.results import JSON, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory
 
 Seen = TypeVar("Seen")
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def metric_labels(check: str, table: str = "") -> tuple[tuple[str, str], ...]:
@@ -41,6 +44,17 @@ class ObserveContext:
     db: Database
     memory: Memory  # what earlier cycles remembered; read it, never change it
     clock: Callable[[], float]  # wall clock, epoch seconds; a seam for tests
+    # This cycle's coalescers by kind: a new context (cycle) starts with none.
+    batches: dict[str, Coalescer[Any, Any]] = field(default_factory=dict)
+
+    def batch(
+        self, kind: str, run: Callable[[list[K]], Awaitable[Mapping[K, V | DatabaseError]]]
+    ) -> Coalescer[K, V]:
+        """This cycle's coalescer of `kind` (made with `run` on first use): the checks' requests
+        of one kind made together are answered together (checks/batch.py)."""
+        if kind not in self.batches:
+            self.batches[kind] = Coalescer(run)
+        return cast(Coalescer[K, V], self.batches[kind])
 
 
 @dataclass(frozen=True)

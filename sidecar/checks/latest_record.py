@@ -9,17 +9,25 @@ was not created anew, the newest rows were deleted (a user closed their account)
 remembered newest follows it back, and the check passes (warns when the newest record is now
 more than a day older). An older dump (rows gone beyond that, the count not down at all, or
 the table created anew) fails.
+
+Many watched tables cost few statements: the newest records of tables whose column leads an
+index are read together, many to a statement (checks/batch.py); a column that does not lead
+one, and a table that failed last cycle, is read on its own so it slows or fails only itself.
 """
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from sidecar import identifiers
+from sidecar import catalogue, identifiers
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
+from sidecar.checks.batch import ATTRIBUTABLE, grouped
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
-from sidecar.database import ErrorKind
+from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import approximate, format_duration
 from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
@@ -44,10 +52,34 @@ DELETED_SHARE = 0.05
 # A newest record that deletions moved back by more than this is worth a word.
 DELETED_BACK_NOTE = 86400.0
 
-_INDEXED = (
-    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
-    " AND TABLE_NAME = %s AND COLUMN_NAME = %s AND SEQ_IN_INDEX = 1 LIMIT 1"
-)
+
+def newest_sql(columns: Sequence[tuple[str, str]]) -> str:
+    """One statement reading MAX(column) and whether rows exist, for each (table, column)."""
+    parts = []
+    for table, column in columns:
+        t, c = identifiers.quote(table), identifiers.quote(column)
+        parts += [f"(SELECT MAX({c}) FROM {t})", f"EXISTS(SELECT 1 FROM {t})"]
+    return "SELECT " + ", ".join(parts)
+
+
+async def newest_records(
+    db: Database, columns: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Any, Any] | DatabaseError]:
+    """(newest raw value, has rows) of the (table, column) pairs asked for together."""
+
+    async def ask(group: Sequence[tuple[str, str]]) -> list[tuple[Any, Any]]:
+        row = (await db.query(newest_sql(group))).rows[0]
+        return [(row[2 * i], row[2 * i + 1]) for i in range(len(group))]
+
+    return await grouped(catalogue.groups(sorted(columns)), ask)
+
+
+async def indexed_columns(
+    db: Database, columns: list[tuple[str, str]]
+) -> dict[tuple[str, str], bool | DatabaseError]:
+    """Whether each (table, column) asked for together leads an index."""
+    leading = await catalogue.leading_index(db, columns)
+    return {pair: pair in leading for pair in columns}
 
 
 @dataclass(frozen=True)
@@ -73,16 +105,29 @@ class LatestRecordCheck:
         self.column = table.timestamp_column
         self.key = f"{table.name}:latestRecord"
         self.labels = metric_labels("latestRecord", table.name)
-        t, c = identifiers.quote(table.name), identifiers.quote(self.column)
-        self._sql = f"SELECT (SELECT MAX({c}) FROM {t}), EXISTS(SELECT 1 FROM {t})"
+        self._pair = (table.name, self.column)
         self._indexed: bool | None = None
+        self._alone = False  # read on its own: its last read failed
 
     async def observe(self, ctx: ObserveContext) -> LatestRecord:
         """Read MAX(column), and once whether an index serves it."""
-        result = await ctx.db.query(self._sql)
+        indexed = self._indexed
+        if indexed is None:
+            lookups = ctx.batch("latestRecord:indexed", partial(indexed_columns, ctx.db))
+            indexed = await lookups.get(self._pair)
+        try:
+            if indexed and not self._alone:
+                together = ctx.batch("latestRecord:newest", partial(newest_records, ctx.db))
+                raw, has_rows = await together.get(self._pair)
+            else:
+                raw, has_rows = (await ctx.db.query(newest_sql([self._pair]))).rows[0]
+        except DatabaseError as exc:
+            self._alone = exc.kind in ATTRIBUTABLE
+            raise
+        self._alone = False
         if self._indexed is None:
-            found = await ctx.db.query(_INDEXED, [self.table.name, self.column])
-            self._indexed = bool(found.rows)
+            # Kept once the column was read: a table missing now may get its index later.
+            self._indexed = indexed
             if not self._indexed:
                 log.warning(
                     "%s.%s leads no index: MAX() scans the whole table every cycle; "
@@ -90,7 +135,6 @@ class LatestRecordCheck:
                     self.table.name,
                     self.column,
                 )
-        raw, has_rows = result.rows[0]
         try:
             newest = to_epoch(raw) if raw is not None else None
         except OutOfRange as exc:

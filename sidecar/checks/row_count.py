@@ -7,21 +7,28 @@ information_schema (no table access at all) and, only when the estimate comes ne
 `SELECT COUNT(*) FROM (SELECT 1 FROM t LIMIT n)` whose cost is bounded by the line, not the
 table. Exact counts of large tables run in the background at `exact_count_interval` and keep
 the high-water mark honest. The result says which kind of number it is.
+
+Nor with the number of watched tables: the estimates of every watched table come from one
+catalogue lookup a cycle, and the exact counts of small tables are asked together, many to a
+statement (checks/batch.py).
 """
 
 import asyncio
 import logging
 import math
+from collections.abc import Sequence
+from functools import partial
 
-from sidecar import identifiers
+from sidecar import catalogue, identifiers
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
+from sidecar.checks.batch import by_weight, grouped
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
 from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory, SetHighWater, SetLastSeen
-from sidecar.timestamps import epoch, iso
+from sidecar.timestamps import iso
 
 log = logging.getLogger("sidecar.checks.row_count")
 
@@ -40,11 +47,11 @@ MIN_ALLOWED = Family(
     ("table",),
 )
 
-# One look at information_schema gives InnoDB's estimate and the table's creation time.
-_ESTIMATE = (
-    "SELECT TABLE_ROWS, ENGINE, CREATE_TIME FROM information_schema.TABLES"
-    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s"
-)
+# Exact counts asked together share a statement: at most this many tables, holding at most
+# this many rows by their estimates (the default `exact_count_below`), so one statement costs
+# about what one exact count of a table at that line costs, and stays inside the budget.
+_COUNT_TABLES = 100
+_COUNT_ROWS = 200_000
 # The background exact count may take far longer than a cycle's budget: cap it separately.
 _EXACT_BUDGET_FACTOR = 30
 # InnoDB's estimate comes from sampled pages (innodb_stats_persistent_sample_pages) and is
@@ -54,6 +61,28 @@ _EXACT_BUDGET_FACTOR = 30
 _PROBE_MARGIN = 1.25
 # A table that stays near its line must not be counted in full every cycle: at most this often.
 _URGENT_EVERY = 60.0
+
+
+async def catalogue_entries(
+    db: Database, names: list[str]
+) -> dict[str, catalogue.TableEntry | DatabaseError | None]:
+    """The catalogue entries of the tables asked for together (None: not listed)."""
+    found = await catalogue.lookup(db, names)
+    return {name: found.get(name) for name in names}
+
+
+async def count_tables(
+    db: Database, keys: list[tuple[str, int]]
+) -> dict[tuple[str, int], int | DatabaseError]:
+    """Exact counts of (table, estimated rows) asked together, many tables to a statement."""
+
+    async def ask(group: Sequence[tuple[str, int]]) -> list[int]:
+        counts = (f"(SELECT COUNT(*) FROM {identifiers.quote(name)})" for name, _ in group)
+        result = await db.query("SELECT " + ", ".join(counts))
+        return [int(value) for value in result.rows[0]]
+
+    groups = by_weight(sorted(keys), lambda key: key[1], _COUNT_TABLES, _COUNT_ROWS)
+    return await grouped(groups, ask)
 
 
 def line(table: TableConfig, high_water: int | None) -> int:
@@ -135,10 +164,11 @@ class RowCountCheck:
 
     async def _observe(self, ctx: ObserveContext) -> RowCount:
         db, name = ctx.db, self.table.name
-        estimate, created = await self._estimate(db)
+        estimate, created = await self._estimate(ctx)
         if estimate is None or estimate < self.table.exact_count_below:
-            result = await db.query(f"SELECT COUNT(*) FROM {self._quoted}")
-            return RowCount(name, int(result.rows[0][0]), "exact", created=created)
+            counts = ctx.batch("rowCount:count", partial(count_tables, db))
+            count = await counts.get((name, estimate or 0))
+            return RowCount(name, count, "exact", created=created)
         last = self._last_exact
         mark = line(self.table, high_water_of(ctx.memory, name, last))
         near = bool(mark) and estimate < mark * _PROBE_MARGIN
@@ -208,19 +238,18 @@ class RowCountCheck:
             lessons=lessons,
         )
 
-    async def _estimate(self, db: Database) -> tuple[int | None, float | None]:
+    async def _estimate(self, ctx: ObserveContext) -> tuple[int | None, float | None]:
         """InnoDB's row estimate (None for other engines) and the creation time."""
-        result = await db.query(_ESTIMATE, [self.table.name])
-        if not result.rows:
+        entries = ctx.batch("rowCount:catalogue", partial(catalogue_entries, ctx.db))
+        entry = await entries.get(self.table.name)
+        if entry is None:
             # information_schema hides tables we may not see; ask the table itself why.
-            await db.query(f"SELECT 1 FROM {self._quoted} LIMIT 0")
+            await ctx.db.query(f"SELECT 1 FROM {self._quoted} LIMIT 0")
             return None, None
-        rows, engine, created = result.rows[0]
-        when = epoch(created) if created is not None else None
         # Only InnoDB estimates are kept fresh; other engines (Aria, MyISAM) count exactly.
-        if rows is None or str(engine).lower() != "innodb":
-            return None, when
-        return int(rows), when
+        if entry.rows is None or str(entry.engine).lower() != "innodb":
+            return None, entry.created
+        return entry.rows, entry.created
 
     def _samples(self, seen: RowCount | None, high_water: int | None) -> tuple[Sample, ...]:
         table = (self.table.name,)

@@ -7,6 +7,7 @@ in the compose file.
 """
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from sidecar.database import Database, DatabaseError
 from sidecar.dburl import parse_db_url
 from sidecar.identity import sentinel
 from sidecar.identity.pin import pin_text
-from sidecar.identity.settings import IdentitySettings
 from sidecar.results import ExitCode
 from sidecar.state import Memory, StateError, StateStore
 from sidecar.timestamps import iso
@@ -57,9 +57,7 @@ def adopt(
     """Record the current identity and marks as the baseline; print the pin line."""
     store = StateStore(config.settings.state_dir)
     # What is there now is what is accepted: an old pin must not stand in the way.
-    unpinned = config.model_copy(
-        update={"identity": IdentitySettings(config.identity.data_dir, config.identity.query)}
-    )
+    unpinned = config.model_copy(update={"identity": dataclasses.replace(config.identity, pin={})})
     if plant_sentinel:
         try:
             token = asyncio.run(_plant(config, admin_url, admin_password_file))

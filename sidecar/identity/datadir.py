@@ -7,16 +7,13 @@ Measured on MariaDB 10.11: that table is created by mariadb-install-db and survi
 
 from datetime import UTC, datetime
 
+from sidecar import catalogue
 from sidecar.database import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.source import Source
 from sidecar.state import IdentityValue
-from sidecar.timestamps import epoch
 
-_QUERY = (
-    "SELECT CREATE_TIME FROM information_schema.TABLES"
-    " WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'gtid_slave_pos'"
-)
+TABLE = ("mysql", "gtid_slave_pos")
 
 
 def compact(seconds: float) -> str:
@@ -38,14 +35,16 @@ class DatadirSource(Source):
     async def read(self, db: Database) -> Reading:
         """Read the creation time of the table mariadb-install-db made."""
         try:
-            result = await db.query(_QUERY)
+            # An exact lookup: its cost does not grow with the schemas beside it.
+            entries = await catalogue.lookup(db, [TABLE[1]], schema=TABLE[0])
         except DatabaseError as exc:
             return absent(self.name, Absence.ERROR, exc.reason)
-        if not result.rows or result.rows[0][0] is None:
+        entry = entries.get(TABLE[1])
+        if entry is None or entry.created is None:
             return absent(
                 self.name, Absence.NOT_GRANTED, "SELECT on mysql.gtid_slave_pos not granted"
             )
-        return Reading(self.name, compact(epoch(result.rows[0][0])))
+        return Reading(self.name, compact(entry.created))
 
     def born(self, value: IdentityValue) -> tuple[float, str] | None:
         """The datadir's initialisation."""

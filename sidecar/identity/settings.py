@@ -12,3 +12,4 @@ class IdentitySettings:
     data_dir: Path | None = None  # SIDECAR_DATA_DIR: the data volume, mounted read-only
     query: str | None = None  # SIDECAR_IDENTITY_QUERY: the lineage query
     pin: Mapping[str, str] = field(default_factory=dict)  # SIDECAR_EXPECT_IDENTITY, parsed
+    tables: tuple[str, ...] = ()  # the watched tables: a source reads these, not the schema

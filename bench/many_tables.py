@@ -1,0 +1,83 @@
+"""Schemas with many tables, and configurations watching many, for the benchmark of how a
+cycle's cost grows with them (bench/schema.py) and the tests that pin it
+(tests/test_schema_scale.py, tests/test_many_watched_tables.py).
+
+Creating a table costs MariaDB a few milliseconds (its .frm and .ibd files, the InnoDB
+dictionary): measured 3 ms a table on an idle machine, 15 ms with the machine busy, so 15,000
+take one to four minutes. They go in over one connection, many statements per round trip.
+"""
+
+from pathlib import Path
+
+import pymysql
+
+from sidecar.mariadb_server import MariaDBServer
+
+# Statements per round trip: enough to make the round trips vanish beside the work.
+_PER_TRIP = 200
+DDL = "CREATE TABLE IF NOT EXISTS {name} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"
+# A watched table: a timestamp column that leads an index, as Prisma's `createdAt` does.
+WATCHED_DDL = (
+    "CREATE TABLE IF NOT EXISTS {name} (id INT AUTO_INCREMENT PRIMARY KEY,"
+    " createdAt DATETIME(3) NOT NULL, INDEX (createdAt)) ENGINE=InnoDB"
+)
+WATCHED_ROWS = 20
+
+
+def filler_name(index: int) -> str:
+    """`t00042`: the tables that fill a schema (they sort before `User`, as most do)."""
+    return f"t{index:05d}"
+
+
+def watched_name(index: int) -> str:
+    """`w042`: the watched tables of a many-table configuration."""
+    return f"w{index:03d}"
+
+
+def add_tables(server: MariaDBServer, database: str, count: int, first: int = 0) -> list[str]:
+    """Create `count` small InnoDB tables in `database` (existing ones are kept); their names."""
+    names = [filler_name(i) for i in range(first, first + count)]
+    _run(server, database, [DDL.format(name=name) for name in names])
+    return names
+
+
+def add_watched(server: MariaDBServer, database: str, count: int) -> list[str]:
+    """`count` tables of `WATCHED_ROWS` rows each, their `createdAt` up to now; their names."""
+    names = [watched_name(i) for i in range(count)]
+    statements = []
+    for name in names:
+        statements.append(WATCHED_DDL.format(name=name))
+        statements.append(
+            f"INSERT INTO {name} (createdAt) SELECT NOW(3) - INTERVAL seq MINUTE"
+            f" FROM seq_1_to_{WATCHED_ROWS}"
+        )
+    _run(server, database, statements)
+    return names
+
+
+def watching(names: list[str], path: Path) -> Path:
+    """A SIDECAR_CONFIG file watching `names`, each by its `createdAt`."""
+    entries = (f'[[tables]]\nname = "{n}"\ntimestamp_column = "createdAt"\n' for n in names)
+    path.write_text("\n".join(entries))
+    return path
+
+
+def _run(server: MariaDBServer, database: str, statements: list[str]) -> None:
+    """Statements as root, many to a round trip."""
+    conn = pymysql.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user="root",
+        database=database,
+        autocommit=True,
+        read_timeout=1800,
+        client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
+    )
+    try:
+        with conn.cursor() as cursor:
+            for start in range(0, len(statements), _PER_TRIP):
+                cursor.execute(";".join(statements[start : start + _PER_TRIP]))
+                while cursor.nextset():
+                    pass
+    finally:
+        conn.close()
