@@ -126,6 +126,12 @@ def owner_gone(base: Path) -> bool:
         return False
 
 
+def record_owner(base: Path) -> None:
+    """Write this process (pid and start time) as the owner of the server under `base`."""
+    owner = os.getpid()
+    (base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
+
+
 def sweep_orphaned_servers() -> list[int]:
     """SIGKILL (and wait for) every orphaned throwaway server; the pids that went."""
     orphans = orphaned_servers()
@@ -191,8 +197,7 @@ class MariaDBServer:
     def start(self, timeout: float = 30.0) -> None:
         """Start the server on the current datadir and wait until it answers."""
         # Recorded first: a run killed while the datadir is being initialised is known as gone.
-        owner = os.getpid()
-        (self.base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
+        record_owner(self.base)
         if not self.datadir.exists():
             self.initialise()
         log = open(self.base / "error.log", "ab")  # noqa: SIM115 - handed to the child

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from sidecar.mariadb_server import (
-    OWNER_FILE,
     ServerError,
     _kill_group,
     _signals_held,
-    _started_at,
     free_port,
+    owner_gone,
+    record_owner,
 )
 
 SUPERUSER = "postgres"
@@ -65,12 +65,7 @@ def orphaned_clusters() -> list[int]:
             continue
         if len(argv) < 3 or Path(os.fsdecode(argv[0])).name != "postgres" or argv[1] != b"-D":
             continue
-        owner_file = Path(os.fsdecode(argv[2])).parent / OWNER_FILE
-        try:
-            pid, started = owner_file.read_text().split()
-        except (OSError, ValueError):
-            continue
-        if _started_at(int(pid)) != started:
+        if owner_gone(Path(os.fsdecode(argv[2])).parent):
             found.append(int(cmdline.parent.name))
     return found
 
@@ -152,8 +147,7 @@ class PostgresServer:
             "-c",
             "max_connections=100",
         ]
-        owner = os.getpid()
-        (self.base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
+        record_owner(self.base)
         with _signals_held():  # a signal now must not leave a server we hold no handle of
             self.process = subprocess.Popen(  # type: ignore[call-overload]
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
