@@ -31,7 +31,7 @@ def test_podman_runs_on_the_runs_own_settings_and_the_hosts_are_untouched(
     name = podman_run.run.name("conf")  # swept with the run if this test is killed
     limits = engine.ok(
         "run", "--rm", "--name", name, "--network", "none", MARIADB_IMAGE,
-        "sh", "-c", "ulimit -n; ulimit -u",
+        "bash", "-c", "ulimit -n; ulimit -u",
     )  # fmt: skip
     assert limits.split() == ["1024", "1024"]
     assert _host_conf() == before
