@@ -83,7 +83,7 @@ async def test_incident_without_any_floor_fails_naming_identity_and_drop(
     report = await once(seeded, **state)
     assert report.status is Status.FAIL
     rows = check(report, "User:rowCount")
-    assert rows.output == "1 rows, down 93% from the remembered 14 (max_drop 50%)"
+    assert rows.output == "1 row, down 93% from the remembered 14 (max_drop 50%)"
     identity = check(report, IDENTITY)
     assert identity.status is Status.FAIL
     assert "every remembered table was created anew (User)" in identity.output

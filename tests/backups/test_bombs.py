@@ -22,6 +22,7 @@ from sidecar.backups.dump import ProblemKind
 from sidecar.backups.ledger import Ledger
 from sidecar.backups.runner import Budget, worker_request
 from sidecar.backups.survey import count_files, known_backups
+from tests.support.peak import launched, peak
 
 HEADER = b"-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n-- Host: localhost    Database: app\n"
 LINE = b"INSERT INTO `Filler` VALUES (1,'aaaaaaaaaaaaaaaaaaaaaaaa');\n"
@@ -65,24 +66,15 @@ def gzip_bomb(path: Path) -> Path:
 def count_in_worker(path: Path, budget: Budget) -> tuple[dict[str, object], int]:
     """The worker's answer for `path` and its peak RSS in bytes, from the kernel (wait4)."""
     request = json.dumps(worker_request(path, ["User"], "app", budget)).encode()
-    worker = subprocess.Popen(
+    report = path.with_suffix(".peak")
+    worker = launched(
         [sys.executable, "-m", "sidecar.backups.parse_worker"],
+        report,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    assert worker.stdin is not None and worker.stdout is not None
-    try:
-        worker.stdin.write(request)
-        worker.stdin.close()
-        answer = worker.stdout.read()
-        _, _, usage = os.wait4(worker.pid, 0)
-        worker.returncode = 0  # reaped here, for its rusage: Popen must not wait again
-    finally:
-        if worker.returncode is None:
-            worker.kill()
-            worker.wait()
-        worker.stdout.close()
-    return json.loads(answer), usage.ru_maxrss * 1024
+    answer, _ = worker.communicate(request, timeout=120)
+    return json.loads(answer), peak(report)[1]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +120,6 @@ def test_sidecar_volumes_counts_in_the_bounded_child(tmp_path: Path) -> None:
     os.utime(directory / "app.sql.zst", (1_000_000, 1_000_000))
     script = textwrap.dedent(
         f"""
-        import resource
         from pathlib import Path
         from sidecar.backups.ledger import Ledger
         from sidecar.backups.runner import Budget, worker_request
@@ -137,12 +128,13 @@ def test_sidecar_volumes_counts_in_the_bounded_child(tmp_path: Path) -> None:
                           {{"User": 0.5}}, "app", Ledger(), 2_000_000.0,
                           Budget(min_expansion={FLOOR}))
         print(judged.rows[0].verdict.output)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        from tests.support.peak import own_peak_bytes
+        print(own_peak_bytes())
         """
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
-    output, peak = done.stdout.splitlines()
+    output, peak_bytes = done.stdout.splitlines()
     assert output == "the newest backup (app.sql.zst): it expands past 64.0 MiB of SQL: not counted"
-    assert int(peak) < PEAK_LIMIT
+    assert int(peak_bytes) < PEAK_LIMIT
