@@ -11,6 +11,7 @@ containers, cgroups, bridges and mounts, and the run's directory.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -110,6 +111,19 @@ def test_run_ids_are_read_only_from_names_our_runs_make() -> None:
     assert run_id_of("sidecar-e2e-0123ABCD-x") is None
 
 
+def test_only_the_suites_own_pre_run_id_names_count_as_legacy() -> None:
+    """The bare-suffix names the preflight tests once made are swept; an operator's are not."""
+    legacy = podman.legacy_suffixed
+    assert legacy("meaningful-conversations-production-c45a7e1b_mariadb_production_data")
+    assert legacy("manualmode-production-c45a7e1b_mariadb_production_data")
+    assert legacy("pod_manualmode-production-c45a7e1b")
+    assert legacy("manualmode-production-c45a7e1b_default")
+    assert not legacy("meaningful-conversations-production_mariadb_production_data")
+    assert not legacy("manualmode-production-staging_mariadb_production_data")
+    assert not legacy("mymanualmode-production-c45a7e1b_mariadb_production_data")
+    assert not legacy("manualmode-production-c45a7e1b0_mariadb_production_data")
+
+
 def test_a_live_run_cannot_be_claimed_and_a_finished_one_can() -> None:
     """The lock is what tells a run in progress from a leftover: held means hands off."""
     run = e2e_runs.Run.start()
@@ -170,6 +184,27 @@ def test_sweep_removes_a_killed_podman_runs_objects_and_stale_dns_but_not_a_live
     assert f"volume sidecar-e2e-{run_id}-victim_mariadb_production_data" in removed
     assert engine.exists("volumes", kept), "a live run's volume was removed"
     assert live_run.root.is_dir()
+
+
+@pytest.mark.e2e
+def test_sweep_removes_the_bare_suffix_volumes_of_older_runs_and_nothing_else() -> None:
+    """What a killed preflight test left before its names carried a run id (it made the e2e's
+    refusal list them as "also holding" the key) goes; an operator's volume of the key stays."""
+    if not podman.available():
+        pytest.skip("needs root and podman")
+    engine = podman.engine()
+    suffix = secrets.token_hex(4)
+    old = f"meaningful-conversations-production-{suffix}_mariadb_production_data"
+    operator = f"manualmode-production-{suffix}-staging_mariadb_production_data"
+    engine.ok("volume", "create", old)
+    engine.ok("volume", "create", operator)
+    try:
+        removed = e2e_sweep.sweep_finished_runs()
+        assert f"volume {old}" in removed
+        assert not engine.exists("volumes", old)
+        assert engine.exists("volumes", operator), "a volume not of the suite was removed"
+    finally:
+        engine.remove_where({old, operator}.__contains__)
 
 
 @pytest.mark.e2e

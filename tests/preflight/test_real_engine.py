@@ -2,8 +2,10 @@
 
 Volumes are created as the compose tool would create them (`volume create --label ...`, the
 labels podman-compose or Docker Compose v2 set), with data written into the mountpoint, so no
-container has to run. Every name carries a random suffix and every volume this test creates
-is removed in a `finally`; nothing else on the engine is touched. Other volumes with the same
+container has to run. Every name carries the id of an end-to-end run this module holds
+(tests/support/e2e_runs.py) and every volume this test creates is removed in a `finally`; if
+pytest is killed, the next sweep (tests/support/e2e_sweep.py) removes what the finished run left.
+Nothing else on the engine is touched. Other volumes with the same
 key (another test's, a staging stack's) may exist on a shared machine: the assertions hold
 whatever else is there, because the stack's pin names the test's own volume.
 
@@ -29,7 +31,7 @@ import pytest
 
 from sidecar.mariadb_server import MariaDBServer
 from tests.preflight.stacks import INCIDENT
-from tests.support import dockerd, e2e_sweep
+from tests.support import dockerd, e2e_runs, e2e_sweep
 from tests.support.servers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,11 +160,23 @@ class Rename:
         return f"{self.new_directory}_{KEY}"
 
 
+@pytest.fixture(scope="module")
+def owner() -> Iterator[e2e_runs.Run]:
+    """The run whose id every name here carries, so that a killed pytest's volumes are swept."""
+    e2e_sweep.sweep_finished_runs()
+    run = e2e_runs.Run.start()
+    try:
+        yield run
+    finally:
+        run.close()
+
+
 @pytest.fixture
-def rename() -> Rename:
+def rename(owner: e2e_runs.Run) -> Rename:
     suffix = secrets.token_hex(4)
     return Rename(
-        f"meaningful-conversations-production-{suffix}", f"manualmode-production-{suffix}"
+        owner.name(f"meaningful-conversations-production-{suffix}"),
+        owner.name(f"manualmode-production-{suffix}"),
     )
 
 

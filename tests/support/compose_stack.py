@@ -303,7 +303,15 @@ def check_before_renamed_up(stack: Stack, old_volume: str) -> None:
         f"fail: this start would create a NEW, EMPTY volume {stack.volume}; {old_volume} (created "
     ), fail
     assert f" MB, project {old_project}) holds your data:" in fail, fail
-    assert fail.endswith(f'add "name: {old_project}" to the compose file'), fail
+    # Volumes of the same key that are not this run's (a staging stack's, another checkout's)
+    # may follow the fix as "(also holding <key>: ...)"; neither of this stack's is among them.
+    fix = f'add "name: {old_project}" to the compose file'
+    also = f"{fix} (also holding {VOLUME_KEY}: "
+    if also in fail:
+        named = set(re.split(r"[ ,;]+", fail.split(also, 1)[1]))
+        assert stack.volume not in named and old_volume not in named, fail
+    else:
+        assert fail.endswith(fix), fail
     pin = line_starting(refused.stdout, "fail: sidecar pins SIDECAR_EXPECT_IDENTITY")
     assert f"volume={old_volume}, but this start would mount {stack.volume}" in pin, pin
 

@@ -4,7 +4,8 @@ A run is finished once its lock can be taken (see e2e_runs). For each finished r
 removes its podman containers, pods, networks and volumes, the aardvark-dns entries of its
 networks, whatever its private dockerd left running (see dockerd.sweep) and its directory.
 Runs in progress keep their lock and are left alone; nothing without the run prefix is touched,
-except the DNS files of the two networks the e2e used before its names became unique.
+except the DNS files of the two networks the e2e used before its names became unique and the
+objects tests/preflight/test_real_engine.py named with a bare random suffix before that.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def sweep_finished_runs() -> list[str]:
                 removed += sweep_run(run_id, podman_engine)
     if podman_engine is not None:
         removed += podman.clear_stale_dns(podman_engine, podman.LEGACY_NETWORKS.__contains__)
+        removed += podman_engine.remove_where(podman.legacy_suffixed)
     return removed
 
 

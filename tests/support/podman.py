@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from collections.abc import Callable
@@ -30,6 +31,17 @@ AARDVARK_DIR = Path("/run/containers/networks/aardvark-dns")
 LEGACY_NETWORKS = frozenset(
     {"meaningful-conversations-production_default", "manualmode-production_default"}
 )
+# What tests/preflight/test_real_engine.py made before its names carried a run id (a random
+# suffix only): a killed run's volumes stayed, and every later preflight on the machine listed
+# them as "also holding" the key, which broke the e2e's exact wording. Only this suite made them.
+_LEGACY_SUFFIXED = re.compile(
+    r"^(?:pod_)?(?:meaningful-conversations-production|manualmode-production)-[0-9a-f]{8}(?:_.*)?$"
+)
+
+
+def legacy_suffixed(name: str) -> bool:
+    """Whether `name` is one of the suite's own objects from before run ids (see above)."""
+    return _LEGACY_SUFFIXED.match(name) is not None
 
 
 def podman_compose() -> str | None:
