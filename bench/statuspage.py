@@ -33,6 +33,7 @@ from bench.measure import log, machine, rss_mib
 from sidecar import health
 from sidecar.access import DetailsGate
 from sidecar.config import load_settings
+from sidecar.engines import dialect_of
 from sidecar.history import History, Recorder
 from sidecar.history.files import HistoryFiles, encode
 from sidecar.history.history import COMPACT_LINES, MAX_EVENTS, CycleSample, TableSample
@@ -211,7 +212,9 @@ def main() -> int:
     cycles = simulate(history, table, days, end)
     feed_us = (time.perf_counter() - began) / cycles * 1e6
     rss = rss_mib_self() - rss_before
-    recorder = Recorder(history, build_sources(config.identity), lambda: Memory())
+    recorder = Recorder(
+        history, build_sources(config.identity, dialect_of(config.db)), lambda: Memory()
+    )
     asyncio.run(recorder.on_report(passing))
     asyncio.run(recorder.on_report(failing))  # the events of the transition
 

@@ -1,4 +1,5 @@
-"""Parsing of `SIDECAR_DB_URL` (`mysql://user[:password]@host[:port]/database`)."""
+"""Parsing of `SIDECAR_DB_URL`: `mysql://` or `mariadb://` (MariaDB), `postgresql://` or
+`postgres://` (PostgreSQL, engines/postgres/url.py), `user[:password]@host[:port]/database`."""
 
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -39,7 +40,16 @@ class DatabaseURL:
 
 
 def parse_db_url(url: str) -> DatabaseURL:
-    """Parse a mysql:// or mariadb:// URL; raise ValueError (never echoing the password)."""
+    """Parse a database URL of either engine; raise ValueError (never echoing the password)."""
+    scheme = url.strip().partition(":")[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        from sidecar.engines.postgres.url import parse_postgres_url  # it builds on this module
+
+        return parse_postgres_url(url)
+    return _parse_mysql_url(url)
+
+
+def _parse_mysql_url(url: str) -> DatabaseURL:
     try:
         parts = urlsplit(url.strip())
         port = parts.port or 3306
@@ -49,7 +59,8 @@ def parse_db_url(url: str) -> DatabaseURL:
         ) from None
     if parts.scheme not in _SCHEMES:
         raise ValueError(
-            "must start with mysql:// or mariadb:// (mysql://user[:password]@host[:port]/database)"
+            "must start with mysql://, mariadb://, postgresql:// or postgres://"
+            " (mysql://user[:password]@host[:port]/database)"
         )
     if not parts.username:
         raise ValueError("names no user (mysql://user[:password]@host[:port]/database)")

@@ -10,8 +10,8 @@ from typing import Any
 
 from sidecar.checks import Check
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
-from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import format_duration
+from sidecar.engines.base import Database, DatabaseError, ErrorKind
 from sidecar.results import CheckResult, Report, Status
 from sidecar.state import Memory, StateError, StateStore
 

@@ -25,3 +25,11 @@ def validate(name: str) -> str:
 def quote(name: str) -> str:
     """Backtick-quote a validated identifier for use in SQL."""
     return f"`{validate(name)}`"
+
+
+def quote_double(name: str, longest: int = 63) -> str:
+    """Double-quote a validated identifier (SQL standard, PostgreSQL), refusing names longer
+    than `longest`: PostgreSQL would cut them to 63 bytes and name another table."""
+    if len(validate(name)) > longest:
+        raise ValueError(f"{name!r} is longer than {longest} characters")
+    return f'"{name}"'

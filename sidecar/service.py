@@ -14,7 +14,7 @@ from typing import Self
 from sidecar.alerts import Notifier
 from sidecar.checks import build_checks
 from sidecar.config import ResolvedConfig
-from sidecar.database import Database
+from sidecar.engines import connect, dialect_of
 from sidecar.evaluator import Evaluator
 from sidecar.history import History, Recorder
 from sidecar.identity.registry import build_sources
@@ -43,7 +43,7 @@ def build_evaluator(
             problem, memory = exc.line(), Memory()
     return Evaluator(
         build_checks(config),
-        Database(config.db, settings.timeout),
+        connect(config.db, settings.timeout),
         memory,
         store,
         settings.timeout,
@@ -73,7 +73,9 @@ class Service:
         """Load the history, start the notifier and the evaluation loop."""
         self.history.load()
         recorder = Recorder(
-            self.history, build_sources(self.config.identity), lambda: self.evaluator.memory
+            self.history,
+            build_sources(self.config.identity, dialect_of(self.config.db)),
+            lambda: self.evaluator.memory,
         )
         self.monitor.listeners.append(recorder.on_report)
         await self.notifier.start()

@@ -80,6 +80,7 @@ class TableMemory:
     newest: float | None = None  # the newest record time seen, epoch seconds
     count: int | None = None  # the exact count of the last healthy cycle
     created: float | None = None  # the table's creation time in the last healthy cycle
+    generation: str | None = None  # what changes when it is created anew (its OID on PostgreSQL)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Memory:
                     "newest": t.newest,
                     "count": t.count,
                     "created": t.created,
+                    "generation": t.generation,
                 }
                 for name, t in sorted(self.tables.items())
             },
@@ -127,6 +129,7 @@ class Memory:
                     # Absent in state written before these were remembered.
                     _opt_int(t.get("count")),
                     optional_float(t.get("created")),
+                    _opt_text(t.get("generation")),
                 )
                 for name, t in data["tables"].items()
             }
@@ -177,11 +180,13 @@ class SetNewest:
 
 @dataclass(frozen=True)
 class SetLastSeen:
-    """The table held `count` rows (None: not counted exactly) and was created at `created`."""
+    """The table held `count` rows (None: not counted exactly), was created at `created` and
+    is of `generation`."""
 
     table: str
     count: int | None
     created: float | None
+    generation: str | None = None
 
     def apply(self, memory: Memory) -> None:
         """Record what was seen; an estimate keeps the last exact count."""
@@ -189,6 +194,7 @@ class SetLastSeen:
         if self.count is not None:
             table.count = self.count
         table.created = self.created
+        table.generation = self.generation
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,13 @@ def _identity_value(value: Any) -> IdentityValue:
 def _opt_int(value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _opt_text(value: Any) -> str | None:
+    # A generation is short text (an OID, a creation second): anything longer is not ours.
+    if value is not None and (not isinstance(value, str) or len(value) > 64):
+        raise TypeError(f"expected a short string, got {value!r}")
     return value
 
 

@@ -11,7 +11,7 @@ import pytest
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.connection import ConnectionCheck
 from sidecar.config import load_settings
-from sidecar.database import Database
+from sidecar.engines import connect
 from sidecar.evaluator import Evaluator
 from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
@@ -55,7 +55,7 @@ async def test_a_check_that_crashes_fails_alone_and_the_cycle_goes_on(
 ) -> None:
     url = load_settings({"db_url": seeded.url(MONITOR_USER, MONITOR_PASSWORD)}).db
     faulty, healthy = FaultyCheck(where), ConnectionCheck(1.0)
-    evaluator = Evaluator([faulty, healthy], Database(url, 1.0), Memory(), StateStore(None), 1.0)
+    evaluator = Evaluator([faulty, healthy], connect(url, 1.0), Memory(), StateStore(None), 1.0)
     try:
         with caplog.at_level(logging.ERROR, logger="sidecar.evaluator"):
             first = await evaluator.run_cycle()

@@ -45,7 +45,10 @@ def test_the_example_is_one_new_file_and_one_entry_per_registry() -> None:
     assert new == ["sidecar/checks/uptime.py", "sidecar/identity/server_id.py"]
     changed = {name: counts[:2] for name, counts in touched.items() if name not in new}
     # The registry entry and its import; nothing removed, nothing else edited.
-    assert changed == {"sidecar/checks/__init__.py": (2, 0), "sidecar/identity/registry.py": (2, 0)}
+    assert changed == {
+        "sidecar/checks/__init__.py": (2, 0),
+        "sidecar/engines/mariadb/dialect.py": (2, 0),
+    }
 
 
 def test_the_example_applies_type_checks_and_runs(tmp_path: Path, seeded: MariaDBServer) -> None:

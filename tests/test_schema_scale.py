@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from bench.many_tables import add_tables, filler_name
-from sidecar import catalogue
 from sidecar.checks.volume_identity import IdentityObservation
-from sidecar.database import Database, DatabaseError, ErrorKind, QueryResult
 from sidecar.dburl import parse_db_url
+from sidecar.engines.base import Database, DatabaseError, ErrorKind, QueryResult
+from sidecar.engines.mariadb.database import MariaDB
+from sidecar.engines.mariadb import catalogue
 from sidecar.identity.schema import BESIDE, LIST_EVERY, SchemaSource
 from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
@@ -42,7 +43,7 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]
         server.stop()
 
 
-class SlowListing(Database):
+class SlowListing(MariaDB):
     """An injected fault: listing the schema runs out of time, as it could at 100,000 tables."""
 
     listings = 0
@@ -56,7 +57,7 @@ class SlowListing(Database):
         return await super().query(sql, args, timeout)
 
 
-def _monitor(server: MariaDBServer, kind: type[Database] = Database) -> Database:
+def _monitor(server: MariaDBServer, kind: type[Database] = MariaDB) -> Database:
     return kind(parse_db_url(server.url(MONITOR_USER, MONITOR_PASSWORD)), timeout=2.0)
 
 

@@ -10,7 +10,8 @@ import pytest
 from sidecar import logs
 from sidecar.alerts import with_query
 from sidecar.config import ConfigError, load_settings
-from sidecar.database import Database, DatabaseError
+from sidecar.engines import connect
+from sidecar.engines.base import DatabaseError
 from sidecar.mariadb_server import MariaDBServer, free_port
 from sidecar.service import Service
 from tests.support.receiver import receiver
@@ -74,7 +75,7 @@ def test_a_refused_setting_never_echoes_a_secret_beside_it() -> None:
         )
     _assert_clean(str(caught.value))
     with pytest.raises(ConfigError) as bad_url:
-        load_settings({"db_url": f"postgres://monitor:{PASSWORD}@127.0.0.1/app"})
+        load_settings({"db_url": f"redis://monitor:{PASSWORD}@127.0.0.1/app"})
     _assert_clean(str(bad_url.value))
 
 
@@ -85,7 +86,7 @@ def test_a_wrong_password_is_an_error_and_a_log_line_without_it(
     url = load_settings({"db_url": seeded.url("monitor", PASSWORD)}).db
 
     async def attempt() -> DatabaseError:
-        db = Database(url, 2.0)
+        db = connect(url, 2.0)
         try:
             await db.query("SELECT 1")
         except DatabaseError as exc:

@@ -14,6 +14,7 @@ from sidecar.checks.privileges import PrivilegesCheck
 from sidecar.checks.row_count import RowCountCheck
 from sidecar.checks.volume_identity import VolumeIdentityCheck
 from sidecar.config import ResolvedConfig
+from sidecar.engines import dialect_of
 from sidecar.identity.registry import build_sources
 
 __all__ = ["Check", "build_checks"]
@@ -26,7 +27,8 @@ def build_checks(config: ResolvedConfig) -> list[Check[Any]]:
         checks.append(RowCountCheck(table))
         if table.timestamp_column is not None:
             checks.append(LatestRecordCheck(table))
-    checks.append(VolumeIdentityCheck(build_sources(config.identity), config.identity))
+    sources = build_sources(config.identity, dialect_of(config.db))
+    checks.append(VolumeIdentityCheck(sources, config.identity))
     if config.backups is not None:
         checks += backup_checks(config.backups, config.tables, config.db.database)
     return checks

@@ -39,7 +39,7 @@ from sidecar.checks.base import (
     metric_labels,
 )
 from sidecar.config import BackupSettings, TableConfig
-from sidecar.database import DatabaseError, ErrorKind
+from sidecar.engines.base import DatabaseError, ErrorKind
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import Memory
 

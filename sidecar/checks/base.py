@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from sidecar.checks.batch import Coalescer
-from sidecar.database import Database, DatabaseError, ErrorKind
+from sidecar.engines.base import Database, DatabaseError, ErrorKind
 from sidecar.results import JSON, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory
 

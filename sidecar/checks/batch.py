@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sidecar.database import DatabaseError, ErrorKind
+from sidecar.engines.base import DatabaseError, ErrorKind
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

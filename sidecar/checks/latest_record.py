@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sidecar import catalogue, identifiers
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.batch import ATTRIBUTABLE, grouped
 from sidecar.checks.continuity import RowCount, continuity
 from sidecar.config import TableConfig
-from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import approximate, format_duration
+from sidecar.engines.base import Database, DatabaseError, Dialect, ErrorKind, groups
 from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import SetNewest
@@ -53,11 +52,11 @@ DELETED_SHARE = 0.05
 DELETED_BACK_NOTE = 86400.0
 
 
-def newest_sql(columns: Sequence[tuple[str, str]]) -> str:
+def newest_sql(dialect: Dialect, columns: Sequence[tuple[str, str]]) -> str:
     """One statement reading MAX(column) and whether rows exist, for each (table, column)."""
     parts = []
     for table, column in columns:
-        t, c = identifiers.quote(table), identifiers.quote(column)
+        t, c = dialect.quote(table), dialect.quote(column)
         parts += [f"(SELECT MAX({c}) FROM {t})", f"EXISTS(SELECT 1 FROM {t})"]
     return "SELECT " + ", ".join(parts)
 
@@ -68,17 +67,17 @@ async def newest_records(
     """(newest raw value, has rows) of the (table, column) pairs asked for together."""
 
     async def ask(group: Sequence[tuple[str, str]]) -> list[tuple[Any, Any]]:
-        row = (await db.query(newest_sql(group))).rows[0]
+        row = (await db.query(newest_sql(db.dialect, group))).rows[0]
         return [(row[2 * i], row[2 * i + 1]) for i in range(len(group))]
 
-    return await grouped(catalogue.groups(sorted(columns)), ask)
+    return await grouped(groups(sorted(columns)), ask)
 
 
 async def indexed_columns(
     db: Database, columns: list[tuple[str, str]]
 ) -> dict[tuple[str, str], bool | DatabaseError]:
     """Whether each (table, column) asked for together leads an index."""
-    leading = await catalogue.leading_index(db, columns)
+    leading = await db.dialect.leading_index(db, columns)
     return {pair: pair in leading for pair in columns}
 
 
@@ -120,7 +119,9 @@ class LatestRecordCheck:
                 together = ctx.batch("latestRecord:newest", partial(newest_records, ctx.db))
                 raw, has_rows = await together.get(self._pair)
             else:
-                raw, has_rows = (await ctx.db.query(newest_sql([self._pair]))).rows[0]
+                raw, has_rows = (await ctx.db.query(newest_sql(ctx.db.dialect, [self._pair]))).rows[
+                    0
+                ]
         except DatabaseError as exc:
             self._alone = exc.kind in ATTRIBUTABLE
             raise

@@ -2,8 +2,10 @@
 
 A health checker that could write to the app's schema is a liability (a leaked monitoring
 password becomes a way to change data), so an account with more than SELECT there makes this
-check warn, naming the privileges. Grants seldom change: they are read again every few minutes,
-not every cycle.
+check warn, naming the privileges. Which privileges write is the engine's to say
+(engines/*/dialect.py `writing_privileges`): grants on MariaDB; table privileges, ownership,
+CREATE, SUPERUSER and BYPASSRLS on PostgreSQL. Grants seldom change: they are read again every
+few minutes, not every cycle.
 """
 
 from dataclasses import dataclass
@@ -14,37 +16,8 @@ from sidecar.results import Status
 KEY = "database:privileges"
 UNIT = "privileges"
 
-# What lets an account change the app schema's data or structure.
-WRITING = frozenset(
-    {
-        "ALL PRIVILEGES",
-        "ALTER",
-        "ALTER ROUTINE",
-        "CREATE",
-        "CREATE ROUTINE",
-        "CREATE VIEW",
-        "DELETE",
-        "DELETE HISTORY",
-        "DROP",
-        "EVENT",
-        "INDEX",
-        "INSERT",
-        "TRIGGER",
-        "UPDATE",
-    }
-)
-
-# The current account's privileges that reach the current database: global, on the schema, or
-# on one of its tables. information_schema shows only the caller's own grants: no extra grant.
-_PRIVILEGES = (
-    "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES"
-    " UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES"
-    " WHERE TABLE_SCHEMA = DATABASE()"
-    " UNION SELECT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES"
-    " WHERE TABLE_SCHEMA = DATABASE()"
-)
 REFRESH = 300.0  # seconds between reads of the grants
-_EXPECTED = {"writing": "none (GRANT SELECT ON <app database>.* is enough)"}
+_EXPECTED = {"writing": "none (SELECT on the app's tables is enough)"}
 
 
 @dataclass(frozen=True)
@@ -68,9 +41,8 @@ class PrivilegesCheck:
         """The writing privileges, read again at most every `REFRESH` seconds."""
         now = ctx.clock()
         if self._seen is None or now - self._seen[0] >= REFRESH:
-            result = await ctx.db.query(_PRIVILEGES)
-            granted = {str(row[0]).upper() for row in result.rows}
-            self._seen = (now, Grants(tuple(sorted(granted & WRITING))))
+            writing = await ctx.db.dialect.writing_privileges(ctx.db)
+            self._seen = (now, Grants(writing))
         return self._seen[1]
 
     def judge(self, seen: Grants | Problem, ctx: JudgeContext) -> Judgement:

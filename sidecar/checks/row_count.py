@@ -1,8 +1,9 @@
 """`<table>:rowCount`: a floor, and a drop below the remembered high-water mark.
 
-Its cost must not grow with the table. Below `exact_count_below` rows (by InnoDB's own
-estimate) the count is an exact `COUNT(*)`. Above it, the cycle reads the estimate from
-information_schema (no table access at all) and, only when the estimate comes near a line
+Its cost must not grow with the table. Below `exact_count_below` rows (by the server's own
+estimate: InnoDB's on MariaDB, the planner's and the statistics system's on PostgreSQL) the
+count is an exact `COUNT(*)`. Above it, the cycle reads the estimate from the catalogue (no
+table access at all) and, only when the estimate comes near a line
 (the floor, or the allowed drop below the high-water mark), confirms with a bounded probe
 `SELECT COUNT(*) FROM (SELECT 1 FROM t LIMIT n)` whose cost is bounded by the line, not the
 table. Exact counts of large tables run in the background at `exact_count_interval` and keep
@@ -19,12 +20,11 @@ import math
 from collections.abc import Sequence
 from functools import partial
 
-from sidecar import catalogue, identifiers
 from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
 from sidecar.checks.batch import by_weight, grouped
-from sidecar.checks.continuity import RowCount, continuity
+from sidecar.checks.continuity import CountKind, RowCount, continuity
 from sidecar.config import TableConfig
-from sidecar.database import Database, DatabaseError, ErrorKind
+from sidecar.engines.base import Database, DatabaseError, ErrorKind, TableEntry
 from sidecar.plural import counted
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import Lesson, Memory, SetHighWater, SetLastSeen
@@ -36,7 +36,7 @@ UNIT = "rows"
 ROWS = Family("sidecar_table_rows", "Rows in the table", ("table",))
 ESTIMATED = Family(
     "sidecar_table_rows_estimated",
-    "1 when sidecar_table_rows is InnoDB's estimate, 0 when exact",
+    "1 when sidecar_table_rows is the server's estimate, 0 when exact",
     ("table",),
 )
 HIGH_WATER = Family("sidecar_table_rows_high_water", "Remembered high-water row count", ("table",))
@@ -65,9 +65,9 @@ _URGENT_EVERY = 60.0
 
 async def catalogue_entries(
     db: Database, names: list[str]
-) -> dict[str, catalogue.TableEntry | DatabaseError | None]:
+) -> dict[str, TableEntry | DatabaseError | None]:
     """The catalogue entries of the tables asked for together (None: not listed)."""
-    found = await catalogue.lookup(db, names)
+    found = await db.dialect.lookup(db, names)
     return {name: found.get(name) for name in names}
 
 
@@ -77,7 +77,7 @@ async def count_tables(
     """Exact counts of (table, estimated rows) asked together, many tables to a statement."""
 
     async def ask(group: Sequence[tuple[str, int]]) -> list[int]:
-        counts = (f"(SELECT COUNT(*) FROM {identifiers.quote(name)})" for name, _ in group)
+        counts = (f"(SELECT COUNT(*) FROM {db.dialect.quote(name)})" for name, _ in group)
         result = await db.query("SELECT " + ", ".join(counts))
         return [int(value) for value in result.rows[0]]
 
@@ -149,7 +149,6 @@ class RowCountCheck:
         self.table = table
         self.key = f"{table.name}:rowCount"
         self.labels = metric_labels("rowCount", table.name)
-        self._quoted = identifiers.quote(table.name)
         self._background: asyncio.Task[None] | None = None
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background
 
@@ -164,11 +163,29 @@ class RowCountCheck:
 
     async def _observe(self, ctx: ObserveContext) -> RowCount:
         db, name = ctx.db, self.table.name
-        estimate, created = await self._estimate(ctx)
+        estimate, created, generation = await self._estimate(ctx)
+
+        def observed(
+            count: int,
+            kind: CountKind,
+            at_least: int | None = None,
+            last_exact: tuple[int, float] | None = None,
+        ) -> RowCount:
+            return RowCount(
+                name,
+                count,
+                kind,
+                at_least,
+                last_exact,
+                created,
+                generation,
+                estimator=db.dialect.estimate,
+            )
+
         if estimate is None or estimate < self.table.exact_count_below:
             counts = ctx.batch("rowCount:count", partial(count_tables, db))
             count = await counts.get((name, estimate or 0))
-            return RowCount(name, count, "exact", created=created)
+            return observed(count, "exact")
         last = self._last_exact
         mark = line(self.table, high_water_of(ctx.memory, name, last))
         near = bool(mark) and estimate < mark * _PROBE_MARGIN
@@ -178,19 +195,21 @@ class RowCountCheck:
         probe_fits = near and mark <= self.table.exact_count_below
         self._schedule_exact(ctx, urgent=near and not probe_fits)
         if not near:
-            return RowCount(name, estimate, "estimate", last_exact=last, created=created)
+            return observed(estimate, "estimate", last_exact=last)
         if probe_fits:
+            # `mark` is our own integer: a literal, so the statement is the same on every engine.
             probe = await db.query(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._quoted} LIMIT %s) AS probe", [mark]
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {db.dialect.quote(name)}"
+                f" LIMIT {int(mark)}) AS probe"
             )
             seen = int(probe.rows[0][0])
             if seen < mark:  # all of it fitted under the limit
-                return RowCount(name, seen, "exact", last_exact=last, created=created)
-            return RowCount(name, max(estimate, mark), "estimate", mark, last, created)
+                return observed(seen, "exact", last_exact=last)
+            return observed(max(estimate, mark), "estimate", mark, last_exact=last)
         interval = self.table.exact_count_interval
         if last is not None and last[0] < mark and ctx.clock() - last[1] < interval:
-            return RowCount(name, last[0], "exact", last_exact=last, created=created)
-        return RowCount(name, estimate, "estimate", last_exact=last, created=created)
+            return observed(last[0], "exact", last_exact=last)
+        return observed(estimate, "estimate", last_exact=last)
 
     def judge(self, seen: RowCount | Problem, ctx: JudgeContext) -> Judgement:
         """Hold the count against the floor, the remembered mark and the remembered count."""
@@ -213,12 +232,15 @@ class RowCountCheck:
         if status is not Status.FAIL and evidence.lost:
             status, output = Status.FAIL, judge_recreated(seen, evidence.was)
         if status is Status.FAIL and seen.kind == "estimate":
-            output = f"about {output} (InnoDB estimate; exact count under way)"
+            output = f"about {output} ({seen.estimator}; exact count under way)"
         lessons: tuple[Lesson, ...] = ()
         if status is not Status.FAIL:
             exact = seen.count if seen.kind == "exact" else None
             mark = max(mark or 0, exact or 0) or None
-            lessons = (SetHighWater(name, mark), SetLastSeen(name, exact, seen.created))
+            lessons = (
+                SetHighWater(name, mark),
+                SetLastSeen(name, exact, seen.created, seen.generation),
+            )
         details: dict[str, JSON] = {"countKind": seen.kind, "highWater": mark}
         if seen.at_least is not None:
             details["atLeast"] = seen.at_least
@@ -238,18 +260,16 @@ class RowCountCheck:
             lessons=lessons,
         )
 
-    async def _estimate(self, ctx: ObserveContext) -> tuple[int | None, float | None]:
-        """InnoDB's row estimate (None for other engines) and the creation time."""
+    async def _estimate(self, ctx: ObserveContext) -> tuple[int | None, float | None, str | None]:
+        """The server's row estimate (None when it keeps no usable one), the creation time and
+        the generation of the table."""
         entries = ctx.batch("rowCount:catalogue", partial(catalogue_entries, ctx.db))
         entry = await entries.get(self.table.name)
         if entry is None:
-            # information_schema hides tables we may not see; ask the table itself why.
-            await ctx.db.query(f"SELECT 1 FROM {self._quoted} LIMIT 0")
-            return None, None
-        # Only InnoDB estimates are kept fresh; other engines (Aria, MyISAM) count exactly.
-        if entry.rows is None or str(entry.engine).lower() != "innodb":
-            return None, entry.created
-        return entry.rows, entry.created
+            # The catalogue hides tables we may not see; ask the table itself why.
+            await ctx.db.query(f"SELECT 1 FROM {ctx.db.dialect.quote(self.table.name)} LIMIT 0")
+            return None, None, None
+        return entry.rows, entry.created, entry.generation
 
     def _samples(self, seen: RowCount | None, high_water: int | None) -> tuple[Sample, ...]:
         table = (self.table.name,)
@@ -283,11 +303,10 @@ class RowCountCheck:
         db = ctx.db
         budget = db.timeout * _EXACT_BUDGET_FACTOR
         try:
-            # SET STATEMENT lifts the session's max_statement_time for this one query only.
+            # A budget beyond the session's: the engine lifts its server-side bound for this
+            # one statement (engines/*/database.py `_fetch`).
             result = await db.query(
-                f"SET STATEMENT max_statement_time={budget:.0f} FOR "
-                f"SELECT COUNT(*) FROM {self._quoted}",
-                timeout=budget,
+                f"SELECT COUNT(*) FROM {db.dialect.quote(self.table.name)}", timeout=budget
             )
         except DatabaseError as exc:
             log.warning("exact count of %s failed: %s", self.table.name, exc.reason)

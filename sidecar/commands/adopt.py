@@ -14,8 +14,9 @@ from pathlib import Path
 from sidecar.checks import connection
 from sidecar.commands.check import evaluate
 from sidecar.config import ConfigError, ResolvedConfig, read_secret
-from sidecar.database import Database, DatabaseError
 from sidecar.dburl import parse_db_url
+from sidecar.engines import connect
+from sidecar.engines.base import DatabaseError
 from sidecar.identity import sentinel
 from sidecar.identity.pin import pin_text
 from sidecar.results import ExitCode
@@ -41,7 +42,7 @@ async def _plant(config: ResolvedConfig, admin_url: str | None, password_file: s
             url = url.with_password(read_secret(Path(password_file)))
         except OSError as exc:
             raise ConfigError("--admin-password-file", f"cannot read it: {exc.strerror}") from None
-    admin = Database(url, config.settings.timeout, read_only=False)
+    admin = connect(url, config.settings.timeout, read_only=False)
     try:
         return await sentinel.plant(admin)
     finally:

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sidecar.database import Database
+from sidecar.engines.base import Database
 from sidecar.identity.reading import Absence, Reading
 from sidecar.identity.source import Source
 from sidecar.state import IdentityValue

@@ -7,8 +7,7 @@ Measured on MariaDB 10.11: that table is created by mariadb-install-db and survi
 
 from datetime import UTC, datetime
 
-from sidecar import catalogue
-from sidecar.database import Database, DatabaseError
+from sidecar.engines.base import Database, DatabaseError
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.source import Source
 from sidecar.state import IdentityValue
@@ -36,7 +35,7 @@ class DatadirSource(Source):
         """Read the creation time of the table mariadb-install-db made."""
         try:
             # An exact lookup: its cost does not grow with the schemas beside it.
-            entries = await catalogue.lookup(db, [TABLE[1]], schema=TABLE[0])
+            entries = await db.dialect.lookup(db, [TABLE[1]], schema=TABLE[0])
         except DatabaseError as exc:
             return absent(self.name, Absence.ERROR, exc.reason)
         entry = entries.get(TABLE[1])

@@ -7,7 +7,7 @@ that ran it: a datadir initialised again and migrated again gets a new one.
 import hashlib
 from typing import Self
 
-from sidecar.database import Database, DatabaseError, ErrorKind
+from sidecar.engines.base import Database, DatabaseError, ErrorKind
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.settings import IdentitySettings
 from sidecar.identity.source import Source

@@ -12,7 +12,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Self
 
-from sidecar.database import Database
+from sidecar.engines.base import Database
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.settings import IdentitySettings
 from sidecar.identity.source import Source

@@ -19,9 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Self
 
-from sidecar import catalogue
-from sidecar.database import Database, DatabaseError, ErrorKind
 from sidecar.durations import format_duration
+from sidecar.engines.base import Database, DatabaseError, ErrorKind, TableEntry
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.sentinel import TABLE as SENTINEL_TABLE
 from sidecar.identity.settings import IdentitySettings
@@ -74,17 +73,22 @@ class SchemaSource(Source):
         """Creation times of the watched tables and those beside them (the sentinel's aside)."""
         try:
             beside = await self._tables_beside(db)
-            entries = await catalogue.lookup(db, [*self.tables, *beside])
+            entries = await db.dialect.lookup(db, [*self.tables, *beside])
         except DatabaseError as exc:
             return absent(self.name, Absence.ERROR, exc.reason)
+        marks = {name: self.mark(entry) for name, entry in entries.items()}
         tables = {
-            name: entry.created
-            for name, entry in entries.items()
-            if entry.base_table and entry.created is not None and name != SENTINEL_TABLE
+            name: mark
+            for name, mark in marks.items()
+            if entries[name].base_table and mark is not None and name != SENTINEL_TABLE
         }
         if not tables:
             return absent(self.name, Absence.GONE, "the database has no tables")
         return Reading(self.name, tables)
+
+    def mark(self, entry: TableEntry) -> float | None:
+        """What is remembered of a table: its creation time."""
+        return entry.created
 
     async def _tables_beside(self, db: Database) -> list[str]:
         """Up to `BESIDE` unwatched tables, listed anew when due."""
@@ -99,7 +103,7 @@ class SchemaSource(Source):
             return self._beside or []
         try:
             # One more than needed for each name the listing may return that is not beside.
-            listed = await catalogue.list_tables(db, BESIDE + len(self.tables) + 1)
+            listed = await db.dialect.list_tables(db, BESIDE + len(self.tables) + 1)
         except DatabaseError as exc:
             # Only a listing too slow for the budget is worked around: the watched tables are
             # still read, and the listing is tried again at the cadence, not every cycle. Any

@@ -2,8 +2,7 @@
 
 import secrets
 
-from sidecar import identifiers
-from sidecar.database import Database, DatabaseError, ErrorKind
+from sidecar.engines.base import Database, DatabaseError, ErrorKind
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.source import Source
 
@@ -18,9 +17,7 @@ class SentinelSource(Source):
     async def read(self, db: Database) -> Reading:
         """The planted id."""
         try:
-            result = await db.query(
-                f"SELECT id FROM {identifiers.quote(TABLE)} ORDER BY id LIMIT 1"
-            )
+            result = await db.query(f"SELECT id FROM {db.dialect.quote(TABLE)} ORDER BY id LIMIT 1")
         except DatabaseError as exc:
             if exc.kind is ErrorKind.MISSING_TABLE:
                 return absent(self.name, Absence.GONE, f"sentinel table {TABLE} does not exist")
@@ -34,16 +31,11 @@ class SentinelSource(Source):
 
 async def plant(admin: Database) -> str:
     """Create the sentinel table and row if absent (needs CREATE and INSERT); return the id."""
-    table = identifiers.quote(TABLE)
-    await admin.execute(
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        " id CHAR(32) NOT NULL PRIMARY KEY,"
-        " planted_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP"
-        ") COMMENT='sidecar: identity of this datadir; do not copy between databases'"
-    )
-    existing = await admin.query(f"SELECT id FROM {table} ORDER BY id LIMIT 1")
+    create, insert = admin.dialect.sentinel_statements(TABLE)
+    await admin.execute(create)
+    existing = await admin.query(f"SELECT id FROM {admin.dialect.quote(TABLE)} ORDER BY id LIMIT 1")
     if existing.rows:
         return str(existing.rows[0][0])
     token = secrets.token_hex(16)
-    await admin.execute(f"INSERT INTO {table} (id) VALUES (%s)", [token])
+    await admin.execute(insert, [token])
     return token

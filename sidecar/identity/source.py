@@ -8,7 +8,7 @@ ask the registry (registry.py) for the sources; none of them knows a source by n
 from abc import ABC, abstractmethod
 from typing import ClassVar, Self
 
-from sidecar.database import Database
+from sidecar.engines.base import Database
 from sidecar.identity.reading import Reading
 from sidecar.identity.settings import IdentitySettings
 from sidecar.state import IdentityValue

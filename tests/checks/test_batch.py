@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from sidecar.checks.batch import Coalescer, by_weight, grouped
-from sidecar.database import DatabaseError, ErrorKind
+from sidecar.engines.base import DatabaseError, ErrorKind
 
 
 async def test_requests_made_together_are_answered_by_one_run() -> None:

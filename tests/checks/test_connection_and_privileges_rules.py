@@ -3,7 +3,7 @@
 from sidecar.checks.base import JudgeContext, Problem
 from sidecar.checks.connection import ConnectionCheck, RoundTrip
 from sidecar.checks.privileges import Grants, PrivilegesCheck
-from sidecar.database import ErrorKind
+from sidecar.engines.base import ErrorKind
 from sidecar.results import Status
 from sidecar.state import Memory
 

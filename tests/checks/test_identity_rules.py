@@ -9,6 +9,7 @@ from pathlib import Path
 from sidecar.checks.base import JudgeContext, Judgement
 from sidecar.checks.continuity import RowCount
 from sidecar.checks.volume_identity import MATCH, IdentityObservation, VolumeIdentityCheck
+from sidecar.engines.mariadb.dialect import MARIADB
 from sidecar.identity.reading import Absence, Reading, absent
 from sidecar.identity.registry import build_sources
 from sidecar.identity.settings import IdentitySettings
@@ -30,7 +31,7 @@ BASE: dict[str, IdentityValue] = {
 def readings(**values: IdentityValue | Absence) -> IdentityObservation:
     """Readings of every source: the values given, the rest not configured."""
     found = []
-    for source in build_sources(SETTINGS):
+    for source in build_sources(SETTINGS, MARIADB):
         value = values.get(source.name, Absence.NOT_CONFIGURED)
         if isinstance(value, Absence):
             found.append(absent(source.name, value, f"{source.name} {value}"))
@@ -46,7 +47,7 @@ def judge(
     **pin: str,
 ) -> Judgement:
     """Judge with `baseline` remembered, 14 User rows remembered, `rows` counted this cycle."""
-    check = VolumeIdentityCheck(build_sources(SETTINGS), IdentitySettings(pin=pin))
+    check = VolumeIdentityCheck(build_sources(SETTINGS, MARIADB), IdentitySettings(pin=pin))
     memory = Memory(
         identity=dict(baseline or {}),
         identity_recorded_at=OLD if baseline else None,
@@ -204,7 +205,7 @@ def test_a_configured_source_that_cannot_be_read_warns_on_the_first_run() -> Non
 
 def test_a_source_nobody_configured_stays_silent() -> None:
     """Not granted the datadir's table, no sentinel planted: the least setup passes."""
-    check = VolumeIdentityCheck(build_sources(IdentitySettings()), IdentitySettings())
+    check = VolumeIdentityCheck(build_sources(IdentitySettings(), MARIADB), IdentitySettings())
     seen = IdentityObservation(
         (
             absent("sentinel", Absence.GONE, "sentinel table _sidecar_identity does not exist"),

@@ -6,7 +6,7 @@ from sidecar.checks.base import JudgeContext, Judgement, Problem
 from sidecar.checks.continuity import RowCount
 from sidecar.checks.latest_record import AGE, NEWEST, LatestRecord, LatestRecordCheck
 from sidecar.config import TableConfig
-from sidecar.database import ErrorKind
+from sidecar.engines.base import ErrorKind
 from sidecar.results import Status
 from sidecar.state import Memory, SetNewest, TableMemory
 

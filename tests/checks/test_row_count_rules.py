@@ -10,7 +10,7 @@ from sidecar.checks.base import JudgeContext, Judgement, Problem
 from sidecar.checks.continuity import RowCount
 from sidecar.checks.row_count import HIGH_WATER, ROWS, RowCountCheck
 from sidecar.config import TableConfig
-from sidecar.database import ErrorKind
+from sidecar.engines.base import ErrorKind
 from sidecar.results import Status
 from sidecar.state import Memory, TableMemory
 

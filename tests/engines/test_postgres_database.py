@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from sidecar.database import ErrorKind
+from sidecar.engines.base import ErrorKind
 from sidecar.engines.postgres.database import PostgresDatabase, classify
 from sidecar.engines.postgres.url import parse_postgres_url
 from tests.support.postgres_server import PostgresServer

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from sidecar.checks import row_count, volume_identity
 from sidecar.checks.volume_identity import IdentityObservation
+from sidecar.engines.mariadb.dialect import MARIADB
 from sidecar.evaluator import STATE_KEY
 from sidecar.history import History, Kind, Recorder
 from sidecar.identity.reading import Absence, Reading
@@ -53,7 +54,7 @@ class Feed:
     def __init__(self) -> None:
         self.memory = Memory()
         self.history = History(None, ["User"])
-        sources = build_sources(IdentitySettings(None, None))
+        sources = build_sources(IdentitySettings(None, None), MARIADB)
         self.recorder = Recorder(self.history, sources, lambda: self.memory)
 
     def __call__(self, *reports: Report) -> list[tuple[Kind, str]]:

@@ -15,7 +15,7 @@ from typing import cast
 
 import pytest
 
-from sidecar.database import Database
+from sidecar.engines.base import Database
 from sidecar.identity.mount import MAX_BYTES, volume_name
 from sidecar.identity.reading import Absence
 from sidecar.identity.volume import VolumeSource

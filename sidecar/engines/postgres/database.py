@@ -1,8 +1,7 @@
 """Time-bounded, read-only access to PostgreSQL with errors sorted into reasons an operator reads.
 
-The same guarantees as MariaDB's `sidecar/database.py`, on asyncpg. Every call is bounded twice:
-by the client (`asyncio.timeout`), so a hung server (SIGSTOP, a dead network path) cannot hold a
-cycle, and by the server: each session starts with `statement_timeout` a little below the
+The bounds and the connection handling are the engine seam's (engines/base.py `Pool`), on
+asyncpg. The server's bound: each session starts with `statement_timeout` a little below the
 client's budget, `lock_timeout`, `idle_in_transaction_session_timeout`, and
 `default_transaction_read_only`, so a slow query is cancelled there rather than left running
 after the client gave up, and nothing the sidecar sends can write. A connection that saw any
@@ -10,22 +9,14 @@ error or timeout is closed, never reused. Errors are sorted by SQLSTATE; the ser
 text is never passed on (it names roles and databases).
 """
 
-import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from sidecar.database import (
-    _CONNECTION_LIMIT,
-    DatabaseError,
-    ErrorKind,
-    QueryResult,
-    _bounded,
-    _connect_reason,
-)
-from sidecar.dburl import DatabaseURL
+from sidecar.engines.base import DatabaseError, ErrorKind, Pool, os_error, timed_out
+from sidecar.engines.postgres.dialect import POSTGRES
 from sidecar.engines.postgres.url import SSLMODES
 
 # SQLSTATE codes and what they mean for us (PostgreSQL's errcodes.txt). Classes are matched
@@ -66,7 +57,7 @@ def classify(exc: BaseException, budget: float) -> DatabaseError:
     if isinstance(exc, DatabaseError):
         return exc
     if isinstance(exc, TimeoutError):
-        return DatabaseError(ErrorKind.TIMEOUT, f"no answer within {budget:g}s (timed out)")
+        return timed_out(budget)
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
         found = _CODES.get(sqlstate) or _CLASSES.get(sqlstate[:2])
@@ -76,17 +67,20 @@ def classify(exc: BaseException, budget: float) -> DatabaseError:
         # asyncpg's own word for a connection it no longer has (closed under a query).
         return DatabaseError(ErrorKind.CONNECT, "lost the connection to the database")
     if isinstance(exc, OSError):
-        return DatabaseError(
-            ErrorKind.CONNECT, _connect_reason("cannot connect to the database", exc)
-        )
+        return os_error(exc)
     return DatabaseError(ErrorKind.OTHER, f"unexpected database error ({type(exc).__name__})")
+
+
+def server_milliseconds(seconds: float) -> int:
+    """`statement_timeout` for a client budget: the server cancels a statement a little before
+    the client would give up, so the usual timeout arrives as a clean error (57014) rather
+    than a dropped connection."""
+    return max(100, int(seconds * 900))
 
 
 def session_settings(timeout: float, read_only: bool) -> dict[str, str]:
     """What each session is told at start: the server-side bounds and the read-only switch."""
-    # The server cancels a statement a little before the client would give up, so the usual
-    # timeout arrives as a clean error (57014) rather than a dropped connection.
-    statement_ms = max(100, int(timeout * 900))
+    statement_ms = server_milliseconds(timeout)
     settings = {
         "statement_timeout": str(statement_ms),
         "lock_timeout": str(statement_ms),
@@ -101,26 +95,14 @@ def session_settings(timeout: float, read_only: bool) -> dict[str, str]:
     return settings
 
 
-class PostgresDatabase:
-    """A small set of connections to one PostgreSQL database, each call bounded by `timeout`."""
+class PostgresDatabase(Pool[asyncpg.Connection]):
+    """Connections to one PostgreSQL database, each call bounded by `timeout`."""
 
-    def __init__(self, url: DatabaseURL, timeout: float, read_only: bool = True) -> None:
-        self._url = url
-        self._timeout = timeout
-        self._read_only = read_only
-        self._idle: list[asyncpg.Connection] = []
-        self._slots = asyncio.Semaphore(_CONNECTION_LIMIT)
-        self.queries = 0  # statements sent, for tests and benchmarks
+    dialect = POSTGRES
 
-    @property
-    def name(self) -> str:
-        """The database the checks look at."""
-        return self._url.database
-
-    @property
-    def timeout(self) -> float:
-        """The budget of one call, in seconds."""
-        return self._timeout
+    def classify(self, exc: BaseException, budget: float) -> DatabaseError:
+        """SQLSTATE codes in plain words."""
+        return classify(exc, budget)
 
     async def _connect(self) -> asyncpg.Connection:
         url = self._url
@@ -141,72 +123,22 @@ class PostgresDatabase:
             server_settings=session_settings(self._timeout, self._read_only),
         )
 
-    async def query(
-        self, sql: str, args: Sequence[Any] | None = None, timeout: float | None = None
-    ) -> QueryResult:
-        """Run one read-only statement; raise `DatabaseError` on failure or timeout."""
-        budget = timeout or self._timeout
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        async with _bounded(budget), self._slots:
-            while self._idle:
-                # An idle connection may have died with a server restart: that is no news
-                # about the database, so try the next, then a fresh one.
-                try:
-                    rows = await self._run(self._idle.pop(), sql, args, budget)
-                    return QueryResult(rows, loop.time() - started)
-                except DatabaseError as exc:
-                    if exc.kind is not ErrorKind.CONNECT:
-                        raise
-            rows = await self._run(None, sql, args, budget)
-        return QueryResult(rows, loop.time() - started)
+    async def _fetch(
+        self, conn: asyncpg.Connection, sql: str, args: Sequence[Any], budget: float
+    ) -> list[Any]:
+        if budget <= self._timeout:
+            return list(await conn.fetch(sql, *args))
+        # A longer budget than the session's (a background full count): SET LOCAL lifts
+        # statement_timeout for this one transaction, read-only like every other.
+        async with conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = {server_milliseconds(budget)}")
+            return list(await conn.fetch(sql, *args))
 
-    async def _run(
-        self,
-        conn: asyncpg.Connection | None,
-        sql: str,
-        args: Sequence[Any] | None,
-        budget: float,
-    ) -> list[tuple[Any, ...]]:
-        try:
-            if conn is None:
-                conn = await self._connect()
-            self.queries += 1
-            records = await conn.fetch(sql, *(args or ()))
-        except BaseException as exc:
-            if conn is not None:
-                conn.terminate()
-            # A CancelledError (our own timeout, or shutdown) propagates untouched.
-            if isinstance(exc, Exception):
-                raise classify(exc, budget) from exc
-            raise
-        if len(self._idle) < _CONNECTION_LIMIT:
-            self._idle.append(conn)
-        else:
-            conn.terminate()
-        return [tuple(record) for record in records]
-
-    async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
-        """Run one writing statement (used only by `sidecar adopt`); return affected rows."""
-        if self._read_only:
-            raise DatabaseError(ErrorKind.PERMISSION, "this connection is read-only")
-        async with _bounded(self._timeout):
-            try:
-                conn = await self._connect()
-            except Exception as exc:
-                raise classify(exc, self._timeout) from exc
-            try:
-                self.queries += 1
-                status = await conn.execute(sql, *(args or ()))
-            except Exception as exc:
-                raise classify(exc, self._timeout) from exc
-            finally:
-                conn.terminate()
+    async def _write(self, conn: asyncpg.Connection, sql: str, args: Sequence[Any]) -> int:
+        status = await conn.execute(sql, *args)
         # The command tag: "INSERT 0 1", "CREATE TABLE", "UPDATE 3": its last word if a count.
         last = status.rsplit(" ", 1)[-1]
         return int(last) if last.isdigit() else 0
 
-    def close(self) -> None:
-        """Drop every idle connection."""
-        while self._idle:
-            self._idle.pop().terminate()
+    def _drop(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()

@@ -8,23 +8,14 @@ directory and, for CREATE_TIME or TABLE_ROWS, opens every table in it: 1.8 s a r
 lookups, one branch per table, and their cost follows the names asked for, not the schema;
 listing the schema is `list_tables`, bounded by a LIMIT and meant for a slow cadence.
 
-The shape carries over to a second engine: PostgreSQL's `pg_class` (with `pg_namespace`) is a
-real table indexed on (relname, relnamespace), so `relname = ANY($1)` in the current schema
-is an index lookup per name, and `reltuples` is its row estimate.
+PostgreSQL's catalogue (engines/postgres/catalogue.py) needs none of this: `pg_class` is a
+real table indexed on (relname, relnamespace).
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
 
-from sidecar.database import Database
+from sidecar.engines.base import Database, TableEntry, groups
 from sidecar.timestamps import epoch
-
-# Branches per statement: 17 exact lookups took 1.7 ms and 100 took 13 ms at 15,000 tables (a
-# table opened per branch); the bound keeps one statement well inside any cycle's budget.
-GROUP = 100
-
-T = TypeVar("T")
 
 # Each branch answers with its ordinal: the row belongs to the name asked for, whatever case
 # the server spells it in (lower_case_table_names).
@@ -47,23 +38,6 @@ LIST = (
 )
 
 
-@dataclass(frozen=True)
-class TableEntry:
-    """One table as the catalogue shows it."""
-
-    name: str
-    base_table: bool  # False for a view
-    rows: int | None  # the engine's row estimate (TABLE_ROWS)
-    engine: str | None
-    created: float | None  # CREATE_TIME, epoch seconds
-
-
-def groups(items: Sequence[T], size: int = GROUP) -> Iterable[Sequence[T]]:
-    """`items` in consecutive groups of at most `size`."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 async def lookup(
     db: Database, names: Iterable[str], schema: str | None = None
 ) -> dict[str, TableEntry]:
@@ -80,12 +54,15 @@ async def lookup(
         result = await db.query(" UNION ALL ".join(branches), args)
         for ordinal, kind, rows, engine, created in result.rows:
             name = group[int(ordinal)]
+            # Only InnoDB keeps its estimate fresh; other engines (Aria, MyISAM) count exactly.
+            innodb = str(engine).lower() == "innodb"
+            when = epoch(created) if created is not None else None
             found[name] = TableEntry(
                 name,
                 kind == "BASE TABLE",
-                int(rows) if rows is not None else None,
-                str(engine) if engine is not None else None,
-                epoch(created) if created is not None else None,
+                int(rows) if rows is not None and innodb else None,
+                when,
+                f"{when:.0f}" if when is not None else None,
             )
     return found
 

@@ -1,0 +1,1 @@
+"""MariaDB (and MySQL): aiomysql connections bounded twice, errors by number, information_schema."""
