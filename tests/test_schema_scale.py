@@ -18,8 +18,8 @@ from bench.many_tables import add_tables, filler_name
 from sidecar.checks.volume_identity import IdentityObservation
 from sidecar.dburl import parse_db_url
 from sidecar.engines.base import Database, DatabaseError, ErrorKind, QueryResult
-from sidecar.engines.mariadb.database import MariaDB
 from sidecar.engines.mariadb import catalogue
+from sidecar.engines.mariadb.database import MariaDB
 from sidecar.identity.schema import BESIDE, LIST_EVERY, SchemaSource
 from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status

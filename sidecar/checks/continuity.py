@@ -42,6 +42,7 @@ class RowCount:
     generation: str | None = None
     missing: bool = False  # the table does not exist (count is then 0)
     estimator: str = "InnoDB estimate"  # what the server's estimate is called (the dialect's)
+    similar: tuple[str, ...] = ()  # a missing table's names differing only in case
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,18 @@ def judge_count(
     return Status.PASS, ""
 
 
-def judge_missing(table: TableConfig, high_water: int | None) -> tuple[Status, str]:
-    """The verdict on a table that does not exist."""
+def judge_missing(
+    table: TableConfig, high_water: int | None, similar: Sequence[str] = ()
+) -> tuple[Status, str]:
+    """The verdict on a table that does not exist (`similar`: names differing only in case)."""
+    meant = ""
+    if similar:
+        names = " or ".join(f'"{name}"' for name in similar)
+        meant = f" (names are matched exactly, case and all: {names} exists)"
     if not (table.min_rows or high_water):
-        return Status.WARN, "table does not exist (no floor set, no rows remembered yet)"
+        return Status.WARN, f"table does not exist{meant} (no floor set, no rows remembered yet)"
     remembered = f"; {counted(high_water, 'row')} remembered" if high_water else ""
-    return Status.FAIL, f"table does not exist{remembered}"
+    return Status.FAIL, f"table does not exist{meant}{remembered}"
 
 
 def judge_recreated(seen: RowCount, was: int | None) -> str:
@@ -151,6 +157,7 @@ class RowCountCheck:
         self.labels = metric_labels("rowCount", table.name)
         self._background: asyncio.Task[None] | None = None
         self._last_exact: tuple[int, float] | None = None  # (count, when) from the background
+        self._similar_names: tuple[str, ...] | None = None  # asked once the table went missing
 
     async def observe(self, ctx: ObserveContext) -> RowCount:
         """Count (or estimate and bound) the rows; a missing table is an observation too."""
@@ -158,11 +165,23 @@ class RowCountCheck:
             return await self._observe(ctx)
         except DatabaseError as exc:
             if exc.kind is ErrorKind.MISSING_TABLE:
-                return RowCount(self.table.name, 0, "exact", missing=True)
+                similar = await self._similar(ctx)
+                return RowCount(self.table.name, 0, "exact", missing=True, similar=similar)
             raise
+
+    async def _similar(self, ctx: ObserveContext) -> tuple[str, ...]:
+        """Tables whose names differ from the watched one only in case: asked once while it is
+        missing (the lookup lists the schema), and never standing in the way of the verdict."""
+        if self._similar_names is None:
+            try:
+                self._similar_names = await ctx.db.dialect.similar_names(ctx.db, self.table.name)
+            except DatabaseError:
+                return ()
+        return self._similar_names
 
     async def _observe(self, ctx: ObserveContext) -> RowCount:
         db, name = ctx.db, self.table.name
+        self._similar_names = None  # there: ask again if it goes missing
         estimate, created, generation = await self._estimate(ctx)
 
         def observed(
@@ -223,7 +242,7 @@ class RowCountCheck:
                 Status.FAIL, None, seen.reason, self._expected(stored), samples=samples
             )
         if seen.missing:
-            status, output = judge_missing(self.table, stored)
+            status, output = judge_missing(self.table, stored, seen.similar)
             samples = self._samples(seen, stored)  # a table that is gone holds 0 rows
             return Judgement(status, None, output, self._expected(stored), samples=samples)
         mark = high_water_of(ctx.memory, name, seen.last_exact)

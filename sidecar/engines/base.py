@@ -155,6 +155,10 @@ class Dialect(ABC):
         """Which (table, column) pairs lead an index of their table."""
 
     @abstractmethod
+    async def similar_names(self, db: "Database", name: str) -> tuple[str, ...]:
+        """Tables of the current schema whose names equal `name` but for case (lists it)."""
+
+    @abstractmethod
     async def writing_privileges(self, db: "Database") -> tuple[str, ...]:
         """What lets the account change the app database's data or structure, sorted."""
 

@@ -252,6 +252,31 @@ class PostgresServer:
             raise ServerError(f"psql failed: {done.stderr.strip()[-500:]}")
         return done.stdout.rstrip("\n")
 
+    def pg_dump(self, database: str, path: Path, *options: str) -> None:
+        """`pg_dump` of `database` into `path` as the superuser (plain SQL, --clean, unless
+        `options` say otherwise)."""
+        command = [
+            str(bin_dir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
+            "-f", str(path), *(options or ("--clean", "--if-exists")), database,
+        ]  # fmt: skip
+        self._client(command, "pg_dump")
+
+    def psql_file(self, path: Path, database: str = "app") -> None:
+        """Run a SQL file (a plain dump restored) as the superuser, stopping at the first error."""
+        command = [
+            str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+            "-p", str(self.port), "-U", SUPERUSER, "-d", database, "-f", str(path),
+        ]  # fmt: skip
+        self._client(command, "psql")
+
+    def _client(self, command: list[str], name: str, timeout: float = 120) -> None:
+        env = {"PATH": os.environ.get("PATH", ""), "PGPASSWORD": SUPERUSER_PASSWORD}
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise ServerError(f"{name} failed: {done.stderr.strip()[-500:]}")
+
     def url(self, user: str = SUPERUSER, password: str = "", database: str = "app") -> str:
         """A `SIDECAR_DB_URL` for this cluster."""
         secret = f":{password}" if password else ""

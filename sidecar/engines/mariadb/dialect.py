@@ -45,6 +45,11 @@ _PRIVILEGES = (
     " WHERE TABLE_SCHEMA = DATABASE()"
 )
 
+_SIMILAR = (
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+    " AND LOWER(TABLE_NAME) = LOWER(%s) AND TABLE_NAME <> %s ORDER BY TABLE_NAME LIMIT 3"
+)
+
 
 class MariaDBDialect(Dialect):
     """MariaDB 10.6+ (and MySQL where they agree)."""
@@ -72,6 +77,11 @@ class MariaDBDialect(Dialect):
     ) -> set[tuple[str, str]]:
         """information_schema.STATISTICS, SEQ_IN_INDEX = 1."""
         return await catalogue.leading_index(db, columns)
+
+    async def similar_names(self, db: Database, name: str) -> tuple[str, ...]:
+        """Names differing in case: two tables on Linux (lower_case_table_names=0)."""
+        result = await db.query(_SIMILAR, [name, name])
+        return tuple(str(row[0]) for row in result.rows)
 
     async def writing_privileges(self, db: Database) -> tuple[str, ...]:
         """The account's own grants on the database, globally or per table, that write."""

@@ -22,7 +22,8 @@ from sidecar.engines.base import Database, TableEntry, groups
 _KINDS = "('r', 'p', 'v', 'm', 'f')"  # tables, partitioned tables, views, materialised, foreign
 _SCHEMA = "COALESCE($2::text, current_schema())"
 _LOOKUP = (
-    "SELECT c.relname, c.relkind, c.reltuples::float8, s.n_live_tup, c.oid::int8"
+    # relkind is of type "char", which asyncpg hands over as bytes: cast to text.
+    "SELECT c.relname, c.relkind::text, c.reltuples::float8, s.n_live_tup, c.oid::int8"
     " FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     " LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid"

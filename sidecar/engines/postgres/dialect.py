@@ -50,6 +50,13 @@ _NAMES = (
     "BYPASSRLS",
 )
 
+_SIMILAR = (
+    "SELECT c.relname FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND lower(c.relname) = lower($1) AND c.relname <> $1"
+    " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname LIMIT 3"
+)
+
 
 class PostgresDialect(Dialect):
     """PostgreSQL 13+."""
@@ -77,6 +84,11 @@ class PostgresDialect(Dialect):
     ) -> set[tuple[str, str]]:
         """Columns that lead a whole-table btree index."""
         return await catalogue.leading_index(db, columns)
+
+    async def similar_names(self, db: Database, name: str) -> tuple[str, ...]:
+        """`user` where `"User"` exists: PostgreSQL folds unquoted names, we never do."""
+        result = await db.query(_SIMILAR, [name])
+        return tuple(str(row[0]) for row in result.rows)
 
     async def writing_privileges(self, db: Database) -> tuple[str, ...]:
         """What of `_NAMES` the role holds."""

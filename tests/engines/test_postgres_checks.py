@@ -1,0 +1,274 @@
+"""Every check on a real PostgreSQL cluster, as the SELECT-only monitor role.
+
+The incident (a new cluster, one seeded admin) fails in one cycle, with the storage identity
+failing too; the writing privileges are named; the newest record is read from every time type;
+large tables are estimated and bounded; a hung or stopped server fails in its budget; and the
+maintenance PostgreSQL operators do every week passes, cycle after cycle and across a restart
+of the sidecar, while what loses data fails.
+"""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sidecar.evaluator import Evaluator
+from sidecar.results import Report
+from tests.support.evaluate import check
+from tests.support.postgres_app import (
+    MONITOR,
+    MONITOR_PASSWORD,
+    evaluator_for,
+    incident,
+    seed,
+    statuses,
+)
+from tests.support.postgres_server import SUPERUSER_PASSWORD, PostgresServer
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        seed(server)
+        yield server
+    finally:
+        server.remove()
+
+
+async def run(evaluator: Evaluator, cycles: int = 1) -> Report:
+    """`cycles` cycles on one evaluator (its connections kept); the last report."""
+    report = await evaluator.run_cycle()
+    for _ in range(cycles - 1):
+        report = await evaluator.run_cycle()
+    return report
+
+
+async def fresh(server: PostgresServer, state: Path | None = None, **settings: object) -> Report:
+    """One cycle of a new evaluator (a sidecar started anew), closed afterwards."""
+    evaluator = evaluator_for(server, state, **settings)
+    try:
+        return await evaluator.run_cycle()
+    finally:
+        await evaluator.aclose()
+
+
+def run_fresh(server: PostgresServer, state: Path | None = None, **settings: object) -> Report:
+    """`fresh`, from a test that is not itself async."""
+    return asyncio.run(fresh(server, state, **settings))
+
+
+def _no_secret(report: Report) -> None:
+    text = repr(report)
+    assert MONITOR_PASSWORD not in text and SUPERUSER_PASSWORD not in text
+
+
+def test_a_healthy_cluster_passes_every_check_with_select_only(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    report = run_fresh(cluster, tmp_path)
+    assert dict(statuses(report)) == {
+        "database:connection": "pass",
+        "database:privileges": "pass",
+        "User:rowCount": "pass",
+        "User:latestRecord": "pass",
+        "volume:identity": "pass",
+    }
+    assert check(report, "User:rowCount").observed_value == 14
+    assert check(report, "User:latestRecord").details["indexed"] is True
+    identity = check(report, "volume:identity")
+    assert str(identity.observed_value).startswith("cluster=")
+    _no_secret(report)
+
+
+def test_the_incident_fails_in_one_cycle_with_the_identity(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """A new cluster on the same port with the schema migrated anew and one admin: the row
+    count, the cluster's identity and the tables' OIDs all say so, in the first cycle."""
+    assert run_fresh(cluster, tmp_path).status == "pass"
+    incident(cluster)
+    started = time.monotonic()
+    report = run_fresh(cluster, tmp_path)
+    assert time.monotonic() - started < 2 + 2  # interval + timeout
+    assert report.status == "fail"
+    rows = check(report, "User:rowCount")
+    assert rows.status == "fail" and rows.observed_value == 1
+    identity = check(report, "volume:identity")
+    assert identity.status == "fail"
+    assert "cluster changed from " in identity.output
+    assert "the database looks newly initialised (cluster initialised " in identity.output
+    _no_secret(report)
+
+
+def test_another_cluster_with_the_same_rows_is_not_ours(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """Same schema, same 14 users (a staging copy restored by hand): only the identity can
+    tell, and it does."""
+    assert run_fresh(cluster, tmp_path).status == "pass"
+    cluster.swap_cluster()
+    seed(cluster)
+    report = run_fresh(cluster, tmp_path)
+    assert check(report, "User:rowCount").status == "pass"
+    assert check(report, "volume:identity").status == "fail"
+    assert report.status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("grant", "named"),
+    [
+        ('GRANT INSERT, UPDATE ON "User" TO {role}', "INSERT, UPDATE"),
+        ('GRANT DELETE ON "User" TO {role}', "DELETE"),
+        ("ALTER ROLE {role} SUPERUSER", "SUPERUSER"),
+        ("ALTER ROLE {role} BYPASSRLS", "BYPASSRLS"),
+        ('ALTER TABLE "User" OWNER TO {role}', "OWNER"),
+        ("GRANT CREATE ON SCHEMA public TO {role}", "CREATE (on the schema)"),
+        ("GRANT pg_write_all_data TO {role}", "INSERT"),
+    ],
+)
+def test_what_lets_the_role_write_is_named(cluster: PostgresServer, grant: str, named: str) -> None:
+    cluster.psql(grant.format(role=MONITOR), database="app")
+    privileges = check(run_fresh(cluster), "database:privileges")
+    assert privileges.status == "warn"
+    assert named in privileges.output, privileges.output
+
+
+@pytest.mark.parametrize(
+    ("column_type", "value"),
+    [
+        ("timestamp(3)", "now() AT TIME ZONE 'UTC'"),
+        ("timestamptz", "now()"),
+        ("date", "current_date"),
+        ("bigint", "extract(epoch from now())::bigint"),
+        ("bigint", "(extract(epoch from now()) * 1000)::bigint"),
+        ("double precision", "extract(epoch from now())"),
+    ],
+)
+def test_the_newest_record_is_read_from_every_time_type(
+    cluster: PostgresServer, column_type: str, value: str
+) -> None:
+    cluster.psql(
+        f'CREATE TABLE "Event" (id serial PRIMARY KEY, at {column_type} NOT NULL)',
+        f'INSERT INTO "Event" (at) SELECT {value} FROM generate_series(1, 3)',
+        database="app",
+    )
+    newest = check(
+        run_fresh(cluster, table="Event", timestamp_column="at", max_age="2d"), "Event:latestRecord"
+    )
+    assert newest.status == "pass", newest.output
+    assert newest.details["indexed"] is False  # no index on `at`: said, and read anyway
+
+
+def test_names_are_matched_exactly(cluster: PostgresServer) -> None:
+    """`user` is not Prisma's `"User"`: PostgreSQL folds unquoted names, we never do."""
+    rows = check(run_fresh(cluster, table="user", timestamp_column=None), "user:rowCount")
+    assert rows.status == "fail"
+    assert rows.output.startswith("table does not exist")
+    assert '"User"' in rows.output  # the table it may have meant
+
+
+async def test_a_large_table_is_estimated_and_a_mass_delete_is_seen(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """Above `exact_count_below` the count is the server's estimate: before any ANALYZE
+    (reltuples -1) it is counted exactly; after, estimated; a 60% DELETE shows at once (the
+    statistics system's live tuples) and a bounded probe confirms it below the line."""
+    cluster.psql(
+        "INSERT INTO \"User\" (email) SELECT 'bulk' || g FROM generate_series(1, 5000) g",
+        database="app",
+    )
+    settings: dict[str, object] = {"exact_count_below": 1000, "timestamp_column": None}
+    evaluator = evaluator_for(cluster, tmp_path, **settings)
+    try:
+        first = check(await run(evaluator), "User:rowCount")
+        assert first.status == "pass", first.output
+        cluster.psql('ANALYZE "User"', database="app")
+        estimated = check(await run(evaluator), "User:rowCount")
+        assert estimated.details["countKind"] == "estimate"
+        assert 4500 <= int(str(estimated.observed_value)) <= 5500
+        cluster.psql('DELETE FROM "User" WHERE id % 10 < 6', database="app")
+        time.sleep(1.5)  # the statistics are flushed at most every second
+        after = check(await run(evaluator), "User:rowCount")
+        assert after.status == "fail", after.output
+        assert "down" in after.output
+    finally:
+        await evaluator.aclose()
+
+
+def test_a_hung_server_fails_within_the_budget_and_a_stopped_one_says_so(
+    cluster: PostgresServer,
+) -> None:
+    cluster.pause()
+    try:
+        started = time.monotonic()
+        report = run_fresh(cluster, timeout="1s")
+        assert time.monotonic() - started < 1 + 1.5
+        assert check(report, "database:connection").status == "fail"
+    finally:
+        cluster.resume()
+    cluster.stop()
+    connection = check(run_fresh(cluster), "database:connection")
+    assert connection.status == "fail"
+    assert "connection refused" in connection.output
+    assert "127.0.0.1" not in connection.output and MONITOR not in connection.output
+
+
+BENIGN = [
+    ("restart", None),
+    ("vacuum full", 'VACUUM FULL "User"'),
+    ("add column", 'ALTER TABLE "User" ADD COLUMN nickname text'),
+    ("rewriting alter type", 'ALTER TABLE "User" ALTER COLUMN email TYPE varchar(200)'),
+    ("cluster", 'CLUSTER "User" USING "User_pkey"'),
+    ("reindex", 'REINDEX TABLE "User"'),
+    ("analyze", 'ANALYZE "User"'),
+    ("inserts and deletes", "INSERT INTO \"User\" (email) VALUES ('new@example.com')"),
+    ("the newest row deleted", 'DELETE FROM "User" WHERE id = (SELECT min(id) FROM "User")'),
+]
+
+
+async def test_maintenance_passes_every_cycle_and_across_a_sidecar_restart(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """Each event, then two cycles, then a new sidecar on the same state: every check passes."""
+    evaluator = evaluator_for(cluster, tmp_path)
+    try:
+        assert (await run(evaluator)).status == "pass"
+        for name, statement in BENIGN:
+            if statement is None:
+                cluster.restart()
+            else:
+                cluster.psql(statement, database="app")
+            report = await run(evaluator, cycles=2)
+            failing = [(k, s) for k, s in statuses(report) if s != "pass"]
+            assert not failing, (name, [check(report, k).output for k, _ in failing])
+    finally:
+        await evaluator.aclose()
+    assert (await fresh(cluster, tmp_path)).status == "pass"
+
+
+def test_a_dropped_table_and_an_older_dump_restored_fail(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """An older dump restored over the data (pg_dump of 10 users, then 4 more joined; the
+    restore drops and recreates the table): created anew with rows missing. Then the table
+    dropped outright."""
+    cluster.psql('DELETE FROM "User" WHERE id > 10', database="app")
+    dump = tmp_path / "older.sql"
+    cluster.pg_dump("app", dump)
+    cluster.psql(
+        "INSERT INTO \"User\" (email) SELECT 'later' || g FROM generate_series(1, 4) g",
+        database="app",
+    )
+    state = tmp_path / "state"
+    assert run_fresh(cluster, state).status == "pass"
+    cluster.psql_file(dump, database="app")
+    rows = check(run_fresh(cluster, state), "User:rowCount")
+    assert rows.status == "fail"
+    assert "table was created anew" in rows.output and "where 14 were" in rows.output
+    cluster.psql('DROP TABLE "User"', database="app")
+    gone = check(run_fresh(cluster, state), "User:rowCount")
+    assert gone.status == "fail" and gone.output.startswith("table does not exist")
