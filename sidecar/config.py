@@ -30,7 +30,9 @@ from sidecar.backups.catalog import DEFAULT_PATTERNS
 from sidecar.backups.judge import MAX_AGE
 from sidecar.dburl import DatabaseURL, parse_db_url
 from sidecar.durations import format_duration, parse_duration
+from sidecar.engines import dialect_of
 from sidecar.identity.pin import parse_pin
+from sidecar.identity.registry import pinnable_on
 from sidecar.identity.settings import IdentitySettings
 from sidecar.logs import Secrets
 
@@ -428,15 +430,16 @@ def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
     except ValidationError as exc:
         raise _first_error(exc) from None
     tables = _resolve_tables(settings)
+    database = _resolve_database(settings)
     identity = IdentitySettings(
         data_dir=settings.data_dir,
         query=settings.identity_query,
-        pin=settings.expect_identity or {},
+        pin=_pin_for(settings.expect_identity or {}, database),
         tables=tuple(table.name for table in tables),
     )
     return ResolvedConfig(
         settings=settings,
-        database=_resolve_database(settings),
+        database=database,
         tables=tables,
         identity=identity,
         details_token=_resolve_token(settings),
@@ -499,6 +502,23 @@ def _secret_file(path: Path, name: str) -> str:
     if not secret.strip():
         raise ConfigError(env_name(name), f"{path} is empty: {_EMPTY_SECRET[name]}")
     return secret
+
+
+def _pin_for(pin: dict[str, str], database: DatabaseURL | None) -> dict[str, str]:
+    """The pin, refused when it names a source the engine cannot read: never compared, such a
+    pin would protect nothing while looking like it does."""
+    if database is None:
+        return pin
+    dialect = dialect_of(database)
+    readable = pinnable_on(dialect)
+    for name in pin:
+        if name not in readable:
+            raise ConfigError(
+                "SIDECAR_EXPECT_IDENTITY",
+                f"names {name}, which {dialect.name} has no way to read"
+                f" (on {dialect.name}: {', '.join(readable)})",
+            )
+    return pin
 
 
 def _resolve_database(settings: Settings) -> DatabaseURL | None:
