@@ -274,3 +274,28 @@ def test_a_dropped_table_and_an_older_dump_restored_fail(
     cluster.psql('DROP TABLE "User"', database="app")
     gone = check(run_fresh(cluster, state), "User:rowCount")
     assert gone.status == "fail" and gone.output.startswith("table does not exist")
+
+
+async def test_a_failover_to_a_streaming_replica_passes(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """The standby shares the primary's system identifier and table OIDs: promoted in its
+    place, the data carried over, and every check passes (the volume, were it mounted, would be
+    the standby's: a pinned volume would fail, and should, as a pin names one volume)."""
+    standby = PostgresServer()
+    try:
+        standby.standby_of(cluster)
+        evaluator = evaluator_for(cluster, tmp_path)
+        try:
+            assert (await run(evaluator)).status == "pass"
+            standby.take_over(cluster)
+            report = await run(evaluator, cycles=2)
+            failing = [
+                check(report, key).output for key, status in statuses(report) if status != "pass"
+            ]
+            assert not failing, failing
+            assert check(report, "User:rowCount").observed_value == 14
+        finally:
+            await evaluator.aclose()
+    finally:
+        standby.remove()
