@@ -167,7 +167,8 @@ def _gist(line: str) -> str:
     line = re.sub(r"^\^C", "", line)
     line = re.sub(r"^\[demo [\d:]+\] ", "", line)
     line = re.sub(r"/tmp/sidecar-demo-\w+", "TMP", line)
-    return re.sub(r"\d+(?:\.\d+)?", "N", line)  # numbers aside, whole or not
+    # Numbers aside, whole or not, and the unit of a duration (2s ago, 800ms ago).
+    return re.sub(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)?(?![a-z])", "N", line)
 
 
 def test_the_demo_prints_what_the_readme_shows() -> None:
