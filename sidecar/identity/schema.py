@@ -7,10 +7,10 @@ A datadir initialised anew and migrated anew has every table created afresh. Nev
 
 Its cost does not grow with the schema: each cycle it looks up the watched tables and at most
 `BESIDE` others by exact name (the dialect's `lookup`, engines/*/catalogue.py). Which others
-is decided by listing the first tables by name, the only read that lists the schema: every `LIST_EVERY` seconds, or
-every cycle while the schema is small enough that the listing found fewer than it asked for
-(a database being migrated into gets its new tables at once). With no watched table the
-reading is that bounded sample alone, and `show()` says which it is.
+is decided by listing the first tables by name, the only read that lists the schema: every
+`LIST_EVERY` seconds, or every cycle while the schema is small enough that the listing found
+fewer than it asked for (a database being migrated into gets its new tables at once). With no
+watched table the reading is that bounded sample alone, and `show()` says which it is.
 """
 
 import hashlib
