@@ -111,12 +111,16 @@ def test_serve_answers_the_healthcheck_and_fails_on_the_incident(
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
         assert sidecar.get("/health").status_code == 200
+        page = sidecar.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "cluster" in page.text
         metrics = sidecar.get("/metrics").text
         assert 'sidecar_table_rows{table="User"} 14' in metrics
         incident(cluster)
         failed = sidecar.wait_status("fail", timeout=20)
         assert sidecar.get("/health").status_code == 503
         assert failed["status"] == "fail"
+        told = sidecar.get("/", headers={"Accept": "text/html"}).text
+        assert "newly initialised" in told, told
         events = run_cli("events", env=env)
         assert events.returncode == 0, events.stderr
         assert "identity" in events.stdout
