@@ -158,6 +158,13 @@ class VolumeIdentityCheck:
             born = newly_initialised(self.sources, observed, since, ctx.now)
             return judgement(Status.FAIL, describe_all(found) + born, 0)
 
+        by_source = {r.source: r for r in readings}
+        contradictions = [c for s in self.sources if (c := s.contradicts(by_source))]
+        if contradictions:
+            clauses = "; ".join(
+                [*contradictions, *([describe_all(differences)] if differences else [])]
+            )
+            return judgement(Status.FAIL, clauses, 0)
         if any(d.source not in self._weak for d in differences):
             return failed(differences)
         if differences:

@@ -6,6 +6,7 @@ ask the registry (registry.py) for the sources; none of them knows a source by n
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import ClassVar, Self
 
 from sidecar.engines.base import Database
@@ -48,6 +49,11 @@ class Source(ABC):
             return f"{self.name} {expected} is gone"
         if str(reading.value) != str(expected):
             return f"{self.name} changed from {expected} to {reading.value}"
+        return None
+
+    def contradicts(self, readings: Mapping[str, Reading]) -> str | None:
+        """How this cycle's readings of this source and another disagree (two views of the same
+        storage that must agree), or None. Strong: a contradiction fails."""
         return None
 
     def born(self, value: IdentityValue) -> tuple[float, str] | None:

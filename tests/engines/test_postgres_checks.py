@@ -299,3 +299,31 @@ async def test_a_failover_to_a_streaming_replica_passes(
             await evaluator.aclose()
     finally:
         standby.remove()
+
+
+def test_the_data_volume_must_hold_the_cluster_the_server_runs(
+    cluster: PostgresServer, tmp_path: Path
+) -> None:
+    """With the data volume mounted (SIDECAR_DATA_DIR), the cluster on it (its pg_control) is
+    held against the one the server runs: an empty volume (postgres:18's trap: the data went to
+    an anonymous volume) and another cluster's volume fail at once, before any memory."""
+    on_volume = check(run_fresh(cluster, data_dir=str(cluster.datadir)), "volume:identity")
+    assert on_volume.status == "pass", on_volume.output
+    empty = tmp_path / "named-volume"
+    empty.mkdir()
+    trap = check(run_fresh(cluster, data_dir=str(empty)), "volume:identity")
+    assert trap.status == "fail"
+    assert "holds no cluster, but the server runs cluster " in trap.output
+    assert "mount the volume at /var/lib/postgresql" in trap.output
+    layout18 = tmp_path / "var-lib-postgresql"
+    (layout18 / "18").mkdir(parents=True)
+    (layout18 / "18" / "docker").symlink_to(cluster.datadir)
+    assert check(run_fresh(cluster, data_dir=str(layout18)), "volume:identity").status == "pass"
+    other = PostgresServer()
+    try:
+        other.initialise()
+        elsewhere = check(run_fresh(cluster, data_dir=str(other.datadir)), "volume:identity")
+        assert elsewhere.status == "fail"
+        assert "its data is not on this volume" in elsewhere.output
+    finally:
+        other.remove()

@@ -9,6 +9,7 @@ from sidecar import identifiers
 from sidecar.engines.base import Database, Dialect, TableEntry
 from sidecar.engines.postgres import catalogue
 from sidecar.identity.cluster import ClusterSource
+from sidecar.identity.controlfile import ControlFileSource
 from sidecar.identity.inode import InodeSource
 from sidecar.identity.lineage import LineageSource
 from sidecar.identity.relations import RelationsSource
@@ -96,14 +97,15 @@ class PostgresDialect(Dialect):
         return tuple(sorted(name for name, held in zip(_NAMES, row, strict=True) if held))
 
     def identity_sources(self) -> tuple[type[Source], ...]:
-        """Strongest first: the sentinel, the lineage, the cluster, the volume, its inode and
-        the tables' OIDs."""
+        """Strongest first: the sentinel, the lineage, the cluster, the volume, its inode, the
+        cluster on it (held against the server's) and the tables' OIDs."""
         return (
             SentinelSource,
             LineageSource,
             ClusterSource,
             VolumeSource,
             InodeSource,
+            ControlFileSource,
             RelationsSource,
         )
 
