@@ -5,38 +5,44 @@ pass a dict and nothing is read at import time. Every error becomes a `ConfigErr
 setting, which the CLI prints as one line and exits 3.
 """
 
-import errno
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
-    Field,
-    PlainSerializer,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from sidecar import identifiers
 from sidecar.backups.catalog import DEFAULT_PATTERNS
 from sidecar.backups.judge import MAX_AGE
-from sidecar.dburl import DatabaseURL, parse_db_url
-from sidecar.durations import parse_duration
-from sidecar.identity.pin import parse_pin
+from sidecar.dburl import DatabaseURL
 from sidecar.identity.settings import IdentitySettings
 from sidecar.logs import Secrets
-
-PREFIX = "SIDECAR_"
+from sidecar.settings_fields import (
+    EMPTY_SECRET,
+    PREFIX,
+    Count,
+    DatabaseURLField,
+    Declared,
+    Duration,
+    Fraction,
+    Identifier,
+    Pin,
+    PositiveDuration,
+    SecretFile,
+    SecretFileField,
+    declared,
+    env_name,
+    setting,
+)
 
 
 class ConfigError(Exception):
@@ -46,144 +52,6 @@ class ConfigError(Exception):
         super().__init__(f"{setting}: {message}")
         self.setting = setting
         self.message = message
-
-
-def _duration(value: Any) -> float:
-    return parse_duration(value)
-
-
-def _url(value: Any) -> Any:
-    return parse_db_url(value) if isinstance(value, str) else value
-
-
-def _pin(value: Any) -> Any:
-    return parse_pin(value) if isinstance(value, str) else value
-
-
-def _redacted(url: DatabaseURL | None) -> str | None:
-    return url.redacted() if url is not None else None
-
-
-# A database URL, parsed once where it is read; no repr or dump of it shows the password.
-DatabaseURLField = Annotated[
-    DatabaseURL | None, BeforeValidator(_url), PlainSerializer(_redacted, return_type=str | None)
-]
-
-# A container secret is a short line; anything larger is the wrong file (or /dev/zero).
-MAX_SECRET_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SecretFile:
-    """A file setting's path, and the secret it held when the settings were read."""
-
-    path: Path
-    content: SecretStr
-
-
-def _read_secret(path: Path) -> str:
-    """A secret file's content without the trailing newline editors and `echo` add; OSError
-    (with a `strerror` to show) when it cannot be read, is too large, or is not UTF-8."""
-    with path.open("rb") as file:
-        data = file.read(MAX_SECRET_BYTES + 1)
-    if len(data) > MAX_SECRET_BYTES:
-        raise OSError(errno.EFBIG, f"larger than {MAX_SECRET_BYTES // 1024} KiB: not a secret")
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        raise OSError(errno.EILSEQ, "not UTF-8 text") from None
-    return text.rstrip("\r\n")
-
-
-def _secret_file(value: Any, info: ValidationInfo) -> Any:
-    """Read the file a `hides="file"` setting names, once, where the settings are read: an
-    unreadable or blank one refuses to start (a secret gone missing is not "no secret")."""
-    if not isinstance(value, str | Path):
-        return value
-    path = Path(value)
-    try:
-        secret = _read_secret(path)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-    if not secret.strip():
-        raise ValueError(f"{path} is empty: {declared(str(info.field_name)).if_empty}")
-    return SecretFile(path, SecretStr(secret))
-
-
-SecretFileField = Annotated[SecretFile | None, BeforeValidator(_secret_file)]
-
-
-def _whole(value: Any) -> Any:
-    # TOML's `true` would otherwise pass as 1.
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number, not true/false")
-    return value
-
-
-def _fraction(value: Any) -> Any:
-    # Bounds are checked here, in the terms the operator wrote (50%, or 0.5): pydantic's
-    # would speak in fractions of a percentage ("less than or equal to 1" for 150%).
-    if isinstance(value, bool):
-        raise ValueError("must be a fraction such as 0.5 (or a percentage such as 50%)")
-    if isinstance(value, str) and value.strip().endswith("%"):
-        text = value.strip()
-        try:
-            percent = float(text[:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage (e.g. 50%)") from None
-        if percent > 100:
-            raise ValueError(f"{text} is more than 100%")
-        if not percent >= 0:  # also NaN
-            raise ValueError(f"{text} is not a percentage from 0% to 100%")
-        return percent / 100
-    if isinstance(value, int | float | str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value  # not a number: pydantic says so
-        text = str(value).strip()
-        if number > 1:
-            raise ValueError(f"{text} is more than 1 (100%): a fraction such as 0.5, or 50%")
-        if not number >= 0:
-            raise ValueError(f"{text} is not a fraction from 0 to 1 (or 0% to 100%)")
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-Identifier = Annotated[str, BeforeValidator(identifiers.validate)]
-Count = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
-Fraction = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
-
-# Which commands use a setting: `evaluate`, every command that evaluates; `serve`, the service
-# only; `adopt`, `sidecar adopt` only.
-Scope = Literal["evaluate", "serve", "adopt"]
-# What of a setting's value is secret, so never shown (in a log line, an error, a dump):
-# `value`: all of it (a password, a token); `url`: all but the scheme and host (a webhook's
-# or push monitor's path and query are its key, and so is any user:password@);
-# `password`: a database URL's password only (the rest names where, and is worth logging);
-# `file`: a file's content, all of it (the path is not secret: container secrets).
-# A `value` or `url` is read from the environment only, never from a flag (`ps` shows flags);
-# a `password` URL given as a flag must carry none.
-Secrecy = Literal["value", "url", "password", "file"]
-
-
-def setting(
-    default: Any = None,
-    description: str = "",
-    scope: Scope = "evaluate",
-    hides: Secrecy | None = None,
-    if_empty: str = "",
-) -> Any:
-    """A settings field with what `--help` says of it: a one-line description; which commands
-    use it (`scope`); what of its value is secret (`hides`, see `Secrecy`); and, for a
-    secret, what to do when it is set but empty (`if_empty`: a secret that failed to be
-    generated or substituted is refused, never taken for none)."""
-    return Field(
-        default=default,
-        description=description,
-        json_schema_extra={"scope": scope, "hides": hides, "if_empty": if_empty},
-    )
 
 
 class TableConfig(BaseModel):
@@ -265,9 +133,7 @@ class Settings(BaseSettings):
         None, "where the database's data volume is mounted (read-only) in the sidecar"
     )
     identity_query: str | None = setting(None, "a lineage query returning one value")
-    expect_identity: Annotated[dict[str, str] | None, BeforeValidator(_pin)] = setting(
-        None, "the pinned identity, as printed by sidecar adopt"
-    )
+    expect_identity: Pin | None = setting(None, "the pinned identity, as printed by sidecar adopt")
     state_dir: Path | None = setting(None, "where the memory is kept (a host path; default: none)")
     admin_url: DatabaseURLField = setting(
         None,
@@ -381,53 +247,11 @@ class Settings(BaseSettings):
         return self
 
 
-@dataclass(frozen=True)
-class Declared:
-    """What the settings model declares of one setting, beside its type and default."""
-
-    name: str
-    description: str
-    scope: Scope
-    hides: Secrecy | None
-    if_empty: str
-
-    @property
-    def variable(self) -> str:
-        """Its environment variable."""
-        return env_name(self.name)
-
-    @property
-    def flag(self) -> str:
-        """Its command-line flag (which a secret read from the environment only lacks)."""
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def environment_only(self) -> bool:
-        """A secret that is no flag: any user on the host sees flags in `ps`."""
-        return self.hides in ("value", "url")
-
-
-def _declared(name: str, info: FieldInfo) -> Declared:
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    return Declared(
-        name,
-        info.description or "",
-        cast(Scope, extra["scope"]),
-        cast(Secrecy | None, extra["hides"]),
-        str(extra["if_empty"]),
-    )
-
-
 # Every setting as the model declares it, in its order: what `--help`, the flags, the
 # redaction and the refusals are derived from.
 SETTINGS: dict[str, Declared] = {
-    name: _declared(name, info) for name, info in Settings.model_fields.items()
+    name: declared(name, info) for name, info in Settings.model_fields.items()
 }
-
-
-def declared(name: str) -> Declared:
-    """The declaration of setting `name` (`db_url`)."""
-    return SETTINGS[name]
 
 
 def _secret(settings: Settings, name: str) -> SecretStr | None:
@@ -484,24 +308,19 @@ class ResolvedConfig(BaseModel):
         """Every secret, by what each setting declares secret, so log filters can redact them."""
         values: list[str | None] = []
         urls: list[str] = []
-        for name, setting in SETTINGS.items():
+        for name, declaration in SETTINGS.items():
             value = getattr(self.settings, name)
-            if value is None or setting.hides is None:
+            if value is None or declaration.hides is None:
                 continue
-            if setting.hides == "url":
+            if declaration.hides == "url":
                 urls.append(value)
-            elif setting.hides == "password":
+            elif declaration.hides == "password":
                 values.append(value.password)
-            elif setting.hides == "file":
+            elif declaration.hides == "file":
                 values.append(value.content.get_secret_value())
             else:
                 values.append(value.get_secret_value())
         return Secrets(tuple(v for v in values if v), tuple(urls))
-
-
-def env_name(field: str) -> str:
-    """The environment variable for a settings field."""
-    return PREFIX + field.upper()
 
 
 def settings_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -523,10 +342,10 @@ def load_settings(values: Mapping[str, Any], flags: Collection[str] = ()) -> Res
     for name, value in values.items():
         # An empty setting is an unset one, except a secret: set but empty is a secret that
         # failed to be generated or substituted, and an unset token shows details to everyone.
-        setting = SETTINGS.get(name)
+        declaration = SETTINGS.get(name)
         blank = isinstance(value, str) and not value.strip()
-        if setting is not None and setting.hides == "value" and blank:
-            raise ConfigError(setting.variable, f"is empty: {setting.if_empty}")
+        if declaration is not None and declaration.hides == "value" and blank:
+            raise ConfigError(declaration.variable, f"is empty: {declaration.if_empty}")
     cleaned = {k: v for k, v in values.items() if v is not None and v != ""}
     try:
         settings = Settings(**cleaned)
@@ -548,15 +367,15 @@ def load_settings(values: Mapping[str, Any], flags: Collection[str] = ()) -> Res
 
 def _refuse_password_in_flag(settings: Settings, name: str) -> None:
     """A password inside a URL given as a flag would show in `ps`: refused, never used."""
-    setting = SETTINGS[name]
-    if setting.hides != "password" or getattr(settings, name).password is None:
+    declaration = SETTINGS[name]
+    if declaration.hides != "password" or getattr(settings, name).password is None:
         return
     # Where its password may come from instead: the settings `_with_password` reads.
     stem = name.removesuffix("url") + "password"
     sources = [SETTINGS[other] for other in (stem, f"{stem}_file") if other in SETTINGS]
     instead = [other.variable if other.environment_only else other.flag for other in sources]
     raise ConfigError(
-        setting.flag,
+        declaration.flag,
         "must not carry a password (any user on the host sees it in ps): use "
         + " or ".join(instead),
     )
@@ -575,6 +394,8 @@ def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     sensitive = loc[0] in SETTINGS and SETTINGS[loc[0]].hides is not None
     if error["type"] == "extra_forbidden":
         return ConfigError(setting, "is not a setting sidecar knows (check the spelling)")
+    if error["type"] == EMPTY_SECRET:
+        message = f"{message}: {SETTINGS[loc[0]].if_empty}"
     if value is not None and not sensitive and not isinstance(value, dict | list):
         shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
         # Not when the message already starts with the value, as the operator wrote it.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from sidecar.config import Scope
+    from sidecar.settings_fields import Scope
 
 EXIT_USAGE = 3  # a usage error: could not evaluate
 
