@@ -28,8 +28,9 @@ class Command:
     parser, and its handler (given the parsed options, or a raw command the words after its
     name, it returns the exit code).
 
-    `settings` names the scope whose settings become its flags (see `sidecar.config.Scope`);
-    a `raw` command parses its own arguments (given as words) and has no parser to build."""
+    With `settings`, each setting it uses is a flag too (those of every evaluating command,
+    and its own: `sidecar.config.Scope`). A `raw` command parses its own arguments (given as
+    words) and has no parser to build."""
 
     __slots__ = ("arguments", "description", "handler", "help", "name", "raw", "settings")
 
@@ -39,7 +40,7 @@ class Command:
         help: str,
         handler: Callable[[Any], int],
         arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-        settings: str | None = None,
+        settings: bool = False,
         description: str | None = None,
         raw: bool = False,
     ) -> None:
@@ -108,8 +109,8 @@ def build_parser(only: Command | None = None) -> argparse.ArgumentParser:
         command_parser = sub.add_parser(
             command.name, help=command.help, description=command.description
         )
-        if command.settings is not None:
-            add_settings(command_parser, command.settings)
+        if command.settings:
+            add_settings(command_parser, command.name)
         if command.arguments is not None:
             command.arguments(command_parser)
     return parser
@@ -249,13 +250,13 @@ def _volumes(options: argparse.Namespace) -> int:
 
 # Every command, in the order `sidecar --help` lists them.
 TABLE = (
-    Command("serve", "run the service (HTTP endpoints + check loop)", _serve, settings="serve"),
+    Command("serve", "run the service (HTTP endpoints + check loop)", _serve, settings=True),
     Command(
         "check",
         "evaluate once; exit 0 pass, 1 warn, 2 fail, 3 unknown",
         _check,
         _check_arguments,
-        settings="evaluate",
+        settings=True,
     ),
     Command("probe", "exit 0 if the sidecar's /readyz answers 2xx (HEALTHCHECK)", _probe, raw=True),
     Command(
@@ -263,21 +264,21 @@ TABLE = (
         "accept the current database as the baseline",
         _adopt,
         _adopt_arguments,
-        settings="adopt",
+        settings=True,
     ),
     Command(
         "snapshot",
         "record identity and counts before a restart",
         _snapshot,
         _snapshot_arguments,
-        settings="evaluate",
+        settings=True,
     ),
     Command(
         "verify",
         "compare with a snapshot after a restart",
         _verify,
         _verify_arguments,
-        settings="evaluate",
+        settings=True,
     ),
     Command("events", "print the timeline kept in the state directory", _events, _events_arguments),
     Command(

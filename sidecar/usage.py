@@ -50,9 +50,9 @@ class SettingHelp:
     flag: str  # its command-line flag (`--db-url`), unless a secret
 
 
-def describe_settings(command: str = "evaluate") -> list[SettingHelp]:
-    """The settings `command` uses (those of every evaluating command, and its own), from the
-    one settings model, in its order."""
+def describe_settings(command: str) -> list[SettingHelp]:
+    """The settings `command` (`check`) uses: those of every evaluating command, and those
+    scoped to it alone (`serve`, `adopt`), from the one settings model, in its order."""
     from sidecar.config import SETTINGS, Settings
     from sidecar.durations import format_duration
 
@@ -79,7 +79,7 @@ def describe_settings(command: str = "evaluate") -> list[SettingHelp]:
     return items
 
 
-def add_settings(parser: argparse.ArgumentParser, command: str = "evaluate") -> None:
+def add_settings(parser: argparse.ArgumentParser, command: str) -> None:
     """A flag for each setting `command` uses, described and defaulted from the settings model.
 
     Secrets have no flag (`ps` shows flags): they come from the environment or a file."""

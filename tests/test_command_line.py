@@ -41,7 +41,7 @@ def test_help_lists_each_setting_the_command_uses_with_its_description_and_defau
     result = run_cli(command, "--help", env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
     shown = _flat(result.stdout)
-    items = describe_settings("serve" if command == "serve" else "evaluate")
+    items = describe_settings(command)
     for item in items:
         if item.secret:  # no flag (ps shows flags): named as a variable only
             assert item.variable in shown and f" {item.flag} " not in shown
