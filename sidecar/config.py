@@ -5,19 +5,15 @@ pass a dict and nothing is read at import time. Every error becomes a `ConfigErr
 setting, which the CLI prints as one line and exits 3.
 """
 
-import errno
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
-    Field,
-    PlainSerializer,
     SecretStr,
     ValidationError,
     field_validator,
@@ -25,18 +21,30 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from sidecar import identifiers
 from sidecar.backups.catalog import DEFAULT_PATTERNS
 from sidecar.backups.judge import MAX_AGE
-from sidecar.dburl import DatabaseURL, parse_db_url
-from sidecar.durations import format_duration, parse_duration
+from sidecar.dburl import DatabaseURL
 from sidecar.engines import dialect_of
-from sidecar.identity.pin import parse_pin
 from sidecar.identity.registry import pinnable_on
 from sidecar.identity.settings import IdentitySettings
 from sidecar.logs import Secrets
-
-PREFIX = "SIDECAR_"
+from sidecar.settings_fields import (
+    EMPTY_SECRET,
+    PREFIX,
+    Count,
+    DatabaseURLField,
+    Declared,
+    Duration,
+    Fraction,
+    Identifier,
+    Pin,
+    PositiveDuration,
+    SecretFile,
+    SecretFileField,
+    declared,
+    env_name,
+    setting,
+)
 
 
 class ConfigError(Exception):
@@ -46,100 +54,6 @@ class ConfigError(Exception):
         super().__init__(f"{setting}: {message}")
         self.setting = setting
         self.message = message
-
-
-def _duration(value: Any) -> float:
-    return parse_duration(value)
-
-
-def _url(value: Any) -> Any:
-    return parse_db_url(value) if isinstance(value, str) else value
-
-
-def _pin(value: Any) -> Any:
-    return parse_pin(value) if isinstance(value, str) else value
-
-
-def _redacted(url: DatabaseURL | None) -> str | None:
-    return url.redacted() if url is not None else None
-
-
-# A database URL, parsed once where it is read; no repr or dump of it shows the password.
-DatabaseURLField = Annotated[
-    DatabaseURL | None, BeforeValidator(_url), PlainSerializer(_redacted, return_type=str | None)
-]
-
-
-def _whole(value: Any) -> Any:
-    # TOML's `true` would otherwise pass as 1.
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number, not true/false")
-    return value
-
-
-def _fraction(value: Any) -> Any:
-    # Bounds are checked here, in the terms the operator wrote (50%, or 0.5): pydantic's
-    # would speak in fractions of a percentage ("less than or equal to 1" for 150%).
-    if isinstance(value, bool):
-        raise ValueError("must be a fraction such as 0.5 (or a percentage such as 50%)")
-    if isinstance(value, str) and value.strip().endswith("%"):
-        text = value.strip()
-        try:
-            percent = float(text[:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage (e.g. 50%)") from None
-        if percent > 100:
-            raise ValueError(f"{text} is more than 100%")
-        if not percent >= 0:  # also NaN
-            raise ValueError(f"{text} is not a percentage from 0% to 100%")
-        return percent / 100
-    if isinstance(value, int | float | str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value  # not a number: pydantic says so
-        text = str(value).strip()
-        if number > 1:
-            raise ValueError(f"{text} is more than 1 (100%): a fraction such as 0.5, or 50%")
-        if not number >= 0:
-            raise ValueError(f"{text} is not a fraction from 0 to 1 (or 0% to 100%)")
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-Identifier = Annotated[str, BeforeValidator(identifiers.validate)]
-Count = Annotated[int, BeforeValidator(_whole), Field(ge=0)]
-Fraction = Annotated[float, BeforeValidator(_fraction), Field(ge=0, le=1)]
-
-Scope = Literal["evaluate", "serve"]
-# What of a setting's value must never be shown (in a log line, an error, a dump):
-# `value`: all of it (a password, a token); `url`: all but the scheme and host (a webhook's
-# or push monitor's path and query are its key, and so is any user:password@);
-# `password`: a database URL's password only (the rest names where, and is worth logging).
-Secrecy = Literal["value", "url", "password"]
-
-
-def setting(
-    default: Any = None,
-    description: str = "",
-    scope: Scope = "evaluate",
-    secret: bool = False,
-    hides: Secrecy | None = None,
-) -> Any:
-    """A settings field with what `--help` says of it: a one-line description; which commands
-    use it (`evaluate`: every command that evaluates; `serve`: the service only); whether it
-    is a secret, which is taken from the environment or a file, never from a flag (`ps` shows
-    flags); and what of its value is never shown (`hides`; all of it for a secret)."""
-    return Field(
-        default=default,
-        description=description,
-        json_schema_extra={
-            "scope": scope,
-            "secret": secret,
-            "hides": hides or ("value" if secret else None),
-        },
-    )
 
 
 class TableConfig(BaseModel):
@@ -189,8 +103,18 @@ class Settings(BaseSettings):
         "mysql://user@host[:port]/database (mariadb:// too; ?unix_socket=/path)",
         hides="password",
     )
-    db_password: SecretStr | None = setting(None, "the database password", secret=True)
-    db_password_file: Path | None = setting(None, "a file holding the database password")
+    db_password: SecretStr | None = setting(
+        None,
+        "the database password",
+        hides="value",
+        if_empty="unset it for an account without a password",
+    )
+    db_password_file: SecretFileField = setting(
+        None,
+        "a file holding the database password",
+        hides="file",
+        if_empty="an account without a password needs no password file",
+    )
     table: Identifier | None = setting(None, "the table to watch, e.g. User")
     timestamp_column: Identifier | None = setting(
         None, "its creation-time column, e.g. createdAt (enables the newest-record check)"
@@ -211,30 +135,47 @@ class Settings(BaseSettings):
         None, "where the database's data volume is mounted (read-only) in the sidecar"
     )
     identity_query: str | None = setting(None, "a lineage query returning one value")
-    expect_identity: Annotated[dict[str, str] | None, BeforeValidator(_pin)] = setting(
-        None, "the pinned identity, as printed by sidecar adopt"
-    )
+    expect_identity: Pin | None = setting(None, "the pinned identity, as printed by sidecar adopt")
     state_dir: Path | None = setting(None, "where the memory is kept (a host path; default: none)")
+    admin_url: DatabaseURLField = setting(
+        None,
+        "mysql:// URL of an account that may create the sentinel (CREATE, INSERT) in the same"
+        " database, for --plant-sentinel",
+        "adopt",
+        hides="password",
+    )
+    admin_password_file: SecretFileField = setting(
+        None,
+        "a file holding the admin password",
+        "adopt",
+        hides="file",
+        if_empty="an account without a password needs no password file",
+    )
     timeout: PositiveDuration = setting(2.0, "the budget of each check")
     interval: PositiveDuration = setting(5.0, "time between check cycles", "serve")
     host: str = setting("0.0.0.0", "listen address", "serve")  # noqa: S104 - reachable from the stack
     port: int = setting(8080, "listen port", "serve")
     details_token: SecretStr | None = setting(
-        None, "details (and /metrics) only for Authorization: Bearer <token>", "serve", True
-    )
-    details_token_file: Path | None = setting(None, "a file holding the details token", "serve")
-    webhook_url: str | None = setting(
         None,
-        "JSON POST on every verdict change (it may hold a secret)",
+        "details (and /metrics) only for Authorization: Bearer <token>",
         "serve",
-        secret=True,
-        hides="url",
+        hides="value",
+        if_empty="set a token (openssl rand -hex 32), or unset it to show details to all",
+    )
+    details_token_file: SecretFileField = setting(
+        None,
+        "a file holding the details token",
+        "serve",
+        hides="file",
+        if_empty="put a token in it (openssl rand -hex 32 > FILE)",
+    )
+    webhook_url: str | None = setting(
+        None, "JSON POST on every verdict change (it may hold a secret)", "serve", hides="url"
     )
     push_url: str | None = setting(
         None,
         "GET after every cycle, for push monitors (it may hold a secret)",
         "serve",
-        secret=True,
         hides="url",
     )
     backup_dir: Path | None = setting(
@@ -297,211 +238,138 @@ class Settings(BaseSettings):
             raise ValueError("SIDECAR_TIMEOUT must not exceed SIDECAR_INTERVAL")
         return self
 
+    @model_validator(mode="after")
+    def _admin_on_the_same_database(self) -> "Settings":
+        # The sentinel must be planted where the monitor account looks for it.
+        admin, db = self.admin_url, self.db_url
+        if admin is not None and db is not None and admin.database != db.database:
+            raise ValueError(
+                f"SIDECAR_ADMIN_URL must name the same database as SIDECAR_DB_URL ({db.database})"
+            )
+        if admin is not None and db is not None and admin.scheme != db.scheme:
+            raise ValueError("SIDECAR_ADMIN_URL must name the same engine as SIDECAR_DB_URL")
+        return self
+
+
+# Every setting as the model declares it, in its order: what `--help`, the flags, the
+# redaction and the refusals are derived from.
+SETTINGS: dict[str, Declared] = {
+    name: declared(name, info) for name, info in Settings.model_fields.items()
+}
+
+
+def _secret(settings: Settings, name: str) -> SecretStr | None:
+    """Secret `name` (`details_token`): the content of its file setting (`details_token_file`)
+    when that is set, else its variable (there may be only the file: `admin_password`)."""
+    file: SecretFile | None = getattr(settings, f"{name}_file", None)
+    if file is not None:
+        return file.content
+    value: SecretStr | None = getattr(settings, name, None)
+    return value
+
+
+def _with_password(settings: Settings, name: str) -> DatabaseURL | None:
+    """URL setting `name` (`db_url`) with its password: from `db_password_file`, else
+    `db_password`, else the URL's own."""
+    url: DatabaseURL | None = getattr(settings, name)
+    secret = _secret(settings, name.removesuffix("url") + "password")
+    if url is None or secret is None:
+        return url
+    return url.with_password(secret.get_secret_value())
+
 
 class ResolvedConfig(BaseModel):
-    """Settings resolved once into the slices the parts need: the database URL with its
-    password, the tables (each with its own settings) and the identity settings."""
+    """Settings resolved once into the slices the parts need: the tables (each with its own
+    settings), the identity settings and the backups; the database URLs and the details token
+    with their secrets, from wherever the settings took them."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     settings: Settings
-    database: DatabaseURLField
     tables: tuple[TableConfig, ...]
     identity: IdentitySettings
-    details_token: SecretStr | None  # from SIDECAR_DETAILS_TOKEN or its file
     backups: BackupSettings | None  # None: no backup directory to watch
 
     @property
     def db(self) -> DatabaseURL:
-        """The database to use; ConfigError when none was configured."""
-        if self.database is None:
-            raise ConfigError("SIDECAR_DB_URL", "is required (mysql://user@host:3306/database)")
-        return self.database
+        """The database to use, with its password; ConfigError when none was configured."""
+        url = _with_password(self.settings, "db_url")
+        if url is None:
+            raise ConfigError(
+                "SIDECAR_DB_URL",
+                "is required (mysql://user@host:3306/database or postgresql://user@host:5432/database)",
+            )
+        return url
+
+    @property
+    def admin(self) -> DatabaseURL | None:
+        """The account `adopt --plant-sentinel` creates the sentinel with, with its password."""
+        return _with_password(self.settings, "admin_url")
+
+    @property
+    def details_token(self) -> SecretStr | None:
+        """The details token, from SIDECAR_DETAILS_TOKEN or its file."""
+        return _secret(self.settings, "details_token")
 
     def secrets(self) -> Secrets:
-        """Every secret, by what each setting hides, so log filters can redact them."""
-        values: list[str | None] = [
-            # Resolved: whichever of the URL, the variable or the file the password came from.
-            self.database.password if self.database else None,
-            self.details_token.get_secret_value() if self.details_token else None,
-        ]
+        """Every secret, by what each setting declares secret, so log filters can redact them."""
+        values: list[str | None] = []
         urls: list[str] = []
-        for name, hides in HIDDEN.items():
+        for name, declaration in SETTINGS.items():
             value = getattr(self.settings, name)
-            if value is None:
+            if value is None or declaration.hides is None:
                 continue
-            if hides == "value":
-                values.append(value.get_secret_value() if isinstance(value, SecretStr) else value)
-            elif hides == "password":
-                values.append(value.password)
-            else:
+            if declaration.hides == "url":
                 urls.append(value)
+            elif declaration.hides == "password":
+                values.append(value.password)
+            elif declaration.hides == "file":
+                values.append(value.content.get_secret_value())
+            else:
+                values.append(value.get_secret_value())
         return Secrets(tuple(v for v in values if v), tuple(urls))
-
-
-@dataclass(frozen=True)
-class SettingHelp:
-    """What `--help` says of one setting."""
-
-    name: str
-    description: str
-    default_text: str  # " (default: 5s)", or ""
-    secret: bool
-    scope: Scope
-
-    @property
-    def variable(self) -> str:
-        """Its environment variable."""
-        return env_name(self.name)
-
-    @property
-    def flag(self) -> str:
-        """Its command-line flag."""
-        return "--" + self.name.replace("_", "-")
-
-
-def _hides(name: str) -> Secrecy | None:
-    extra = Settings.model_fields[name].json_schema_extra
-    hides = extra.get("hides") if isinstance(extra, dict) else None
-    return cast(Secrecy, hides) if hides in get_args(Secrecy) else None
-
-
-# The settings whose values (or parts of them) are never shown, from the model: what the log
-# filter redacts and what a refused setting never echoes.
-HIDDEN: dict[str, Secrecy] = {
-    name: hides for name in Settings.model_fields if (hides := _hides(name)) is not None
-}
-
-
-def describe_settings(command: str = "evaluate") -> list[SettingHelp]:
-    """The settings `command` uses (`serve` uses all), from the one settings model."""
-    items = []
-    for name, info in Settings.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        scope = str(extra.get("scope", "evaluate"))
-        if scope == "serve" and command != "serve":
-            continue
-        default = info.default
-        shown = ""
-        if default is not None and not isinstance(default, bool):
-            value = format_duration(default) if name in ("interval", "timeout") else default
-            shown = f" (default: {value})"
-        items.append(
-            SettingHelp(
-                name,
-                info.description or "",
-                shown,
-                bool(extra.get("secret")),
-                "serve" if scope == "serve" else "evaluate",
-            )
-        )
-    return items
-
-
-def env_name(field: str) -> str:
-    """The environment variable for a settings field."""
-    return PREFIX + field.upper()
 
 
 def settings_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """Pick `SIDECAR_*` entries of `environ` as settings fields; unknown names are refused."""
-    fields = set(Settings.model_fields)
     chosen: dict[str, str] = {}
     for key, value in environ.items():
         if not key.startswith(PREFIX):
             continue
         name = key[len(PREFIX) :].lower()
-        if name not in fields:
+        if name not in SETTINGS:
             raise ConfigError(key, "is not a setting sidecar knows (check the spelling)")
         chosen[name] = value
     return chosen
 
 
-def load_settings(values: Mapping[str, Any]) -> ResolvedConfig:
-    """Validate settings given as field -> value, resolve secrets and tables."""
+def load_settings(values: Mapping[str, Any], flags: Collection[str] = ()) -> ResolvedConfig:
+    """Validate settings given as field -> value, resolve secrets and tables. `flags`: which
+    of them were given as command-line flags (which any user on the host sees in `ps`)."""
     for name, value in values.items():
         # An empty setting is an unset one, except a secret: set but empty is a secret that
         # failed to be generated or substituted, and an unset token shows details to everyone.
-        if HIDDEN.get(name) == "value" and isinstance(value, str) and not value.strip():
-            raise ConfigError(env_name(name), f"is empty: {_EMPTY_SECRET[name]}")
+        declaration = SETTINGS.get(name)
+        blank = isinstance(value, str) and not value.strip()
+        if declaration is not None and declaration.hides == "value" and blank:
+            raise ConfigError(declaration.variable, f"is empty: {declaration.if_empty}")
     cleaned = {k: v for k, v in values.items() if v is not None and v != ""}
     try:
         settings = Settings(**cleaned)
     except ValidationError as exc:
         raise _first_error(exc) from None
+    for name in flags:
+        _refuse_password_in_flag(settings, name)
     tables = _resolve_tables(settings)
-    database = _resolve_database(settings)
     identity = IdentitySettings(
         data_dir=settings.data_dir,
         query=settings.identity_query,
-        pin=_pin_for(settings.expect_identity or {}, database),
+        pin=_pin_for(settings.expect_identity or {}, settings.db_url),
         tables=tuple(table.name for table in tables),
     )
     return ResolvedConfig(
-        settings=settings,
-        database=database,
-        tables=tables,
-        identity=identity,
-        details_token=_resolve_token(settings),
-        backups=_resolve_backups(settings),
+        settings=settings, tables=tables, identity=identity, backups=_resolve_backups(settings)
     )
-
-
-def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if not loc:
-        # model-level validators name the setting in their own message
-        setting, _, rest = message.partition(" ")
-        return ConfigError(setting, rest)
-    setting = prefix + ".".join(loc) if prefix else env_name(loc[0])
-    sensitive = loc[0] in HIDDEN
-    if error["type"] == "extra_forbidden":
-        return ConfigError(setting, "is not a setting sidecar knows (check the spelling)")
-    if value is not None and not sensitive and not isinstance(value, dict | list):
-        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
-        # Not when the message already starts with the value, as the operator wrote it.
-        if shown not in message and not message.startswith(str(value).strip()):
-            message = f"{shown}: {message}"
-    return ConfigError(setting, message)
-
-
-# A container secret is a short line; anything larger is the wrong file (or /dev/zero).
-MAX_SECRET_BYTES = 64 * 1024
-# What to do about a secret set but empty, by setting (files included).
-_EMPTY_SECRET = {
-    "db_password": "unset it for an account without a password",
-    "db_password_file": "an account without a password needs no password file",
-    "details_token": "set a token (openssl rand -hex 32), or unset it to show details to all",
-    "details_token_file": "put a token in it (openssl rand -hex 32 > FILE)",
-}
-
-
-def read_secret(path: Path) -> str:
-    """A secret file's content without the trailing newline editors and `echo` add; OSError
-    (with a `strerror` to show) when it cannot be read, is too large, or is not UTF-8."""
-    with path.open("rb") as file:
-        data = file.read(MAX_SECRET_BYTES + 1)
-    if len(data) > MAX_SECRET_BYTES:
-        raise OSError(errno.EFBIG, f"larger than {MAX_SECRET_BYTES // 1024} KiB: not a secret")
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        raise OSError(errno.EILSEQ, "not UTF-8 text") from None
-    return text.rstrip("\r\n")
-
-
-def _secret_file(path: Path, name: str) -> str:
-    """The secret in the file setting `name` names; ConfigError if unreadable or blank."""
-    try:
-        secret = read_secret(path)
-    except OSError as exc:
-        raise ConfigError(env_name(name), f"cannot read {path}: {exc.strerror}") from None
-    if not secret.strip():
-        raise ConfigError(env_name(name), f"{path} is empty: {_EMPTY_SECRET[name]}")
-    return secret
 
 
 def _pin_for(pin: dict[str, str], database: DatabaseURL | None) -> dict[str, str]:
@@ -521,16 +389,43 @@ def _pin_for(pin: dict[str, str], database: DatabaseURL | None) -> dict[str, str
     return pin
 
 
-def _resolve_database(settings: Settings) -> DatabaseURL | None:
-    url = settings.db_url
-    if url is None:
-        return None
-    password = url.password
-    if settings.db_password is not None:
-        password = settings.db_password.get_secret_value()
-    if settings.db_password_file is not None:
-        password = _secret_file(settings.db_password_file, "db_password_file")
-    return url.with_password(password)
+def _refuse_password_in_flag(settings: Settings, name: str) -> None:
+    """A password inside a URL given as a flag would show in `ps`: refused, never used."""
+    declaration = SETTINGS[name]
+    if declaration.hides != "password" or getattr(settings, name).password is None:
+        return
+    # Where its password may come from instead: the settings `_with_password` reads.
+    stem = name.removesuffix("url") + "password"
+    sources = [SETTINGS[other] for other in (stem, f"{stem}_file") if other in SETTINGS]
+    instead = [other.variable if other.environment_only else other.flag for other in sources]
+    raise ConfigError(
+        declaration.flag,
+        "must not carry a password (any user on the host sees it in ps): use "
+        + " or ".join(instead),
+    )
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if not loc:
+        # model-level validators name the setting in their own message
+        setting, _, rest = message.partition(" ")
+        return ConfigError(setting, rest)
+    setting = prefix + ".".join(loc) if prefix else env_name(loc[0])
+    sensitive = loc[0] in SETTINGS and SETTINGS[loc[0]].hides is not None
+    if error["type"] == "extra_forbidden":
+        return ConfigError(setting, "is not a setting sidecar knows (check the spelling)")
+    if error["type"] == EMPTY_SECRET:
+        message = f"{message}: {SETTINGS[loc[0]].if_empty}"
+    if value is not None and not sensitive and not isinstance(value, dict | list):
+        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
+        # Not when the message already starts with the value, as the operator wrote it.
+        if shown not in message and not message.startswith(str(value).strip()):
+            message = f"{shown}: {message}"
+    return ConfigError(setting, message)
 
 
 def _patterns(value: list[str] | str, setting: str) -> tuple[str, ...]:
@@ -555,12 +450,6 @@ def _resolve_backups(settings: Settings) -> BackupSettings | None:
         patterns = _patterns(table.glob, "SIDECAR_CONFIG backups.glob")
     max_age = settings.backup_max_age or (table.max_age if table else None) or MAX_AGE
     return BackupSettings(directory, patterns, max_age, settings.state_dir)
-
-
-def _resolve_token(settings: Settings) -> SecretStr | None:
-    if settings.details_token_file is None:
-        return settings.details_token
-    return SecretStr(_secret_file(settings.details_token_file, "details_token_file"))
 
 
 def _resolve_tables(settings: Settings) -> tuple[TableConfig, ...]:

@@ -139,3 +139,70 @@ def test_demo_replays_the_incident(tmp_path: Path) -> None:
     assert "verdict FAIL" in out and "newly initialised" in out
     assert "down 93% from the remembered 14" in out
     assert time.monotonic() - began < 40
+
+
+ADMIN_PASSWORD = "Adm1n-Secret-4f2b"  # a unique marker: must never appear in output
+
+
+def test_adopt_plants_the_sentinel_with_the_admin_account_from_its_settings(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
+    """The admin URL is a flag without a password; the password comes from its file."""
+    seeded.execute(
+        f"CREATE USER planter@'127.0.0.1' IDENTIFIED BY '{ADMIN_PASSWORD}'",
+        "GRANT CREATE, INSERT, SELECT ON app.* TO planter@'127.0.0.1'",
+    )
+    password_file = tmp_path / "admin-pw"
+    password_file.write_text(ADMIN_PASSWORD + "\n")
+    env = monitor_env(seeded, state_dir=tmp_path / "state")
+    admin = seeded.url("planter")
+    planted = run_cli(
+        "adopt",
+        "--plant-sentinel",
+        "--admin-url",
+        admin,
+        env={**env, "SIDECAR_ADMIN_PASSWORD_FILE": str(password_file)},
+    )
+    assert planted.returncode == 0, planted.stdout + planted.stderr
+    (token,) = seeded.execute("SELECT id FROM _sidecar_identity", database="app")[0]
+    assert f"sentinel planted: _sidecar_identity holds {token}" in planted.stdout
+    assert "sentinel=" in planted.stdout  # pinned with the rest
+    assert ADMIN_PASSWORD not in planted.stdout + planted.stderr
+    # ... and as variables alone, the password file given as a flag
+    again = run_cli(
+        "adopt",
+        "--plant-sentinel",
+        "--admin-password-file",
+        str(password_file),
+        env={**env, "SIDECAR_ADMIN_URL": admin},
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ADMIN_PASSWORD not in again.stdout + again.stderr
+
+
+def test_adopts_admin_settings_are_refused_in_one_line(
+    seeded: MariaDBServer, tmp_path: Path
+) -> None:
+    env = monitor_env(seeded, state_dir=tmp_path / "state")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    cases = {
+        "SIDECAR_ADMIN_URL: is required with --plant-sentinel": {},
+        "SIDECAR_ADMIN_URL: must name the same database as SIDECAR_DB_URL (app)": {
+            "SIDECAR_ADMIN_URL": seeded.url("root", database="other")
+        },
+        f"SIDECAR_ADMIN_PASSWORD_FILE: {empty} is empty": {
+            "SIDECAR_ADMIN_URL": seeded.url("root"),
+            "SIDECAR_ADMIN_PASSWORD_FILE": str(empty),
+        },
+        "SIDECAR_ADMIN_URL: names no database": {
+            "SIDECAR_ADMIN_URL": f"mysql://root:{ADMIN_PASSWORD}@127.0.0.1/"
+        },
+    }
+    for message, extra in cases.items():
+        result = run_cli("adopt", "--plant-sentinel", env={**env, **extra})
+        assert result.returncode == 3, (message, result)
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"sidecar: invalid configuration: {message}"), (message, line)
+        assert result.stdout == "" and ADMIN_PASSWORD not in line
+    assert seeded.execute("SHOW TABLES LIKE '\\_sidecar\\_identity'", database="app") == []

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.cli import COMMANDS
-from sidecar.config import describe_settings, load_settings
+from sidecar.config import load_settings
 from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.usage import describe_settings
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER, monitor_env, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def test_help_lists_each_setting_the_command_uses_with_its_description_and_defau
     result = run_cli(command, "--help", env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
     shown = _flat(result.stdout)
-    items = describe_settings("serve" if command == "serve" else "evaluate")
+    items = describe_settings(command)
     for item in items:
         if item.secret:  # no flag (ps shows flags): named as a variable only
             assert item.variable in shown and f" {item.flag} " not in shown
@@ -60,6 +61,31 @@ def test_every_command_has_a_help_that_exits_0() -> None:
     for command in COMMANDS:
         result = run_cli(command, "--help")
         assert result.returncode == 0 and result.stdout.startswith("usage: sidecar"), command
+
+
+def test_the_help_lists_the_commands_of_the_table_in_its_order() -> None:
+    result = run_cli("--help", env={"COLUMNS": "1000"})
+    assert result.returncode == 0, result.stderr
+    assert tuple(re.findall(r"^    (\w+)(?: |$)", result.stdout, re.M)) == COMMANDS
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--tab", "User"),
+        ("adopt", "--plant"),
+        ("demo", "--incident-a", "3"),
+        ("preflight", "--project-n", "shop"),
+        ("volumes", "--backup", "/backups"),
+    ],
+)
+def test_no_command_takes_an_abbreviated_flag(args: tuple[str, ...]) -> None:
+    """One argparse policy for every command: an abbreviation is a usage error (exit 3), as a
+    typo is, never another flag (preflight's once took `--project-n` for `--project-name`)."""
+    result = run_cli(*args, env={"SIDECAR_DB_URL": "mysql://m@db/app"})
+    assert result.returncode == 3, result
+    assert result.stdout == ""
+    assert f"error: unrecognized arguments: {args[1]} " in result.stderr, result.stderr
 
 
 def test_version_is_the_packages() -> None:

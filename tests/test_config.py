@@ -139,8 +139,9 @@ def test_url_forms() -> None:
         ("SIDECAR_DETAILS_TOKEN_FILE", b"x" * (64 * 1024 + 1)),
         # An account without a password needs no file: an empty one is a secret gone missing.
         ("SIDECAR_DB_PASSWORD_FILE", b"\n"),
+        ("SIDECAR_ADMIN_PASSWORD_FILE", b""),  # adopt's, read and refused as the others are
     ],
-    ids=["newline", "empty", "whitespace", "not-utf8", "too-large", "password-newline"],
+    ids=["newline", "empty", "whitespace", "not-utf8", "too-large", "password-newline", "admin"],
 )
 def test_a_secret_file_without_a_secret_refuses_to_start(
     tmp_path: Path, setting: str, content: bytes

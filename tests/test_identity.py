@@ -120,12 +120,13 @@ async def test_sentinel_planted_by_adopt_is_missing_from_a_fresh_datadir(
     config = load_settings(
         {
             "db_url": seeded.url("monitor", "Mon1tor-Secret-7c1e"),
+            "admin_url": seeded.url("root", "", "app"),
             "table": "User",
             "state_dir": str(state_dir),
         }
     )
     # adopt runs its own event loop, as the CLI does
-    code = await asyncio.to_thread(adopt, config, True, seeded.url("root", "", "app"))
+    code = await asyncio.to_thread(adopt, config, True)
     assert code == 0
     planted = seeded.execute("SELECT id FROM _sidecar_identity", database="app")
     assert len(planted) == 1

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.cli import COMMANDS
-from sidecar.config import describe_settings, env_name
+from sidecar.config import SETTINGS
 from sidecar.mariadb_server import free_port
 from tests.support.servers import run_cli
 
@@ -115,7 +115,7 @@ def test_every_sidecar_command_and_flag_on_every_page_exists() -> None:
 
 def test_the_settings_in_the_readme_are_the_settings_there_are() -> None:
     named = set(re.findall(r"\bSIDECAR_[A-Z_]+[A-Z]\b", README))
-    settings = {env_name(item.name) for item in describe_settings("serve")}
+    settings = {setting.variable for setting in SETTINGS.values()}
     # Variables of the compose stack and the test set-up, not of the sidecar.
     # ... and SIDECAR_URL, where the compose backup job asks the sidecar.
     others = {

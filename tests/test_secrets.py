@@ -114,6 +114,26 @@ def test_a_password_file_is_read_once_and_never_shown(tmp_path: Path) -> None:
     _assert_clean(repr(config) + config.model_dump_json())
 
 
+def test_adopts_admin_password_is_a_secret_as_the_database_password_is(tmp_path: Path) -> None:
+    """From the URL (in the environment) or from its file: used, hidden, handed to the log
+    filter."""
+    secret = tmp_path / "admin-pw"
+    secret.write_text(ENV_PASSWORD + "\n")
+    db = "mysql://monitor@127.0.0.1/app"
+    for admin, password in (
+        ({"admin_url": f"mysql://root:{PASSWORD}@127.0.0.1/app"}, PASSWORD),
+        (
+            {"admin_url": "mysql://root@127.0.0.1/app", "admin_password_file": str(secret)},
+            ENV_PASSWORD,
+        ),
+    ):
+        config = load_settings({"db_url": db, **admin})
+        assert config.admin is not None and config.admin.password == password
+        assert config.db.password is None  # the admin's password is the admin's alone
+        _assert_clean(repr(config) + config.model_dump_json() + repr(config.admin))
+        assert password in config.secrets().values
+
+
 def test_the_status_page_and_the_history_of_a_wired_service_hide_the_secrets(
     tmp_path: Path,
 ) -> None:

@@ -9,12 +9,10 @@ in the compose file.
 import asyncio
 import dataclasses
 import sys
-from pathlib import Path
 
 from sidecar.checks import connection
 from sidecar.commands.check import evaluate
-from sidecar.config import ConfigError, ResolvedConfig, read_secret
-from sidecar.dburl import parse_db_url
+from sidecar.config import ConfigError, ResolvedConfig
 from sidecar.engines import connect
 from sidecar.engines.base import DatabaseError
 from sidecar.identity import sentinel
@@ -24,44 +22,28 @@ from sidecar.state import Memory, StateError, StateStore
 from sidecar.timestamps import iso
 
 
-async def _plant(config: ResolvedConfig, admin_url: str | None, password_file: str | None) -> str:
-    if admin_url is None:
+async def _plant(config: ResolvedConfig) -> str:
+    if config.admin is None:
         raise ConfigError(
-            "--admin-url", "is required with --plant-sentinel (an account with CREATE, INSERT)"
+            "SIDECAR_ADMIN_URL",
+            "is required with --plant-sentinel (an account with CREATE, INSERT)",
         )
-    try:
-        url = parse_db_url(admin_url)
-    except ValueError as exc:
-        raise ConfigError("--admin-url", str(exc)) from None
-    if url.database != config.db.database:
-        raise ConfigError(
-            "--admin-url", f"must name the same database as SIDECAR_DB_URL ({config.db.database})"
-        )
-    if password_file is not None:
-        try:
-            url = url.with_password(read_secret(Path(password_file)))
-        except OSError as exc:
-            raise ConfigError("--admin-password-file", f"cannot read it: {exc.strerror}") from None
-    admin = connect(url, config.settings.timeout, read_only=False)
+    admin = connect(config.admin, config.settings.timeout, read_only=False)
     try:
         return await sentinel.plant(admin)
     finally:
         admin.close()
 
 
-def adopt(
-    config: ResolvedConfig,
-    plant_sentinel: bool = False,
-    admin_url: str | None = None,
-    admin_password_file: str | None = None,
-) -> int:
-    """Record the current identity and marks as the baseline; print the pin line."""
+def adopt(config: ResolvedConfig, plant_sentinel: bool = False) -> int:
+    """Record the current identity and marks as the baseline, planting the sentinel first
+    with `config.admin` when asked; print the pin line."""
     store = StateStore(config.settings.state_dir)
     # What is there now is what is accepted: an old pin must not stand in the way.
     unpinned = config.model_copy(update={"identity": dataclasses.replace(config.identity, pin={})})
     if plant_sentinel:
         try:
-            token = asyncio.run(_plant(config, admin_url, admin_password_file))
+            token = asyncio.run(_plant(config))
         except DatabaseError as exc:
             print(f"sidecar adopt: cannot plant the sentinel: {exc.reason}", file=sys.stderr)
             return int(ExitCode.CRITICAL)

@@ -87,23 +87,25 @@ async def bounded(budget: float) -> AsyncIterator[None]:
         raise timed_out(budget) from None
 
 
-def connect_reason(reason: str, cause: OSError) -> str:
-    """Why a connection failed, in words that point at the typo; never the host's name."""
+def connect_reason(reason: str, cause: OSError, socket_setting: str = "unix_socket") -> str:
+    """Why a connection failed, in words that point at the typo (`socket_setting`: the URL's
+    parameter naming the socket); never the host's name."""
     # os.strerror, not the exception's text: asyncio's names the host and port.
     if isinstance(cause, socket.gaierror):
         return "cannot resolve the database host's name (check the host in the URL)"
     if cause.errno == errno.ECONNREFUSED:
         return f"{reason}: connection refused (is it running, and on that port?)"
     if cause.errno == errno.ENOENT:
-        return "cannot connect to the database socket: it does not exist (check the URL's socket)"
+        return f"cannot connect to the database socket: it does not exist (check {socket_setting})"
     if cause.errno:
         return f"{reason}: {os.strerror(cause.errno).lower()}"
     return reason
 
 
-def os_error(exc: OSError) -> DatabaseError:
+def os_error(exc: OSError, socket_setting: str = "unix_socket") -> DatabaseError:
     """A socket error raised before the driver could say anything."""
-    return DatabaseError(ErrorKind.CONNECT, connect_reason("cannot connect to the database", exc))
+    reason = connect_reason("cannot connect to the database", exc, socket_setting)
+    return DatabaseError(ErrorKind.CONNECT, reason)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""`sidecar preflight` and `sidecar volumes`: arguments, the run, and the exit code.
+"""`sidecar preflight` and `sidecar volumes`: their arguments, the run, and the exit code (the
+commands themselves are rows of the command table in `sidecar/cli.py`).
 
 Exit codes as `sidecar check`: 0 pass, 1 warn, 2 fail, 3 could not evaluate (an unreadable
 compose file, a feature preflight cannot resolve, a missing or failing engine, a bad
@@ -11,15 +12,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from sidecar.preflight.engines import ENGINES
 from sidecar.preflight.errors import PreflightError
 from sidecar.preflight.tools import DEFAULT_TOOLS, Tool
-from sidecar.usage import parse
 
 # The rest (PyYAML, the sidecar's state and identity modules) is imported by the commands
-# themselves: `sidecar serve` registers these parsers and should not pay for them.
+# themselves: `sidecar --help` builds these parsers and should not pay for them.
 if TYPE_CHECKING:
     from sidecar.preflight.project import Invocation
     from sidecar.preflight.recover import RememberedVolumes
@@ -29,42 +29,8 @@ if TYPE_CHECKING:
 EXIT_UNKNOWN = 3
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with exit code 3 (could not evaluate) for bad arguments."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print usage and the problem; exit 3."""
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
-
-
-def add_parsers(subparsers: Any) -> None:
-    """Register `preflight` and `volumes` on an argparse subparsers object."""
-    preflight = subparsers.add_parser(
-        "preflight",
-        help="before `up`: refuse a start that would create a new, empty database volume",
-        description="Resolve the compose project and volume names as the compose tool would,"
-        " compare them with the engine's volumes; exit 0 pass, 1 warn, 2 fail, 3 unknown.",
-    )
-    _add_common(preflight)
-    preflight.set_defaults(handler=run_preflight)
-    volumes = subparsers.add_parser(
-        "volumes",
-        help="during an incident: which twin volume holds the data, and how to come back",
-        description="Compare the volumes that share a database volume key; exit 0 when the"
-        " stack is on the likely data, 1 unsure, 2 when it is not, 3 unknown.",
-    )
-    _add_common(volumes)
-    volumes.add_argument(
-        "--backup-dir",
-        type=Path,
-        help="where the backups are, to name the one to restore (default: the sidecar's"
-        " bind mount for SIDECAR_BACKUP_DIR in the compose file)",
-    )
-    volumes.set_defaults(handler=run_volumes)
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def add_preflight_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `sidecar preflight`: the compose tool's own, and where to look."""
     parser.add_argument(
         "-f", "--file", action="append", default=[], help="compose file (repeatable)"
     )
@@ -91,12 +57,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def main(argv: list[str]) -> int:
-    """`sidecar preflight ...` / `sidecar volumes ...` (argv starts with the command)."""
-    parser = ArgumentParser(prog="sidecar")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    options = parse(parser, argv)  # a typo'd flag: the command's usage and a "did you mean"
-    return int(options.handler(options))
+def add_volumes_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `sidecar volumes`: preflight's, and where the backups are."""
+    add_preflight_arguments(parser)
+    parser.add_argument(
+        "--backup-dir",
+        type=Path,
+        help="where the backups are, to name the one to restore (default: the sidecar's"
+        " bind mount for SIDECAR_BACKUP_DIR in the compose file)",
+    )
 
 
 def _invocation(options: argparse.Namespace) -> Invocation:

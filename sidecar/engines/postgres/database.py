@@ -67,7 +67,7 @@ def classify(exc: BaseException, budget: float) -> DatabaseError:
         # asyncpg's own word for a connection it no longer has (closed under a query).
         return DatabaseError(ErrorKind.CONNECT, "lost the connection to the database")
     if isinstance(exc, OSError):
-        return os_error(exc)
+        return os_error(exc, socket_setting="host= in the URL")
     return DatabaseError(ErrorKind.OTHER, f"unexpected database error ({type(exc).__name__})")
 
 
