@@ -1,15 +1,16 @@
 """Compose files: loading, merging several `-f` files, and the parts preflight reads.
 
 Only what decides which volume a start mounts is modelled: services (image, environment,
-mounts, depends_on) and the top-level `volumes:`. Several files merge as compose merges them
-for these keys: mappings deep-merge, a service's `volumes` merge by target path, its
-`environment` and `depends_on` by key, anything else is replaced by the later file.
+command, mounts, depends_on) and the top-level `volumes:`. Several files merge as compose
+merges them for these keys: mappings deep-merge, a service's `volumes` merge by target path,
+its `environment` and `depends_on` by key, anything else is replaced by the later file.
 
 A volume's real name (compose-go `setResourceNames`, docker-compose v1 `Volume.full_name`,
 podman-compose `fix_mount_dict`, all alike): its `name:` when set, the key itself (or
 `external.name`) when external, otherwise `<project>_<key>`.
 """
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class Service:
     environment: dict[str, str | None]  # None: taken from the caller's environment
     mounts: tuple[Mount, ...]
     depends_on: dict[str, str]  # service -> condition
+    command: tuple[str, ...] = ()  # as words: a mariadb/mysql `--datadir=` moves its data
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,20 @@ def _service(name: str, raw: Any) -> Service:
     if not isinstance(entries, list):
         raise PreflightError(f"services.{name}.volumes: must be a list")
     mounts = tuple(_mount(name, entry, i) for i, entry in enumerate(entries))
-    return Service(name, str(raw.get("image") or ""), environment, mounts, depends_on)
+    command = _command(raw.get("command"))
+    return Service(name, str(raw.get("image") or ""), environment, mounts, depends_on, command)
+
+
+def _command(value: Any) -> tuple[str, ...]:
+    """`command:` as words: a list as it is, a string split as a shell would."""
+    if isinstance(value, list):
+        return tuple(_scalar(word) for word in value)
+    if value is None:
+        return ()
+    try:
+        return tuple(shlex.split(_scalar(value)))
+    except ValueError:  # an unbalanced quote: compose refuses it; words are enough here
+        return tuple(_scalar(value).split())
 
 
 def _scalar(value: Any) -> str:
