@@ -113,13 +113,14 @@ def _cluster_in(top: Path) -> tuple[str, str] | None:
 
 
 def _unreadable_directory(path: Path) -> bool:
+    """A directory this user may not list (one it may list holds no PG_VERSION: not a cluster)."""
     try:
-        os.listdir(path)
+        with os.scandir(path):
+            return False
     except PermissionError:
         return path.is_dir()
     except OSError:
         return False
-    return False
 
 
 def _version(path: Path) -> str | None:

@@ -10,7 +10,6 @@ podman-compose `fix_mount_dict`, all alike): its `name:` when set, the key itsel
 `external.name`) when external, otherwise `<project>_<key>`.
 """
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,15 +296,16 @@ def _service(name: str, raw: Any) -> Service:
 
 
 def _command(value: Any) -> tuple[str, ...]:
-    """`command:` as words: a list as it is, a string split as a shell would."""
+    """`command:` as words: a list as it is, a string split at whitespace.
+
+    Only a `--datadir` is looked for in it, so quotes are not parsed: a shell-like split of a
+    string as long as a compose file may make one (16 MiB) would take seconds.
+    """
     if isinstance(value, list):
         return tuple(_scalar(word) for word in value)
     if value is None:
         return ()
-    try:
-        return tuple(shlex.split(_scalar(value)))
-    except ValueError:  # an unbalanced quote: compose refuses it; words are enough here
-        return tuple(_scalar(value).split())
+    return tuple(_scalar(value).split())
 
 
 def _scalar(value: Any) -> str:

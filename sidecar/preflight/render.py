@@ -37,6 +37,7 @@ def preflight_json(
                 "key": v.key,
                 "name": v.name,
                 "database": v.database,
+                "engine": v.engine.name if v.engine else None,
                 "external": v.external,
                 "mounts": [
                     {"service": m.service, "target": m.target, "readOnly": m.read_only}

@@ -189,3 +189,20 @@ def test_a_postgres_stack_has_a_postgresql_database_volume(tmp_path: Path) -> No
         "/var/lib/postgresql/data",
     )
     assert [s.name for s in stack.databases] == ["postgres"]
+
+
+def test_a_huge_command_is_read_in_bounded_time(tmp_path: Path) -> None:
+    """Only `--datadir` is looked for: no shell-like parse of a string a compose file can
+    make megabytes long."""
+    import time
+
+    words = "--skip-name-resolve " * 45_000  # 900 kB: the file stays under its 1 MiB bound
+    text = (
+        f"services:\n  db:\n    image: mariadb:11\n    command: '{words}--datadir=/data'\n"
+        "    volumes: [d:/data]\nvolumes:\n  d:\n"
+    )
+    directory = write_project(tmp_path, "p", {"compose.yaml": text})
+    started = time.monotonic()
+    (volume,) = load_stack(Tool.COMPOSE, invocation(directory)).volumes
+    assert time.monotonic() - started < 2
+    assert volume.data_target == "/data"
