@@ -65,11 +65,13 @@ def volumes_text(
         lines.append("pass: the stack mounts no database volume")
     for report in reports:
         lines.append(f"volume key {report.volume.key}:")
-        width = max((len(r.candidate.volume.name) for r in report.rows), default=0)
+        names = [r.candidate.volume.name for r in report.rows]
+        names += [cluster.volume.name for cluster, _ in report.clusters]
+        width = max(map(len, names), default=0)
         for index, row in enumerate(report.rows):
             lines.append("  " + _row(row, width, likely=index == 0 and not row.current))
         for index, (cluster, size) in enumerate(report.clusters):
-            lines.append("  " + _cluster_row(cluster, size, likely=index == 0))
+            lines.append("  " + _cluster_row(cluster, size, width, likely=index == 0))
         lines.append(f"{report.status}: {report.summary}")
         lines += [f"  {n}. {step}" for n, step in enumerate(report.steps, 1)]
     return lines
@@ -91,7 +93,7 @@ def _row(row: Row, width: int, likely: bool) -> str:
     return f"{c.volume.name:<{width}}  created {created}  {size:>12}  " + "; ".join(notes)
 
 
-def _cluster_row(cluster: Cluster, size: Size, likely: bool) -> str:
+def _cluster_row(cluster: Cluster, size: Size, width: int, likely: bool) -> str:
     volume = cluster.volume
     created = volume.created.date().isoformat() if volume.created else "undated"
     notes = ["anonymous", cluster.shown]
@@ -99,7 +101,7 @@ def _cluster_row(cluster: Cluster, size: Size, likely: bool) -> str:
         notes.append(f"mounted at {cluster.mounted_at} by {', '.join(cluster.mounted_by)}")
     if likely:
         notes.append("<- likely your cluster")
-    return f"{volume.name}  created {created}  {size.describe():>12}  " + "; ".join(notes)
+    return f"{volume.name:<{width}}  created {created}  {size.describe():>12}  " + "; ".join(notes)
 
 
 def volumes_json(

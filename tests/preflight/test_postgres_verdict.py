@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from sidecar.preflight import render
 from sidecar.preflight.verdict import Finding, judge
 from sidecar.results import Status, worst
 from tests.preflight.stacks import POSTGRES_INCIDENT, postgres_stack
@@ -153,3 +154,11 @@ def test_an_unknown_major_at_the_parent_offers_no_line_that_fixes_both(tmp_path:
         'pin the major version in the tag ("postgres:MAJOR"): preflight then names the line'
         " that fixes it"
     )
+
+
+def test_the_json_names_each_volumes_engine(tmp_path: Path) -> None:
+    stack = stack_in(tmp_path, NEW, POSTGRES_INCIDENT)
+    observed = observe()
+    document = render.preflight_json(stack, observed, judge(stack, observed), {})
+    (entry,) = document["volumes"]
+    assert (entry["key"], entry["database"], entry["engine"]) == (KEY, True, "PostgreSQL")
