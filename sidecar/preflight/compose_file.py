@@ -1,9 +1,9 @@
 """Compose files: loading, merging several `-f` files, and the parts preflight reads.
 
 Only what decides which volume a start mounts is modelled: services (image, environment,
-mounts, depends_on) and the top-level `volumes:`. Several files merge as compose merges them
-for these keys: mappings deep-merge, a service's `volumes` merge by target path, its
-`environment` and `depends_on` by key, anything else is replaced by the later file.
+command, mounts, depends_on) and the top-level `volumes:`. Several files merge as compose
+merges them for these keys: mappings deep-merge, a service's `volumes` merge by target path,
+its `environment` and `depends_on` by key, anything else is replaced by the later file.
 
 A volume's real name (compose-go `setResourceNames`, docker-compose v1 `Volume.full_name`,
 podman-compose `fix_mount_dict`, all alike): its `name:` when set, the key itself (or
@@ -49,6 +49,7 @@ class Service:
     environment: dict[str, str | None]  # None: taken from the caller's environment
     mounts: tuple[Mount, ...]
     depends_on: dict[str, str]  # service -> condition
+    command: tuple[str, ...] = ()  # as words: a mariadb/mysql `--datadir=` moves its data
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,21 @@ def _service(name: str, raw: Any) -> Service:
     if not isinstance(entries, list):
         raise PreflightError(f"services.{name}.volumes: must be a list")
     mounts = tuple(_mount(name, entry, i) for i, entry in enumerate(entries))
-    return Service(name, str(raw.get("image") or ""), environment, mounts, depends_on)
+    command = _command(raw.get("command"))
+    return Service(name, str(raw.get("image") or ""), environment, mounts, depends_on, command)
+
+
+def _command(value: Any) -> tuple[str, ...]:
+    """`command:` as words: a list as it is, a string split at whitespace.
+
+    Only a `--datadir` is looked for in it, so quotes are not parsed: a shell-like split of a
+    string as long as a compose file may make one (16 MiB) would take seconds.
+    """
+    if isinstance(value, list):
+        return tuple(_scalar(word) for word in value)
+    if value is None:
+        return ()
+    return tuple(_scalar(value).split())
 
 
 def _scalar(value: Any) -> str:

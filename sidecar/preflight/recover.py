@@ -6,13 +6,21 @@ sidecar remembers (`sources.volume` of the identity in `state.json`, and the `vo
 `SIDECAR_EXPECT_IDENTITY` pin). The likely data is the remembered one; otherwise the one
 holding data, the larger, then the older. When that is not the volume this stack mounts, the
 steps to bring the stack back on it are spelled out for the tool in use.
+
+For a PostgreSQL volume the stack is on (or would create) while its cluster is missing from
+it, the anonymous volumes holding a cluster are listed too (sidecar/preflight/anonymous.py):
+where the postgres:18 trap put the data, with the steps to copy it onto the named volume.
 """
 
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sidecar.preflight.anonymous import Cluster, find_clusters
+from sidecar.preflight.datadir import Misplaced, misplaced
+from sidecar.preflight.images import POSTGRESQL
 from sidecar.preflight.project import Project
+from sidecar.preflight.sizes import Size, measure
 from sidecar.preflight.stack import Stack, StackVolume, sidecar_bind_mount
 from sidecar.preflight.tools import Tool
 from sidecar.preflight.twins import Candidate, age_and_size, candidates, ranked
@@ -49,6 +57,7 @@ class KeyReport:
     status: Status
     summary: str
     steps: tuple[str, ...]
+    clusters: tuple[tuple[Cluster, Size], ...] = ()  # on anonymous volumes, likeliest first
 
 
 def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
@@ -76,6 +85,8 @@ def remembered(stack: Stack, state_dir: Path | None) -> RememberedVolumes:
 def compare(stack: Stack, observed: Observation, memory: RememberedVolumes) -> list[KeyReport]:
     """One report per database volume of the stack."""
     reports = []
+    postgres = any(v.engine is POSTGRESQL for v in stack.database_volumes)
+    clusters = find_clusters(observed.volumes, observed.containers) if postgres else []
     for volume in stack.database_volumes:
         if volume.external:
             continue
@@ -85,8 +96,107 @@ def compare(stack: Stack, observed: Observation, memory: RememberedVolumes) -> l
             Row(c, c.volume.name == volume.name, memory.volumes.get(c.volume.name, ""))
             for c in likeliest
         )
-        reports.append(_report(stack, volume, rows, observed.engine))
+        report = _report(stack, volume, rows, observed.engine)
+        if report.status is Status.PASS and volume.engine is POSTGRESQL and clusters:
+            report = _anonymous_report(stack, report, clusters, observed.engine)
+        reports.append(report)
     return reports
+
+
+# Sizes of the anonymous volumes shown: each walk bounded, and few of them.
+_CLUSTER_BUDGET = 2.0
+_CLUSTERS_SHOWN = 5
+
+
+def _anonymous_report(
+    stack: Stack, report: KeyReport, clusters: list[Cluster], engine: str
+) -> KeyReport:
+    """The stack is on its own volume, but is its cluster? Anonymous volumes holding one."""
+    volume = report.volume
+    current = next((r.candidate for r in report.rows if r.current), None)
+    missing = current is None or (current.size is not None and not current.size.holds_data)
+    trap = next(
+        (
+            t
+            for s in stack.model.services.values()
+            for t in misplaced(s)
+            if t.mount.source == volume.key
+        ),
+        None,
+    )
+    project = stack.project.name
+    ours = [c for c in clusters if project in c.projects]
+    if not (trap or ours or missing):
+        return report  # the stack's volume holds data and nothing ties those clusters to it
+    chosen = (ours or clusters)[:_CLUSTERS_SHOWN]
+    shown = tuple((c, measure(c.volume.mountpoint, _CLUSTER_BUDGET)) for c in chosen)
+    likely = chosen[0]
+    sure = missing and bool(trap or ours)
+    state = "does not exist" if current is None else ("is empty" if missing else "holds data")
+    why = (
+        f"mounted by {', '.join(likely.mounted_by)} at {likely.mounted_at}"
+        if likely.mounted_by
+        else "no container mounts it now"
+    )
+    summary = (
+        f"{volume.name} {state}, but anonymous volume {likely.volume.name} holds a"
+        f" {likely.shown} ({why})"
+    )
+    if trap:
+        summary += f": {trap.service.name}'s data directory misses {volume.key}"
+    status = Status.FAIL if sure else Status.WARN
+    steps = _move_back(stack, volume, likely, trap, current is None, engine)
+    return replace(report, status=status, summary=summary, steps=steps, clusters=shown)
+
+
+def _move_back(
+    stack: Stack,
+    volume: StackVolume,
+    cluster: Cluster,
+    trap: Misplaced | None,
+    create: bool,
+    engine: str,
+) -> tuple[str, ...]:
+    """Stop, copy the cluster onto the named volume, fix the file, preflight, up."""
+    project = stack.project
+    cwd = project.invocation.cwd if project.invocation else str(project.directory)
+    tool = command_line(project)
+    fixes = trap.fixes if trap else ()
+    # Mounted where the anonymous volume was, the named volume shows the same tree: copy it
+    # whole. With the PGDATA line instead, the named volume is the cluster directory itself.
+    by_mount = not fixes or fixes[0].startswith("mount it at")
+    source = "/from/." if by_mount or not cluster.directory else f"/from/{cluster.directory}/."
+    image = trap.service.image if trap else _image(stack, volume)
+    name = volume.name
+    steps = [
+        f"cd {shlex.quote(cwd)} && {tool} down"
+        "   (stops the stack; every volume is kept, the anonymous one too: no -v)",
+    ]
+    if create:
+        steps.append(f"{tool} up --no-start && {tool} down   (creates {name} as the tool names it)")
+    steps += [
+        f"{engine} run --rm --user 0 --entrypoint cp -v {cluster.volume.name}:/from:ro"
+        f" -v {name}:/to {shlex.quote(image)} -a {source} /to/"
+        "   (a throwaway container copies the cluster, owners and modes kept; on the host,"
+        f" as root: cp -a {cluster.volume.mountpoint}/{source[len('/from/') :]} <{name}'s"
+        f" mountpoint>/)",
+        (fixes[0] if fixes else f"{name} is already where the image keeps its cluster")
+        + " in the compose file",
+        f"{command_line(project, preflight=True)}   (must pass: no data-dir line)",
+        f"{tool} up -d",
+        "sidecar check in the sidecar's container (or GET /health): rows and identity pass",
+        f"keep {cluster.volume.name} until the data is verified; only then:"
+        f" {engine} volume rm {cluster.volume.name}",
+    ]
+    return tuple(steps)
+
+
+def _image(stack: Stack, volume: StackVolume) -> str:
+    """The image of the service that writes the database volume."""
+    for service in stack.databases:
+        if any(m.source == volume.key for m in service.mounts):
+            return service.image
+    return "postgres"
 
 
 def _report(stack: Stack, volume: StackVolume, rows: tuple[Row, ...], engine: str) -> KeyReport:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from sidecar.preflight.anonymous import Cluster
 from sidecar.preflight.engines import EngineVolume
 from sidecar.preflight.project import Project
 from sidecar.preflight.recover import KeyReport, RememberedVolumes, Row
@@ -36,6 +37,7 @@ def preflight_json(
                 "key": v.key,
                 "name": v.name,
                 "database": v.database,
+                "engine": v.engine.name if v.engine else None,
                 "external": v.external,
                 "mounts": [
                     {"service": m.service, "target": m.target, "readOnly": m.read_only}
@@ -63,9 +65,13 @@ def volumes_text(
         lines.append("pass: the stack mounts no database volume")
     for report in reports:
         lines.append(f"volume key {report.volume.key}:")
-        width = max((len(r.candidate.volume.name) for r in report.rows), default=0)
+        names = [r.candidate.volume.name for r in report.rows]
+        names += [cluster.volume.name for cluster, _ in report.clusters]
+        width = max(map(len, names), default=0)
         for index, row in enumerate(report.rows):
             lines.append("  " + _row(row, width, likely=index == 0 and not row.current))
+        for index, (cluster, size) in enumerate(report.clusters):
+            lines.append("  " + _cluster_row(cluster, size, width, likely=index == 0))
         lines.append(f"{report.status}: {report.summary}")
         lines += [f"  {n}. {step}" for n, step in enumerate(report.steps, 1)]
     return lines
@@ -85,6 +91,17 @@ def _row(row: Row, width: int, likely: bool) -> str:
     if likely:
         notes.append("<- likely your data")
     return f"{c.volume.name:<{width}}  created {created}  {size:>12}  " + "; ".join(notes)
+
+
+def _cluster_row(cluster: Cluster, size: Size, width: int, likely: bool) -> str:
+    volume = cluster.volume
+    created = volume.created.date().isoformat() if volume.created else "undated"
+    notes = ["anonymous", cluster.shown]
+    if cluster.mounted_by:
+        notes.append(f"mounted at {cluster.mounted_at} by {', '.join(cluster.mounted_by)}")
+    if likely:
+        notes.append("<- likely your cluster")
+    return f"{volume.name:<{width}}  created {created}  {size.describe():>12}  " + "; ".join(notes)
 
 
 def volumes_json(
@@ -116,6 +133,16 @@ def volumes_json(
                     for row in r.rows
                 ],
                 "steps": list(r.steps),
+                "anonymousClusters": [
+                    {
+                        **_existing(cluster.volume, size),
+                        "directory": cluster.directory,
+                        "version": cluster.version or None,
+                        "mountedBy": list(cluster.mounted_by),
+                        "mountedAt": cluster.mounted_at or None,
+                    }
+                    for cluster, size in r.clusters
+                ],
             }
             for r in reports
         ],

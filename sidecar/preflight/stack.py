@@ -1,25 +1,25 @@
 """The stack a start would run: its project, its named volumes by real name, and who is who.
 
-A volume is a database volume when some service mounts it at `/var/lib/mysql` or the service
-mounting it runs a MariaDB or MySQL image. The sidecar is the service with `SIDECAR_*`
-settings (or, when no service has any, the one whose image is called sidecar); database
-services mount a database volume read-write; feeders write into a host directory the sidecar
-mounts read-only (the backup job writing the dumps it watches); apps are the rest.
+A volume is a database volume when some service mounts it where its image keeps a database
+(sidecar/preflight/images.py: the official mariadb, mysql and postgres images, bitnami's,
+their `PGDATA` and `--datadir` overrides; the known paths for any other image). The
+sidecar is the service with `SIDECAR_*` settings (or, when no service has any, the one whose
+image is called sidecar); database services mount a database volume read-write; feeders
+write into a host directory the sidecar mounts read-only (the backup job writing the dumps
+it watches); apps are the rest.
 """
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.preflight import compose_file
 from sidecar.preflight.compose_file import Model, Mount, Service
+from sidecar.preflight.datadir import database_engine, meant_for_data
+from sidecar.preflight.images import Engine, parse_image
 from sidecar.preflight.interpolation import interpolate_tree
 from sidecar.preflight.project import Invocation, Project, resolve
 from sidecar.preflight.tools import Tool
-
-DATABASE_TARGETS = ("/var/lib/mysql",)
-_DATABASE_IMAGE = re.compile(r"^(mariadb|mysql)")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class StackVolume:
     explicit_name: bool  # `name:` or external: the project prefix does not apply
     database: bool
     mounts: tuple[Mount, ...]
+    engine: Engine | None = None  # whose data it holds, when a database volume
+    data_target: str = ""  # where the database service mounts it
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,30 @@ def build_stack(project: Project) -> Stack:
         compose_file.merge(documents), allow_undeclared=project.tool is Tool.PODMAN_COMPOSE
     )
     mounts = [m for s in model.services.values() for m in s.mounts]
-    images = {name: image_name(s.image) for name, s in model.services.items()}
     volumes = []
     for key, decl in model.volumes.items():
         used = tuple(m for m in mounts if m.type == "volume" and m.source == key)
         if not used:
             continue  # declared but mounted by no service: no start creates it for us
-        database = any(
-            m.target.rstrip("/") in DATABASE_TARGETS or _DATABASE_IMAGE.match(images[m.service])
-            for m in used
+        services = model.services
+        engine = next(
+            (e for m in used if (e := database_engine(services[m.service], m)) is not None), None
         )
+        data = next((m for m in used if meant_for_data(services[m.service], m)), None)
+        if data is None and engine is not None:  # a volume a config file may put the data on
+            data = next(m for m in used if database_engine(services[m.service], m) is not None)
         explicit = bool(decl.name) or decl.external
         volumes.append(
-            StackVolume(key, decl.real_name(project.name), decl.external, explicit, database, used)
+            StackVolume(
+                key,
+                decl.real_name(project.name),
+                decl.external,
+                explicit,
+                engine is not None,
+                used,
+                engine,
+                data.target.rstrip("/") if data else "",
+            )
         )
     database_keys = {v.key for v in volumes if v.database}
     # The sidecar is the service with SIDECAR_* settings; only when none has any, the one
@@ -119,9 +132,7 @@ def _bind_source(mount: Mount) -> str | None:
 
 def image_name(image: str) -> str:
     """The repository's last path component: `docker.io/library/mariadb:10.11` -> `mariadb`."""
-    without_digest = image.split("@", 1)[0]
-    last = without_digest.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower()
+    return parse_image(image).name
 
 
 def is_sidecar(service: Service) -> bool:

@@ -3,14 +3,20 @@
 fail (exit 2):
 - a database volume the start would mount does not exist yet while a volume with the same
   key under another project exists and holds data: the start would create a new, empty
-  volume and MariaDB would initialise a fresh datadir on it (the incident);
+  volume and the database would initialise a fresh datadir (MariaDB, MySQL) or cluster
+  (PostgreSQL) on it (the incident);
+- the database's data directory would land on an anonymous volume the image declares, not on
+  the named volume meant for it (sidecar/preflight/datadir.py: the postgres:18 trap), while
+  that named volume is new or empty;
 - the sidecar pins `SIDECAR_EXPECT_IDENTITY` `volume=...` to another volume than the one
   this start would mount into it.
 
 warn (exit 1), each naming the line to add: no top-level `name:`; a non-database volume with
-the same trap; the sidecar's state not on a host path; the data volume not mounted
-read-only into the sidecar; no identity pin; an app not gated on the sidecar's health; no
-sidecar at all; an external volume that does not exist.
+the same trap; the data directory missing a named volume that holds data, or a postgres
+image whose major version the tag does not tell while one layout would miss the volume; the
+sidecar's state not on a host path; the data volume not mounted read-only into the sidecar;
+no identity pin; an app not gated on the sidecar's health; no sidecar at all; an external
+volume that does not exist.
 
 pass (exit 0): one line per volume, with where it stands.
 """
@@ -20,10 +26,12 @@ from dataclasses import dataclass, field
 
 from sidecar.identity.pin import parse_pin
 from sidecar.preflight.compose_file import Mount, Service
+from sidecar.preflight.datadir import Misplaced, misplaced
 from sidecar.preflight.engines import EngineContainer, EngineVolume
+from sidecar.preflight.images import MARIADB, MYSQL, parse_image
 from sidecar.preflight.project import Project, normalize
 from sidecar.preflight.sizes import Size
-from sidecar.preflight.stack import DATABASE_TARGETS, Stack, StackVolume
+from sidecar.preflight.stack import Stack, StackVolume
 from sidecar.preflight.tools import V1_TOOLS
 from sidecar.preflight.twins import Candidate, Owner, age_and_size, candidates, owner, ranked
 from sidecar.results import Status
@@ -67,6 +75,7 @@ def volumes_to_measure(stack: Stack, volumes: Iterable[EngineVolume]) -> list[En
 def judge(stack: Stack, observed: Observation) -> list[Finding]:
     """Every finding for `stack`, worst first."""
     findings = _volume_findings(stack, observed)
+    findings += _layout_findings(stack, observed)
     suggested = _suggested_project(stack, observed)
     findings += _pin_findings(stack, observed)
     findings += _name_findings(stack.project, suggested)
@@ -186,7 +195,7 @@ def _volume_findings(stack: Stack, observed: Observation) -> list[Finding]:
             continue
         best, others = holding[0], holding[1:]
         message = (
-            f"this start would create a NEW, EMPTY volume {volume.name}; "
+            f"this start would create a NEW, EMPTY volume {volume.name}{_fresh(volume)}; "
             f"{describe(best)} holds your data: "
             f"{return_fix(stack.project, volume.key, best.volume.name, best.owner.project)}"
         )
@@ -196,6 +205,105 @@ def _volume_findings(stack: Stack, observed: Observation) -> list[Finding]:
         status = Status.FAIL if volume.database else Status.WARN
         findings.append(Finding(status, "new-empty-volume", message, volume.name))
     return findings
+
+
+def _fresh(volume: StackVolume) -> str:
+    """What the database would make of the new volume, for engines other than MariaDB's.
+
+    MariaDB's (and MySQL's) line is the incident's, quoted as it is in the README, the docs and
+    the end-to-end checks; "NEW, EMPTY volume" says it there.
+    """
+    if volume.engine is None or volume.engine in (MARIADB, MYSQL):
+        return ""
+    return f" and {volume.engine.name} would initialise a fresh {volume.engine.store} on it"
+
+
+def _layout_findings(stack: Stack, observed: Observation) -> list[Finding]:
+    """Data directories that miss the named volume meant for them (preflight/datadir.py)."""
+    findings = []
+    volumes = {v.key: v for v in stack.volumes}
+    for service in stack.model.services.values():
+        traps = misplaced(service)
+        if not traps:
+            continue
+        volume = volumes[traps[0].mount.source or ""]
+        if parse_image(service.image).major is None and any(t.layout.assumed_major for t in traps):
+            findings.append(_unknown_major(service, traps, volume))
+            continue
+        findings.append(_misplaced(traps[0], volume, observed))
+    return findings
+
+
+def _misplaced(trap: Misplaced, volume: StackVolume, observed: Observation) -> Finding:
+    layout, mount, service = trap.layout, trap.mount, trap.service
+    where = (
+        f"{service.name} ({service.image}) keeps its {layout.engine.name} data in"
+        f" {layout.data_dir} ({layout.why}), on the image's own VOLUME {trap.anonymous_at},"
+        f" not on {volume.key} mounted at {mount.target}"
+    )
+    fixes = " or ".join(trap.fixes)
+    # The 18+ entrypoint's own check on that mount (images.py `refuses_mount_at`).
+    refusing = layout.refuses_mount_at == mount.target.rstrip("/")
+    major = parse_image(service.image).major
+    existing = observed.volume(volume.name)
+    size = observed.sizes.get(volume.name)
+    if existing is not None and (size is None or size.holds_data):
+        held = "holds data" if size is not None else "may hold data (not measured)"
+        if refusing:
+            consequence = (
+                f"{volume.name} exists and {held}: PostgreSQL {major}'s entrypoint refuses to"
+                " start with a mount there; a cluster of an older major version in it needs"
+                f" pg_upgrade (or its old tag) first; otherwise {fixes}"
+            )
+        else:
+            consequence = (
+                f"{volume.name} exists and {held}, which the anonymous volume at"
+                f" {trap.anonymous_at} hides from {service.name}: {fixes}"
+            )
+        code = "data-dir-misses-volume"
+        return Finding(Status.WARN, code, f"{where}; {consequence}", volume.name)
+    if existing is None:
+        state = f"{volume.name} would be created and stay empty"
+    else:
+        state = (
+            f"{volume.name} is empty: the {layout.engine.store} is on an anonymous volume already"
+            " (`sidecar volumes` finds it)"
+        )
+    lands = (
+        f"the {layout.engine.store} lands on an anonymous volume that the next `down`/`up` or"
+        " image update replaces by an empty one while every health check stays green"
+    )
+    if refusing:
+        lands = (
+            f'the {major} entrypoint refuses to start ("unused mount/volume") where it sees that'
+            " mount; where it misses it (Alpine images before docker-library/postgres#1409,"
+            f" April 2026), {lands}"
+        )
+    message = f"{where}; {state}; {lands}: {fixes}"
+    return Finding(Status.FAIL, "data-dir-misses-volume", message, volume.name)
+
+
+def _unknown_major(service: Service, traps: list[Misplaced], volume: StackVolume) -> Finding:
+    """A postgres image whose tag does not tell the layout: say so, and what each would do."""
+    ref = parse_image(service.image)
+    cases = "; ".join(
+        f"if it is PostgreSQL {t.layout.assumed_major}"
+        + (" or later" if (t.layout.assumed_major or 0) > 17 else " or earlier")
+        + f", the cluster goes to {t.layout.data_dir.replace('/18/', '/MAJOR/')} on the image's"
+        f" VOLUME {t.anonymous_at}, an anonymous volume, not {volume.key}"
+        for t in traps
+    )
+    fixes = traps[0].fixes  # tried on every layout: the same for each trap
+    advice = f'pin the major version in the tag ("{ref.repository}:MAJOR")' + (
+        f", or {' or '.join(fixes)}" if fixes else ": preflight then names the line that fixes it"
+    )
+    return Finding(
+        Status.WARN,
+        "data-dir-unknown",
+        f"{service.name} runs {service.image}, whose major version preflight cannot tell"
+        f" ({ref.why_unknown()}): {cases}; {advice}",
+        volume.name,
+    )
 
 
 def _abandoned_twin(
@@ -354,11 +462,12 @@ def _sidecar_findings(stack: Stack) -> list[Finding]:
     if not data:
         return []
     if not stack.sidecars:
+        store = data[0].engine.store if data[0].engine else "datadir"
         return [
             Finding(
                 Status.WARN,
                 "no-sidecar",
-                "no sidecar service watches the database: a new, empty datadir would pass"
+                f"no sidecar service watches the database: a new, empty {store} would pass"
                 " every health check; add the sidecar service (compose/compose.yaml of the"
                 " sidecar shows one)",
             )
@@ -433,10 +542,7 @@ def _state_findings(stack: Stack, sidecar: Service) -> list[Finding]:
 
 def _data_findings(stack: Stack, sidecar: Service, data: StackVolume) -> list[Finding]:
     data_dir = _env(stack, sidecar, "SIDECAR_DATA_DIR")
-    target = data_dir or next(
-        (m.target for m in data.mounts if m.target.rstrip("/") in DATABASE_TARGETS),
-        DATABASE_TARGETS[0],
-    )
+    target = data_dir or data.data_target
     mounts = [m for m in sidecar.mounts if m.type == "volume" and m.source == data.key]
     if not mounts:
         problem = "is not mounted into"

@@ -160,17 +160,6 @@ class Rename:
         return f"{self.new_directory}_{KEY}"
 
 
-@pytest.fixture(scope="module")
-def owner() -> Iterator[e2e_runs.Run]:
-    """The run whose id every name here carries, so that a killed pytest's volumes are swept."""
-    e2e_sweep.sweep_finished_runs()
-    run = e2e_runs.Run.start()
-    try:
-        yield run
-    finally:
-        run.close()
-
-
 @pytest.fixture
 def rename(owner: e2e_runs.Run) -> Rename:
     suffix = secrets.token_hex(4)
