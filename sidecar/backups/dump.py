@@ -415,7 +415,9 @@ def _result(result: DumpCount, scanner: Scanner | PgScanner) -> DumpCount:
     for key in uncountable:
         counts.pop(key, None)
     complete = scanner.completed or (False if scanner.header else None)
-    problem = _problem(result.tables, asked, databases, counts, uncountable, complete)
+    problem = _problem(
+        result.tables, asked, databases, counts, uncountable, complete, scanner.footer
+    )
     if problem is not None and problem.kind is ProblemKind.TRUNCATED:
         counts = {}  # a dump cut short holds fewer rows than its database did: no count at all
     return replace(
@@ -435,11 +437,11 @@ def _problem(
     counts: dict[tuple[str, str], int],
     uncountable: dict[tuple[str, str], str],
     complete: bool | None,
+    footer: str,
 ) -> Problem | None:
     if complete is False:
         return Problem(
-            ProblemKind.TRUNCATED,
-            "no `-- Dump completed` line at the end: the dump was cut short",
+            ProblemKind.TRUNCATED, f"no `{footer}` line at the end: the dump was cut short"
         )
     for table in tables:
         if (asked, table) in counts or (asked, table) in uncountable:

@@ -17,6 +17,7 @@ to a temporary file (a pipe could fill and stall it); its last line is the reaso
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 MAGIC = b"PGDMP"
+_UNSUPPORTED = re.compile(r"unsupported version \((\d+)\.\d+\)")
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 _READ = 1 << 20
 _STDERR_KEPT = 4096
@@ -98,6 +100,9 @@ def _failure(stderr: str, code: int) -> Exception:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     last = lines[-1][:300] if lines else f"exit code {code}"
     last = last.removeprefix("pg_restore: ").removeprefix("error: ")
-    if "unsupported version" in last:
-        return RestoreMissing(f"pg_restore cannot read this archive: {last}")
+    version = _UNSUPPORTED.search(last)
+    if version is not None and version.group(1) == "1":
+        # Format 1.x is every archive since PostgreSQL 7.1: one this pg_restore cannot read
+        # is newer than it. Not the file's fault; a newer pg_restore reads it.
+        return RestoreMissing(f"this pg_restore is older than the archive: {last}")
     return RestoreFailed(f"pg_restore could not read the custom-format dump: {last}")

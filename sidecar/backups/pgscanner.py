@@ -144,6 +144,11 @@ class PgScanner:
         self._copy: _Copy | None = None
         self._runs: dict[bytes, re.Pattern[bytes]] = {}  # head -> run of its statements
 
+    @property
+    def footer(self) -> str:
+        """The last comment line a whole dump has: pg_dump's, or pg_dumpall's."""
+        return f"-- PostgreSQL database {'cluster ' if self.cluster else ''}dump complete"
+
     def feed(self, buf: bytes, final: bool = False) -> int:
         """Consume every complete statement of `buf`; return the offset of the first incomplete."""
         pos, size = 0, len(buf)

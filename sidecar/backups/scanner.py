@@ -192,6 +192,8 @@ class CutShort(Exception):
 class Scanner:
     """Counts rows per (database, table) for `tables`, fed a dump buffer by buffer."""
 
+    footer = "-- Dump completed"  # the last line a whole dump has
+
     def __init__(self, tables: frozenset[str]) -> None:
         self.tables = tables
         self.counts: dict[tuple[str | None, str], int] = {}

@@ -47,6 +47,7 @@ AWKWARD = [
     "x" * 5000,
 ]
 USERS = 14
+ODD_DATABASE = 'Shop\'s "DB" \\ 1'  # a quote, double quotes, a backslash, blanks
 WATCHED = ["User", "user", "shop.Order", "a.b", '"a.b"', 'a."b"']
 SCHEMA = [
     'CREATE TABLE "User" (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL,'

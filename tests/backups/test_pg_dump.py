@@ -7,7 +7,6 @@ it with the real tools and counts the file as the sidecar does.
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,16 @@ from sidecar.backups.judge import Backup, judge
 from sidecar.backups.pgrestore import find_pg_restore
 from sidecar.backups.runner import count_in_child
 from sidecar.results import Status
-from tests.backups.pgdumps import USERS, WATCHED, live_counts, pg_dump, pg_dumpall, seed_app, write
+from tests.backups.pgdumps import (
+    ODD_DATABASE,
+    USERS,
+    WATCHED,
+    live_counts,
+    pg_dump,
+    pg_dumpall,
+    seed_app,
+    write,
+)
 from tests.support.postgres_server import PostgresServer
 
 DAY = 86400.0
@@ -31,24 +39,6 @@ PLAIN_OPTIONS = {
     "on-conflict": ["--inserts", "--on-conflict-do-nothing"],
 }
 CUSTOM_OPTIONS = {"custom": ["-Fc"], "custom-Z0": ["-Fc", "-Z0"], "custom-create": ["-Fc", "-C"]}
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    """`app` (the awkward rows) and `other` (a "User" table of 3 rows); only dumped after."""
-    server = PostgresServer()
-    server.start()
-    try:
-        seed_app(server)
-        server.psql("CREATE DATABASE other")
-        server.psql(
-            'CREATE TABLE "User" (id int, email text)',
-            "INSERT INTO \"User\" VALUES (1, 'a@other'), (2, 'b@other'), (3, 'c@other')",
-            database="other",
-        )
-        yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +97,8 @@ def test_pg_dumpall_counts_only_the_configured_database(
     assert {"app", "other", "postgres", "template1"} <= set(count.databases)
     of_other = count_rows(path, ["User"], "other")
     assert of_other.problem is None and of_other.rows("User") == 3
+    odd = count_rows(path, ["User"], ODD_DATABASE)
+    assert odd.problem is None and odd.rows("User") == 2
 
 
 @pytest.mark.parametrize(
@@ -216,3 +208,14 @@ def test_the_incident_on_postgresql_names_the_restore_candidate(
     assert judgement.freshness.status is Status.PASS
     # Sizes compare within one kind: the archive against the archive before it.
     assert judgement.size.details["compared"] == 1
+
+
+@pytest.mark.parametrize("options", ["copy", "inserts", "rows-per-insert", "column-inserts"])
+@pytest.mark.parametrize("chunk", [1, 7, 100])
+def test_where_a_buffer_ends_changes_no_count(
+    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path, options: str, chunk: int
+) -> None:
+    """Read a few bytes at a time: every statement, COPY line, `\\.` and dollar quote is cut
+    by a buffer's end somewhere, and the counts are the same."""
+    path = write(tmp_path / "app.sql", pg_dump(pg_server, "app", *PLAIN_OPTIONS[options]))
+    _assert_counts(count_rows(path, WATCHED, "app", chunk=chunk), expected)
