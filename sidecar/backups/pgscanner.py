@@ -16,11 +16,11 @@ Where the rows are:
   a block still open at the end of the dump is a dump cut short.
 - `INSERT INTO public."User" VALUES (...);` (`--inserts`), with a column list
   (`--column-inserts`), `OVERRIDING SYSTEM VALUE`, several rows a statement
-  (`--rows-per-insert`), `ON CONFLICT DO NOTHING`. Runs of them with one head are counted by
-  one match and `subn` in C; the rest by the tokenizer and `scanner.folded_tuples`. String
-  literals are PostgreSQL's: `'it''s'` (backslashes are plain: pg_dump sets
-  standard_conforming_strings), `E'a\\'b'`, dollar quoting (`$$ ... $$`, `$fn$ ... $fn$`:
-  function bodies), `"quoted ""names"" "`; a `;` inside any of them ends nothing.
+  (`--rows-per-insert`), `ON CONFLICT DO NOTHING`. Runs of them with one head (column list
+  included) are counted by one match and `subn` in C; the rest by the tokenizer and
+  `scanner.folded_tuples`. String literals are PostgreSQL's: `'it''s'` (backslashes are
+  plain: pg_dump sets standard_conforming_strings), `E'a\\'b'`, dollar quoting (`$$ ... $$`,
+  `$fn$ ... $fn$`: function bodies), `"quoted ""names"" "`; a `;` in any of them ends nothing.
 - psql meta-commands are lines of their own: `\\connect app` (pg_dumpall, `pg_dump -C`)
   switches the database, `\\restrict` / `\\unrestrict` (pg_dump 15.14+, 16.10+) are skipped,
   `\\i` and `\\copy` (rows from elsewhere) make the database's tables uncountable.
@@ -142,7 +142,7 @@ class PgScanner:
         self._current: str | None = None  # the database of the statements (\connect)
         self._started = False
         self._copy: _Copy | None = None
-        self._runs: dict[bytes, re.Pattern[bytes]] = {}  # head -> run of its statements
+        self._runs: dict[bytes, tuple[re.Pattern[bytes], int]] = {}  # head -> its run
 
     @property
     def footer(self) -> str:
@@ -299,29 +299,41 @@ class PgScanner:
 
     def _insert_run(self, buf: bytes, at: int) -> int | None:
         """A run of INSERTs of plain rows with one head, counted; its end, or None for the
-        tokenizer (a column list, an expression, a dollar quote). _INCOMPLETE: no `;` yet."""
+        tokenizer (an expression, a dollar quote, a quote in a column's name). _INCOMPLETE:
+        no `;` after the head yet."""
         head = _INSERT.match(buf, at)
         if head is None:
             return None
         text = buf[at : head.end()]
-        if b"(" in text:  # a column list: its parentheses would count as a row
+        if b"'" in text or b";" in text:  # a column named so: the tokenizer's job
             return None
-        run = self._run(text).match(buf, at).end()  # type: ignore[union-attr]  # matches empty
+        pattern, head_rows = self._run(text)
+        run = pattern.match(buf, at).end()  # type: ignore[union-attr]  # matches empty
         if run == at:
             return _INCOMPLETE if buf.find(b";", head.end()) < 0 else None
         self.completed = False
-        between, rows = _ROW_RE.subn(b"", buf[at:run])  # the heads, commas and `;` are left
-        self._add(self._key(head), rows)
-        self.statements += between.count(b";")
+        # What the row expression leaves of the run: the heads, commas, blanks and one `;`
+        # a statement. A head is matched as it is matched alone (no match that starts in it
+        # can leave it: no quote in it, and its column list closes in it), so a column list
+        # that reads as a row tuple counts `head_rows` times per statement, taken off.
+        between, rows = _ROW_RE.subn(b"", buf[at:run])
+        statements = between.count(b";")
+        self._add(self._key(head), rows - statements * head_rows)
+        self.statements += statements
         return run
 
-    def _run(self, head: bytes) -> re.Pattern[bytes]:
+    def _run(self, head: bytes) -> tuple[re.Pattern[bytes], int]:
+        """The expression matching a run of statements with this head, and the row tuples
+        the head itself reads as (1 for `(id, email)`, 0 for `("createdAt")` or none)."""
         compiled = self._runs.get(head)
         if compiled is None:
             if len(self._runs) >= 64:
                 self._runs.clear()
             pattern = rb"(?:" + re.escape(head) + _ROWS + rb"\s*+)*+"
-            compiled = self._runs[head] = possessive.compile(pattern, re.S)
+            compiled = self._runs[head] = (
+                possessive.compile(pattern, re.S),
+                _ROW_RE.subn(b"", head)[1],
+            )
         return compiled
 
     def _other_insert(self, buf: bytes, start: int, stop: int) -> None:
