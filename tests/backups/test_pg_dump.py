@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.backups.catalog import list_backups
 from sidecar.backups.dump import DumpCount, ProblemKind, count_rows, dialect
-from sidecar.backups.judge import Backup, judge
+from sidecar.backups.ledger import Ledger
 from sidecar.backups.pgrestore import find_pg_restore
 from sidecar.backups.runner import count_in_child
+from sidecar.backups.survey import look_now
 from sidecar.results import Status
 from tests.backups.pgdumps import (
     ODD_DATABASE,
@@ -194,10 +194,11 @@ def test_the_incident_on_postgresql_names_the_restore_candidate(
     (tmp_path / "app-2.dump").write_bytes(bad)
     for name, age in (("app-1.dump", DAY), ("app-2.dump", 600)):
         write(tmp_path / name, (tmp_path / name).read_bytes(), now - age)
-    listing = list_backups(tmp_path, ["*.dump"])
-    backups = [Backup(f, count=count_rows(Path(f.path), ["User"], "app")) for f in listing.files]
     high_water = live_counts(pg_server)["User"]
-    judgement = judge(backups, {"User": high_water}, {"User": 0.5}, now)
+    # As `sidecar volumes` does: each dump counted in the bounded worker until judged.
+    judgement = look_now(
+        tmp_path, ["*.sql.gz", "*.dump"], {"User": high_water}, {"User": 0.5}, "app", Ledger(), now
+    )
     verdict = judgement.rows[0].verdict
     assert verdict.status is Status.FAIL
     assert verdict.output == (
