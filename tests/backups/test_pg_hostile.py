@@ -16,6 +16,7 @@ import pytest
 from sidecar.backups.dump import DumpCount, ProblemKind, count_rows
 from sidecar.backups.runner import Budget, count_in_child
 from tests.backups.pgdumps import live_counts, pg_dump, write
+from tests.backups.test_bombs import PEAK_LIMIT, count_in_worker
 from tests.support.postgres_server import PostgresServer
 
 MIB = 1 << 20
@@ -171,6 +172,10 @@ def test_a_custom_archive_bomb_is_refused_once(pg_server: PostgresServer, tmp_pa
     count = asyncio.run(count_in_child(path, ["filler"], "app", budget))
     message = _problem(count, ProblemKind.EXPANSION)
     assert message == "it expands past 8.0 MiB of SQL: not counted"
+    # The worker and its pg_restore stay small (the kernel's peak RSS of the larger).
+    answer, rss = count_in_worker(path, budget)
+    assert answer["problem"] == {"kind": "expansion", "message": message}
+    assert rss < PEAK_LIMIT, f"{rss / MIB:.0f} MiB"
     # The same archive within the limits is counted: it was the limit, not the file.
     whole = asyncio.run(count_in_child(path, ["filler"], "app"))
     assert whole.problem is None and whole.rows("filler") == 65536
