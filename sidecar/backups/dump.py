@@ -56,6 +56,7 @@ _MAGIC = {
     b"\xfd7zXZ\x00": "xz",
 }
 _SUPPORTED = ("plain", "gzip", "zstd", "custom")
+_TAR_MAGIC_END = 263  # a tar header's `ustar\0` (GNU: `ustar `) sits at bytes 257-262
 SNIFF = 64 * 1024  # how much SQL decides the dialect: pg_dump's header is in its first lines
 _POSTGRES = re.compile(
     rb"^-- PostgreSQL database (?:cluster )?dump$|^\\(?:connect|restrict) |"
@@ -199,10 +200,12 @@ class _Truncated(Exception):
 
 
 def _compression(handle: BinaryIO) -> str:
-    head = handle.read(6)
+    head = handle.read(_TAR_MAGIC_END)
     handle.seek(0)
     if head.startswith(pgrestore.MAGIC):
         return "custom"
+    if head[257:_TAR_MAGIC_END] in (b"ustar\x00", b"ustar "):
+        return "tar"  # pg_dump -Ft writes one, with its toc.dat first
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
             return name
@@ -300,6 +303,8 @@ def count_rows(
         try:
             compression = _compression(handle)
             result = replace(result, compression=compression)
+            if compression == "tar":
+                raise NotADump("a tar archive (pg_dump -Ft?), which is not supported")
             if compression not in _SUPPORTED:
                 raise NotADump(f"compressed with {compression}, which is not supported")
             limit = max(min_expansion, int(os.fstat(handle.fileno()).st_size * max_ratio))

@@ -106,6 +106,7 @@ class _Copy:
     at: int  # where its data starts, in bytes of the dump
     rows: int = 0
     tabs: int = 0
+    why: str | None = None  # why its lines are not counted as rows, when they are not
 
 
 def connect_target(line: bytes) -> str | None:
@@ -263,6 +264,13 @@ class PgScanner:
             None if columns is None else _column_count(columns),
             self.consumed + newline + 1,
         )
+        if buf[copy.end() : stop].strip():
+            # `WITH (FORMAT csv)` and the like: a quoted newline would make one row two
+            # lines. pg_dump writes none; the block is skipped up to its `\.`, not counted.
+            self._copy.why = (
+                f"an INSERT or COPY at byte {self.consumed + start:,}: its COPY"
+                " has options, so its lines may not be its rows"
+            )
         self.counts.setdefault(key, 0)
         return newline + 1
 
@@ -288,6 +296,9 @@ class PgScanner:
 
     def _copy_end(self, copy: _Copy) -> None:
         self._copy = None
+        if copy.why is not None:
+            self.uncountable.setdefault(copy.key, copy.why)
+            return
         if copy.columns is not None and copy.tabs != copy.rows * max(copy.columns - 1, 0):
             # pg_dump cannot write that: a `\.` line was lost and the block ran on into the
             # statements after it, or lines were cut out. Nothing after it can be trusted.

@@ -37,6 +37,7 @@ PLAIN_OPTIONS = {
     "rows-per-insert": ["--rows-per-insert=50"],
     "create": ["--create"],
     "on-conflict": ["--inserts", "--on-conflict-do-nothing"],
+    "quote-all": ["--quote-all-identifiers", "--column-inserts"],
 }
 CUSTOM_OPTIONS = {"custom": ["-Fc"], "custom-Z0": ["-Fc", "-Z0"], "custom-create": ["-Fc", "-C"]}
 
@@ -164,6 +165,14 @@ def test_the_custom_format_is_counted_in_the_bounded_child(
     count = asyncio.run(count_in_child(path, ["User", "user"], "app"))
     assert count.problem is None
     assert (count.rows("User"), count.rows("user")) == (expected["User"], expected["user"])
+
+
+def test_a_tar_archive_is_named_not_misread(pg_server: PostgresServer, tmp_path: Path) -> None:
+    path = tmp_path / "app.dump"
+    path.write_bytes(pg_dump(pg_server, "app", "-Ft"))
+    count = count_rows(path, ["User"], "app")
+    assert count.problem is not None and count.problem.kind is ProblemKind.NOT_A_DUMP
+    assert count.problem.message == "a tar archive (pg_dump -Ft?), which is not supported"
 
 
 def test_no_pg_restore_is_a_clear_warning(pg_server: PostgresServer, tmp_path: Path) -> None:

@@ -81,3 +81,15 @@ def test_an_empty_copy_block_and_a_table_without_columns(tmp_path: Path) -> None
     body = b"COPY public.t (id, name) FROM stdin;\n\\.\nCOPY public.e  FROM stdin;\n\n\n\\.\n"
     count = _count(tmp_path, body, ["t", "e"])
     assert count.problem is None and (count.rows("t"), count.rows("e")) == (0, 2)
+
+
+def test_copy_with_options_is_skipped_not_counted(tmp_path: Path) -> None:
+    """CSV may quote a newline: its lines are not its rows. The block is skipped whole."""
+    body = (
+        b'COPY public.t (id, note) FROM stdin WITH (FORMAT csv);\n1,"two\nlines"\n\\.\n'
+        b"COPY public.u (id) FROM stdin;\n1\n\\.\n"
+    )
+    count = _count(tmp_path, body, ["t", "u"])
+    assert count.problem is not None and count.problem.kind is ProblemKind.UNCOUNTABLE
+    assert "its COPY has options, so its lines may not be its rows" in count.problem.message
+    assert (count.rows("t"), count.rows("u")) == (None, 1)
