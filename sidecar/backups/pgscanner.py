@@ -44,7 +44,12 @@ _ID_CHAR = rb"0-9A-Za-z_$\x80-\xff"
 # -- tokens -------------------------------------------------------------------------------
 _STANDARD = rb"'(?:[^']++|'')*+'"  # backslashes are plain characters
 _ESCAPED = rb"'(?:[^'\\]++|\\.|'')*+'"  # after a lone E: E'it\'s'
-_STRING = rb"(?:(?<=[Ee])(?<![" + _ID_CHAR + rb"][Ee])" + _ESCAPED + rb"|" + _STANDARD + rb")"
+# Which kind a quote opens is told by the byte before it, never by whether the literal
+# closes: an E'..' string cut by the buffer's end must not be read as a standard one (which
+# would close it early, at `\'`, and end the statement at a `;` inside it).
+_LONE_E = rb"(?<=[Ee])(?<![" + _ID_CHAR + rb"][Ee])"
+_NOT_LONE_E = rb"(?:(?<![Ee])|(?<=[" + _ID_CHAR + rb"][Ee]))"
+_STRING = rb"(?:" + _LONE_E + _ESCAPED + rb"|" + _NOT_LONE_E + _STANDARD + rb")"
 _DQ = rb'"(?:[^"]++|"")*+"'
 _TAG = rb"[A-Za-z_\x80-\xff][" + _ID_CHAR.replace(b"$", b"") + rb"]*+"
 _DOLLAR = rb"(?<![" + _ID_CHAR + rb"])\$(?P<tag>(?:" + _TAG + rb")?)\$.*?\$(?P=tag)\$"
@@ -164,7 +169,6 @@ class PgScanner:
             pos = gap
             if pos == size:
                 break
-            self._started = True  # the header is in the comments before the first statement
             if buf[pos] == 0x5C:  # `\`: a psql meta-command, one line
                 end = buf.find(b"\n", pos)
                 if end < 0:
@@ -173,12 +177,14 @@ class PgScanner:
                     end = size
                 self._meta(buf[pos:end], pos)
                 pos = end + 1
+                self._started = True  # the header is in the comments before the first
                 continue
             fast = self._insert_run(buf, pos)
             if fast == _INCOMPLETE:
                 break
             if fast is not None:
                 pos = fast
+                self._started = True
                 continue
             statement = _STATEMENT.match(buf, pos)
             if statement is None:
@@ -187,6 +193,7 @@ class PgScanner:
             if after == _INCOMPLETE:
                 break
             pos = after
+            self._started = True
         return min(pos, size)
 
     def finish(self, tail: bytes) -> None:
