@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-DEFAULT_PATTERNS = ("*.sql", "*.sql.gz", "*.sql.zst")
+DEFAULT_PATTERNS = ("*.sql", "*.sql.gz", "*.sql.zst")  # pg_dump -Fc files: add *.dump
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ class BackupFile:
 
     @property
     def kind(self) -> str:
-        """`gzip`, `zstd` or `plain` by name: sizes compare only within one kind."""
+        """`gzip`, `zstd`, `custom` or `plain` by name: sizes compare only within one kind."""
+        if self.name.endswith(".dump"):
+            return "custom"
         if self.name.endswith(".gz"):
             return "gzip"
         if self.name.endswith(".zst"):

@@ -1,12 +1,15 @@
-"""Count the rows of the watched tables in one SQL dump file: plain, gzip or zstd.
+"""Count the rows of the watched tables in one dump file: SQL (plain, gzip, zstd) or pg_dump -Fc.
 
     count = count_rows(Path("/backups/app-2026-11-25.sql.gz"), ["User"], database="app")
     count.rows("User")   # 14, or None when the dump does not hold it (or cannot be trusted)
     count.problem        # None, or Problem(kind, message): why the dump is not usable
     count.complete       # the `-- Dump completed` line was there (None: no header to expect it)
 
-The compression is told by magic bytes, not by the name. The file is streamed in chunks
-(`scanner.py` does the SQL), so memory stays at one chunk plus the longest statement.
+The compression is told by magic bytes, not by the name, and so is the dialect: the first
+64 KiB of SQL (`dialect()`) tell PostgreSQL's dumps (pg_dump's and pg_dumpall's header, a
+psql `\\connect` or `\\restrict`) from MariaDB's. A custom-format archive (`PGDMP`) is read
+through pg_restore (`pgrestore.py`). The file is streamed in chunks (`scanner.py` or
+`pgscanner.py` does the SQL), so memory stays at one chunk plus the longest statement.
 
 Invariant: a count is never wrong. What could not be counted for certain is left out of
 `counts` and named in `problem`: a truncated gzip or zstd stream or a dump cut short counts
@@ -18,7 +21,9 @@ whichever database it is piped into, so its tables count for the one asked for.
 """
 
 import errno
+import itertools
 import os
+import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator
@@ -29,7 +34,9 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from sidecar.backups import pgrestore
 from sidecar.backups.catalog import size_text
+from sidecar.backups.pgscanner import PgScanner
 from sidecar.backups.scanner import CutShort, NotADump, Scanner
 
 CHUNK = 4 * 1024 * 1024  # read size: large enough that per-chunk Python work is noise
@@ -48,7 +55,14 @@ _MAGIC = {
     b"BZh": "bzip2",
     b"\xfd7zXZ\x00": "xz",
 }
-_SUPPORTED = ("plain", "gzip", "zstd")
+_SUPPORTED = ("plain", "gzip", "zstd", "custom")
+_TAR_MAGIC_END = 263  # a tar header's `ustar\0` (GNU: `ustar `) sits at bytes 257-262
+SNIFF = 64 * 1024  # how much SQL decides the dialect: pg_dump's header is in its first lines
+_POSTGRES = re.compile(
+    rb"^-- PostgreSQL database (?:cluster )?dump$|^\\(?:connect|restrict) |"
+    rb"^SELECT pg_catalog\.set_config\('search_path'",
+    re.M,
+)
 
 
 class ProblemKind(StrEnum):
@@ -186,8 +200,12 @@ class _Truncated(Exception):
 
 
 def _compression(handle: BinaryIO) -> str:
-    head = handle.read(6)
+    head = handle.read(_TAR_MAGIC_END)
     handle.seek(0)
+    if head.startswith(pgrestore.MAGIC):
+        return "custom"
+    if head[257:_TAR_MAGIC_END] in (b"ustar\x00", b"ustar "):
+        return "tar"  # pg_dump -Ft writes one, with its toc.dat first
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
             return name
@@ -270,28 +288,48 @@ def count_rows(
     max_statement: int = MAX_STATEMENT,
     max_ratio: float = MAX_RATIO,
     min_expansion: int = MIN_EXPANSION,
+    pg_restore: Path | None = None,
 ) -> DumpCount:
-    """Stream the dump at `path` and count the rows of `tables` (see the module docstring)."""
+    """Stream the dump at `path` and count the rows of `tables` (see the module docstring);
+    `pg_restore` reads a custom-format dump (found under /usr/lib/postgresql when None)."""
     wanted = tuple(dict.fromkeys(tables))
     result = DumpCount(database=database, tables=wanted)
     try:
         handle = open_dump(path)
     except Unreadable as exc:
         return replace(result, problem=Problem(ProblemKind.UNREADABLE, str(exc)))
-    scanner = Scanner(frozenset(wanted))
+    scanner: Scanner | PgScanner = Scanner(frozenset(wanted))
     with handle:
         try:
             compression = _compression(handle)
             result = replace(result, compression=compression)
+            if compression == "tar":
+                raise NotADump("a tar archive (pg_dump -Ft?), which is not supported")
             if compression not in _SUPPORTED:
                 raise NotADump(f"compressed with {compression}, which is not supported")
             limit = max(min_expansion, int(os.fstat(handle.fileno()).st_size * max_ratio))
-            blocks = (
-                _plain(handle, chunk)
-                if compression == "plain"
-                else _decompressed(handle, compression, limit)
-            )
+            if compression == "plain":
+                blocks = _plain(handle, chunk)
+            elif compression == "custom":
+                blocks = pgrestore.restored(handle, limit, pg_restore)
+            else:
+                blocks = _decompressed(handle, compression, limit)
+            head, blocks = _peek(blocks, SNIFF)
+            if head.startswith(pgrestore.MAGIC):
+                raise NotADump(f"a custom-format dump inside {compression}: not supported")
+            if dialect(head) == "postgresql":
+                scanner = PgScanner(frozenset(wanted))
             _scan(scanner, blocks, chunk, max_statement)
+        except pgrestore.RestoreMissing as exc:
+            return replace(result, problem=Problem(ProblemKind.UNREADABLE, str(exc)))
+        except pgrestore.RestoreExpands:
+            problem = Problem(
+                ProblemKind.EXPANSION, f"it expands past {size_text(limit)} of SQL: not counted"
+            )
+            return replace(result, sql_bytes=scanner.consumed, problem=problem)
+        except pgrestore.RestoreFailed as exc:
+            problem = Problem(ProblemKind.TRUNCATED, str(exc))
+            return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except OSError as exc:
             problem = Problem(ProblemKind.UNREADABLE, f"reading it failed: {exc.strerror}")
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
@@ -307,7 +345,27 @@ def count_rows(
     return _result(result, scanner)
 
 
-def _scan(scanner: Scanner, blocks: Iterator[bytes], chunk: int, max_statement: int) -> None:
+def dialect(head: bytes) -> str:
+    """`postgresql` or `mariadb`: whose dump starts with `head` (its first `SNIFF` bytes)."""
+    return "postgresql" if _POSTGRES.search(head[:SNIFF]) else "mariadb"
+
+
+def _peek(blocks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first `size` bytes of `blocks` (fewer at the end), and all of `blocks` again."""
+    taken: list[bytes] = []
+    held = 0
+    for block in blocks:
+        taken.append(block)
+        held += len(block)
+        if held >= size:
+            break
+    head = b"".join(taken)
+    return head[:size], itertools.chain(taken, blocks)
+
+
+def _scan(
+    scanner: Scanner | PgScanner, blocks: Iterator[bytes], chunk: int, max_statement: int
+) -> None:
     """Feed `blocks` to `scanner` in buffers of at least `chunk` bytes, then finish it."""
     buf = b""
     pending: list[bytes] = []
@@ -342,7 +400,7 @@ def _scan(scanner: Scanner, blocks: Iterator[bytes], chunk: int, max_statement: 
     scanner.consumed += len(buf) - pos
 
 
-def _result(result: DumpCount, scanner: Scanner) -> DumpCount:
+def _result(result: DumpCount, scanner: Scanner | PgScanner) -> DumpCount:
     """The counts certain enough to report, and the first problem worth naming."""
     asked = result.database
     databases = tuple(scanner.databases)
@@ -352,18 +410,19 @@ def _result(result: DumpCount, scanner: Scanner) -> DumpCount:
             "not a SQL dump: no dump header and no CREATE, USE or INSERT statement",
         )
         return replace(result, sql_bytes=scanner.consumed, problem=problem)
+    found, unsure = scanner.watched_counts()
     counts: dict[tuple[str, str], int] = {}
-    for (database, table), rows in scanner.counts.items():
+    for (database, table), rows in found.items():
         # Tables of a dump that names no database restore into the one it is piped into.
         key = (asked if database is None else database, table)
         counts[key] = counts.get(key, 0) + rows
-    uncountable = {
-        (asked if db is None else db, t): why for (db, t), why in scanner.uncountable.items()
-    }
+    uncountable = {(asked if db is None else db, t): why for (db, t), why in unsure.items()}
     for key in uncountable:
         counts.pop(key, None)
     complete = scanner.completed or (False if scanner.header else None)
-    problem = _problem(result.tables, asked, databases, counts, uncountable, complete)
+    problem = _problem(
+        result.tables, asked, databases, counts, uncountable, complete, scanner.footer
+    )
     if problem is not None and problem.kind is ProblemKind.TRUNCATED:
         counts = {}  # a dump cut short holds fewer rows than its database did: no count at all
     return replace(
@@ -383,11 +442,11 @@ def _problem(
     counts: dict[tuple[str, str], int],
     uncountable: dict[tuple[str, str], str],
     complete: bool | None,
+    footer: str,
 ) -> Problem | None:
     if complete is False:
         return Problem(
-            ProblemKind.TRUNCATED,
-            "no `-- Dump completed` line at the end: the dump was cut short",
+            ProblemKind.TRUNCATED, f"no `{footer}` line at the end: the dump was cut short"
         )
     for table in tables:
         if (asked, table) in counts or (asked, table) in uncountable:

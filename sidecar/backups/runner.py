@@ -83,8 +83,9 @@ async def count_in_child(
         )
     finally:
         if process.returncode is None:
+            # The whole group: the worker, and the pg_restore it may be reading from.
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     code = process.returncode
     if code == 0:

@@ -164,7 +164,12 @@ def identifier(raw: bytes) -> str:
 
 def fold_rows(values: bytes) -> int | None:
     """Rows in a VALUES list that may hold expressions; None when it is not a list of tuples."""
-    text = _LITERALS.sub(b" ", values)
+    return folded_tuples(_LITERALS.sub(b" ", values))
+
+
+def folded_tuples(text: bytes) -> int | None:
+    """Tuples in a VALUES list whose literals and comments are blanked out; None when it is
+    not a list of tuples (or nests deeper than 64). The dialects share it (`pgscanner`)."""
     for _ in range(_MAX_NESTING):
         text, folded = _INNERMOST.subn(b"\x00", text)
         if not folded:
@@ -186,6 +191,8 @@ class CutShort(Exception):
 
 class Scanner:
     """Counts rows per (database, table) for `tables`, fed a dump buffer by buffer."""
+
+    footer = "-- Dump completed"  # the last line a whole dump has
 
     def __init__(self, tables: frozenset[str]) -> None:
         self.tables = tables
@@ -358,6 +365,12 @@ class Scanner:
         key = self._key(target)
         if key[1] in self.tables:
             self._uncountable(key, start, "it is not a plain VALUES list")
+
+    def watched_counts(
+        self,
+    ) -> tuple[dict[tuple[str | None, str], int], dict[tuple[str | None, str], str]]:
+        """Rows and uncountable tables keyed by (database, watched name), as `dump` reads them."""
+        return self.counts, self.uncountable
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _key(self, match: re.Match[bytes], first: int = 1) -> tuple[str | None, str]:

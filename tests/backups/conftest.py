@@ -7,6 +7,8 @@ import pytest
 
 from sidecar.mariadb_server import MariaDBServer
 from tests.backups.dumps import add_notes
+from tests.backups.pgdumps import ODD_DATABASE, seed_app
+from tests.support.postgres_server import PostgresServer
 from tests.support.servers import seed
 
 
@@ -42,3 +44,30 @@ def backup_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "backups"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster: `app` (tests/backups/pgdumps.py's awkward rows), `other` (a
+    "User" table of 3 rows) and ODD_DATABASE (2). Only dumped: one serves a module."""
+    server = PostgresServer()
+    server.start()
+    try:
+        seed_app(server)
+        server.psql("CREATE DATABASE other")
+        server.psql(
+            'CREATE TABLE "User" (id int, email text)',
+            "INSERT INTO \"User\" VALUES (1, 'a@other'), (2, 'b@other'), (3, 'c@other')",
+            database="other",
+        )
+        # pg_dumpall names it in a connection string: \connect -reuse-previous=on "dbname='...'"
+        odd = ODD_DATABASE.replace('"', '""')
+        server.psql(f'CREATE DATABASE "{odd}"')
+        server.psql(
+            'CREATE TABLE "User" (id int)',
+            'INSERT INTO "User" VALUES (1), (2)',
+            database=ODD_DATABASE,
+        )
+        yield server
+    finally:
+        server.remove()
