@@ -390,6 +390,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sidecar-bench-postgres-"))
     try:
         with cached_cluster(options.cache_dir) as server:
+            version = server.psql("SHOW server_version")
             for rows in sizes:
                 ensure_rows(server, rows)
             cycles = []
@@ -422,7 +423,8 @@ def main() -> int:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     lines[2:2] = [
         f"Written by `{command.strip()}` on {stamp}. Machine: {os.cpu_count()} CPUs, load"
-        f" average {load} at the end of the run (shared with other work).",
+        f" average {load} at the end of the run (shared with other work); PostgreSQL {version}"
+        " (tests/support/postgres_server.py: fsync off, 16 MB shared_buffers).",
         "",
     ]
     report.write_section(options.output, COMMAND, "\n".join(lines))
