@@ -81,7 +81,7 @@ def sweep_orphaned_clusters() -> list[int]:
 class PostgresServer:
     """One PostgreSQL cluster under a private base directory, on 127.0.0.1:`port`."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, settings: dict[str, str] | None = None) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="sidecar-pg-", dir="/tmp"))
         if os.geteuid() == 0:
             entry = pwd.getpwnam(RUN_AS)
@@ -92,6 +92,8 @@ class PostgresServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.initialised_at = 0.0
         self._generation = 0
+        # Extra `-c name=value` server options (a benchmark's statement logging, say).
+        self.settings = dict(settings or {})
 
     # -- lifecycle ---------------------------------------------------------------------
     def initialise(self) -> None:
@@ -147,6 +149,8 @@ class PostgresServer:
             "-c",
             "max_connections=100",
         ]
+        for name, value in self.settings.items():
+            command += ["-c", f"{name}={value}"]
         record_owner(self.base)
         with _signals_held():  # a signal now must not leave a server we hold no handle of
             self.process = subprocess.Popen(  # type: ignore[call-overload]
