@@ -7,6 +7,7 @@ the evaluator's memory (when it recorded its baseline, when an adopted state fil
 up); pins from the identity check's expectation.
 """
 
+import re
 from collections.abc import Callable, Sequence
 
 from sidecar.checks import latest_record, row_count, volume_identity
@@ -46,9 +47,14 @@ def cycle_sample(report: Report) -> CycleSample:
     )
 
 
+# A number, whole or not, with the unit `durations.approximate` may give it (`900ms`, `2s`,
+# `1h 5m`): an age that ticks from 900ms to 2s is the same reason.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:(?:ms|s|m|h|d)(?: \d+(?:ms|s|m|h|d))?)?(?![a-z])")
+
+
 def gist(reason: str) -> str:
     """A reason without its numbers: ticking ages and round trips are no new reason."""
-    return "".join(ch for ch in reason if not ch.isdigit())
+    return _NUMBER.sub("N", reason)
 
 
 def reasons_text(report: Report) -> str:

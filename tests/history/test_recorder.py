@@ -95,6 +95,15 @@ def test_a_new_reason_under_the_same_verdict_is_told_but_ticking_numbers_are_not
     assert feed(report(T0 + 10, rows(0, Status.FAIL, "0 rows, down 100%"))) == []
 
 
+def test_an_age_that_ticks_into_another_unit_is_no_new_reason() -> None:
+    # `durations.approximate` writes 900ms, then 2s, then 1h 5m: the reason stays the same.
+    feed = Feed()
+    feed(report(T0, rows(0, Status.FAIL, "the database looks newly initialised (900ms ago)")))
+    for age in ("2s", "1.5s", "12m", "1h 5m", "24h", "1d 2h"):
+        reason = f"the database looks newly initialised ({age} ago)"
+        assert feed(report(T0 + 5, rows(0, Status.FAIL, reason))) == [], age
+
+
 def test_an_identity_change_gives_old_and_new_value_per_source() -> None:
     feed = Feed()
     feed(report(T0, identity(Status.PASS, [VOLUME_A, Reading("inode", "11")])))
