@@ -13,11 +13,11 @@ from typing import Self
 
 from sidecar.alerts import Notifier
 from sidecar.checks import build_checks
+from sidecar.checks.volume_identity import VolumeIdentityCheck
 from sidecar.config import ResolvedConfig
-from sidecar.engines import connect, dialect_of
+from sidecar.engines import connect
 from sidecar.evaluator import Evaluator
 from sidecar.history import History, Recorder
-from sidecar.identity.registry import build_sources
 from sidecar.monitor import Monitor
 from sidecar.results import Report
 from sidecar.state import Memory, StateError, StateStore
@@ -72,11 +72,14 @@ class Service:
     async def start(self) -> None:
         """Load the history, start the notifier and the evaluation loop."""
         self.history.load()
-        recorder = Recorder(
-            self.history,
-            build_sources(self.config.identity, dialect_of(self.config.db)),
-            lambda: self.evaluator.memory,
-        )
+        # The identity check's own sources: the history tells their values as the check read them.
+        sources = [
+            source
+            for check in self.evaluator.checks
+            if isinstance(check, VolumeIdentityCheck)
+            for source in check.sources
+        ]
+        recorder = Recorder(self.history, sources, lambda: self.evaluator.memory)
         self.monitor.listeners.append(recorder.on_report)
         await self.notifier.start()
         self.monitor.listeners.append(self.notifier.on_report)

@@ -127,6 +127,8 @@ class VolumeIdentityCheck:
         verified = {r.source for r in readings if r.present} & (
             set(self.pin) | set(memory.identity)
         )
+        volume = (self.pin or memory.identity).get("volume")
+        expected_volume = volume if isinstance(volume, str) else None
         shown = pin_text(observed) or "; ".join(
             f"{s.name}: {s.show(observed[s.name])}" for s in self.sources if s.name in observed
         )
@@ -135,6 +137,10 @@ class VolumeIdentityCheck:
             status: Status, output: str, match: int | None, *lessons: SetIdentity
         ) -> Judgement:
             details: dict[str, JSON] = {"sources": list[JSON](sorted(observed))}
+            if expected_volume is not None:
+                # Which volume the data should be on, as data: the status page's runbook names
+                # it without parsing the pin's text back.
+                details["expectedVolume"] = expected_volume
             samples = [
                 Sample(SOURCE_MATCH, int(source not in differing), (source,))
                 for source in sorted(verified | differing)

@@ -14,7 +14,6 @@ from sidecar.durations import approximate
 from sidecar.history.events import IDENTITY_KINDS, Change, Event, Kind
 from sidecar.history.history import History
 from sidecar.history.series import DAY
-from sidecar.identity.pin import parse_pin
 from sidecar.results import JSON, CheckResult, Report, Status
 from sidecar.statuspage import charts
 from sidecar.statuspage.charts import Chart, Spec
@@ -147,19 +146,15 @@ def card(check: CheckResult, history: History, now: float) -> Card:
 def runbook(report: Report) -> Runbook:
     """Which volume should be there, and which one is: from the identity check."""
     result = report.result(volume_identity.KEY)
-    expected_text = None
+    expected_text = expected_volume = None
     if result is not None:
         for key in ("pinned", "baseline"):
             value = result.expected.get(key)
             if isinstance(value, str):
                 expected_text = value
                 break
-    expected_volume = None
-    if expected_text:
-        try:
-            expected_volume = parse_pin(expected_text).get("volume")
-        except ValueError:
-            expected_volume = None  # "schema only": nothing pinnable remembered
+        volume = result.details.get("expectedVolume")
+        expected_volume = volume if isinstance(volume, str) else None
     current = None
     for seen in report.observations(IdentityObservation):
         reading = seen.values().get("volume")

@@ -82,6 +82,17 @@ def test_a_strong_change_fails_and_is_said_once_against_pin_and_baseline() -> No
     assert judgement.status is Status.FAIL and judgement.details["match"] == 0
     assert judgement.output == "volume changed from shop_data to other_data (pin, baseline)"
     assert judgement.lessons == ()
+    assert judgement.details["expectedVolume"] == "shop_data"  # the status page's runbook
+
+
+def test_the_expected_volume_is_the_pinned_one_else_the_remembered_one() -> None:
+    moved = readings(**{**BASE, "volume": "other_data"})
+    assert judge(moved, BASE, users(14, OLD)).details["expectedVolume"] == "shop_data"
+    pinned = judge(moved, BASE, users(14, OLD), volume="pinned_data")
+    assert pinned.details["expectedVolume"] == "pinned_data"
+    # A pin without a volume says nothing of one; nothing remembered or pinned, neither.
+    assert "expectedVolume" not in judge(moved, BASE, users(14, OLD), inode="42").details
+    assert "expectedVolume" not in judge(moved).details
 
 
 def test_the_incident_names_the_fresh_datadir() -> None:
