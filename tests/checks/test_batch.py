@@ -1,6 +1,7 @@
 """The coalescer the table checks share: requests made together, one run (no server needed)."""
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -57,7 +58,7 @@ async def test_an_error_reaches_every_waiter_of_its_key() -> None:
 async def test_a_group_failing_for_one_table_is_asked_again_key_by_key() -> None:
     asked: list[list[str]] = []
 
-    async def ask(group: list[str]) -> list[int]:
+    async def ask(group: Sequence[str]) -> list[int]:
         asked.append(list(group))
         if "gone" in group:
             raise DatabaseError(ErrorKind.MISSING_TABLE, "table does not exist")
@@ -72,7 +73,7 @@ async def test_a_group_failing_for_one_table_is_asked_again_key_by_key() -> None
 async def test_a_group_failing_for_every_table_is_not_asked_again() -> None:
     asked: list[list[str]] = []
 
-    async def ask(group: list[str]) -> list[int]:
+    async def ask(group: Sequence[str]) -> list[int]:
         asked.append(list(group))
         raise DatabaseError(ErrorKind.TIMEOUT, "query timed out")
 

@@ -4,6 +4,7 @@ No server. Strong sources (volume, inode, sentinel, lineage) fail when they chan
 sources (datadir, schema: file times) let the watched tables' rows decide.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from sidecar.checks.base import JudgeContext, Judgement
@@ -42,7 +43,7 @@ def readings(**values: IdentityValue | Absence) -> IdentityObservation:
 
 def judge(
     seen: IdentityObservation,
-    baseline: dict[str, IdentityValue] | None = None,
+    baseline: Mapping[str, IdentityValue] | None = None,
     rows: RowCount | None = None,
     **pin: str,
 ) -> Judgement:
@@ -96,7 +97,11 @@ def test_the_expected_volume_is_the_pinned_one_else_the_remembered_one() -> None
 
 
 def test_the_incident_names_the_fresh_datadir() -> None:
-    fresh = {"volume": "new_data", "inode": "43", "datadir": "20270115T075900Z"}
+    fresh: dict[str, IdentityValue] = {
+        "volume": "new_data",
+        "inode": "43",
+        "datadir": "20270115T075900Z",
+    }
     fresh["schema"] = {"User": NEW}
     judgement = judge(readings(**fresh), BASE, users(1, NEW))
     assert judgement.status is Status.FAIL
@@ -120,7 +125,7 @@ def test_with_select_only_a_new_database_is_named_by_its_tables_and_lost_rows() 
 
 
 # fmt: off
-MAINTENANCE = [
+MAINTENANCE: list[tuple[str, dict[str, IdentityValue], dict[str, IdentityValue]]] = [
     # an instant ALTER of the only table, an OPTIMIZE, a migration rebuilding every table
     ("ALTER the only table", {"schema": {"User": OLD}}, {"schema": {"User": NEW}}),
     ("migration of every table", BASE,

@@ -19,6 +19,7 @@ def judge(
     seen: LatestRecord | Problem,
     remembered: float | None = None,
     rows: tuple[int, RowCount] | None = None,
+    /,
     **table: object,
 ) -> Judgement:
     """Judge with `remembered` as the newest, and `rows` as (count remembered, this cycle's)."""
@@ -68,7 +69,13 @@ RULES = [
 
 
 @pytest.mark.parametrize(("seen", "remembered", "table", "status", "output"), RULES)
-def test_rules(seen, remembered, table, status, output) -> None:
+def test_rules(
+    seen: LatestRecord | Problem,
+    remembered: float | None,
+    table: dict[str, object],
+    status: Status,
+    output: str,
+) -> None:
     judgement = judge(seen, remembered, **table)
     assert (judgement.status, judgement.output) == (status, output)
 
@@ -110,7 +117,7 @@ BACKWARDS = [
 
 @pytest.mark.parametrize(("case", "was", "rows", "at", "status", "output"), BACKWARDS)
 def test_deleting_the_newest_rows_is_not_going_back_in_time(
-    case, was, rows, at, status, output
+    case: str, was: int, rows: RowCount, at: float, status: Status, output: str
 ) -> None:
     judgement = judge(newest(at), NOW - 60, (was, rows))
     assert (judgement.status, judgement.output) == (status, output), case
@@ -123,5 +130,5 @@ def test_the_newest_timestamp_is_exported_exactly_and_the_age_beside_it() -> Non
     judgement = judge(newest(NOW - 42.5))
     by_family = {s.family: s.value for s in judgement.samples}
     assert by_family == {AGE: 42.5, NEWEST: NOW - 42.5}
-    assert judgement.value == 42.5 and judgement.details["newestRecord"].endswith("Z")
+    assert judgement.value == 42.5 and str(judgement.details["newestRecord"]).endswith("Z")
     assert [d.render() for d in judgement.perfdata] == ["'User:latestRecord'=42.5s;;"]

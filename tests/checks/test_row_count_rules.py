@@ -25,6 +25,7 @@ def judge(
     seen: RowCount | Problem,
     high_water: int | None = None,
     created: float | None = None,
+    /,
     **table: object,
 ) -> Judgement:
     check = RowCountCheck(TableConfig(name="User", **table))  # type: ignore[arg-type]
@@ -61,7 +62,9 @@ EXACT_COUNTS = [
 
 
 @pytest.mark.parametrize(("count", "high_water", "table", "status", "output"), EXACT_COUNTS)
-def test_exact_counts(count, high_water, table, status, output) -> None:
+def test_exact_counts(
+    count: int, high_water: int | None, table: dict[str, object], status: Status, output: str
+) -> None:
     judgement = judge(exact(count), high_water, **table)
     assert (judgement.status, judgement.output) == (status, output)
     assert judgement.value == count
@@ -84,7 +87,13 @@ PROBLEMS = [
 
 
 @pytest.mark.parametrize(("seen", "high_water", "table", "status", "output"), PROBLEMS)
-def test_missing_tables_and_problems(seen, high_water, table, status, output) -> None:
+def test_missing_tables_and_problems(
+    seen: RowCount | Problem,
+    high_water: int | None,
+    table: dict[str, object],
+    status: Status,
+    output: str,
+) -> None:
     judgement = judge(seen, high_water, **table)
     assert (judgement.status, judgement.output) == (status, output)
     assert judgement.value is None

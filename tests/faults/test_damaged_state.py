@@ -76,11 +76,12 @@ def test_a_damaged_state_swapped_in_is_set_aside_and_adopt_ends_it(
     first = state_check(sidecar)["time"]
     # A later cycle still reports it: the cycles neither crash nor go stale.
     later: list[dict[str, Any]] = []
-    wait_for(
-        lambda: later.append(state_check(sidecar)) or later[-1]["time"] != first,
-        timeout=10,
-        what="a later cycle",
-    )
+
+    def a_later_cycle() -> bool:
+        later.append(state_check(sidecar))
+        return bool(later[-1]["time"] != first)
+
+    wait_for(a_later_cycle, timeout=10, what="a later cycle")
     assert later[-1]["output"].startswith("state file is corrupt: ")
 
     adopted = run_cli("adopt", env=monitor_env(seeded, state_dir=state_dir))

@@ -22,9 +22,12 @@ ROW = (14.0, 14.0, 14.0, 0.0, 7.0, 3.0)
 
 def year() -> tuple[History, float]:
     history = History(None, ["User"])
-    end = year_of_cycles(
-        lambda t: (history.tables["User"].add(t, ROW), history.cycles.add(t, (0.003, 0.0)))
-    )
+
+    def cycle(t: float) -> None:
+        history.tables["User"].add(t, ROW)
+        history.cycles.add(t, (0.003, 0.0))
+
+    end = year_of_cycles(cycle)
     history.events.extend(
         Event(end - 60 * n, Kind.CHECK, f"event {n}", Status.WARN) for n in range(2000)
     )
@@ -90,10 +93,10 @@ def test_renders_run_in_a_worker_thread_one_at_a_time() -> None:
                 with lock:
                     running[0] -= 1
 
-        copy.window = counted  # type: ignore[method-assign]
+        copy.window = counted  # type: ignore[method-assign,assignment]
         return copy
 
-    history.tables["User"].copy = watched_copy  # type: ignore[method-assign]
+    history.tables["User"].copy = watched_copy  # type: ignore[method-assign,assignment]
 
     async def run() -> None:
         async with client(history, renders) as http:

@@ -13,7 +13,7 @@ from sidecar.results import Status
 YEAR = 365 * DAY
 
 
-def year_of_cycles(add: Callable[[float], None], start: float = 1_700_000_000.0) -> float:
+def year_of_cycles(add: Callable[[float], object], start: float = 1_700_000_000.0) -> float:
     """Feed a year, at the finest rate each tier can tell apart: hourly until the last week,
     every minute until the last day, every 5 s in the last day; return the end time."""
     t, end = start, start + YEAR
@@ -31,7 +31,10 @@ def test_a_simulated_year_fills_every_tier_to_its_capacity_and_no_further() -> N
     for tier in series.tiers:
         assert tier.spec.capacity - 2 <= len(tier) <= tier.spec.capacity + tier.spec.slack
         newest = tier.buckets[-1] * tier.spec.resolution
-        assert newest - tier.oldest <= tier.spec.span + tier.spec.slack * tier.spec.resolution
+        assert (
+            tier.oldest is not None
+            and newest - tier.oldest <= tier.spec.span + tier.spec.slack * tier.spec.resolution
+        )
     assert series.nbytes <= bound(len(TABLE_COLUMNS))
     # The stated bound: 3 tiers x (capacity + slack) x 7 arrays of 8 bytes.
     assert bound(len(TABLE_COLUMNS)) < 2_200_000

@@ -21,7 +21,7 @@ OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 schema = schemathesis.openapi.from_path(OPENAPI)
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]  # schemathesis ships it untyped
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_openapi(case: Any, live_sidecar: SidecarProcess) -> None:
     """Each operation answers as documented, whatever schemathesis sends."""

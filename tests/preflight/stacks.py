@@ -26,7 +26,7 @@ def write_project(root: Path, directory: str, files: dict[str, str]) -> Path:
     return path
 
 
-def invocation(cwd: Path, environ: dict[str, str] | None = None, **flags: object) -> Invocation:
+def invocation(cwd: Path, environ: dict[str, str] | None = None, /, **flags: object) -> Invocation:
     """An invocation from `cwd` with exactly `environ` (nothing of this process's)."""
     return Invocation(cwd=str(cwd), environ=dict(environ or {}), **flags)  # type: ignore[arg-type]
 

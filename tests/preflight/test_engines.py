@@ -219,6 +219,7 @@ def test_podman_is_preferred_when_both_are_present() -> None:
 
 def test_a_missing_engine_is_named() -> None:
     with pytest.raises(PreflightError, match="no container engine found"):
-        pick_engine(None, {}.get)
+        nothing: dict[str, str] = {}
+        pick_engine(None, nothing.get)
     with pytest.raises(PreflightError, match="docker not found on PATH"):
         pick_engine("docker", {"podman": "/usr/bin/podman"}.get)

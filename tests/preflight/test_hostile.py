@@ -34,7 +34,7 @@ def billion_laughs(levels: int = 9) -> str:
     return "\n".join(lines) + f"\n{INCIDENT}x-all: *l{levels - 1}\n"
 
 
-COMPOSE_FILES = {
+COMPOSE_FILES: dict[str, tuple[str | bytes, str]] = {
     "billion laughs": (billion_laughs(), f"expands to more than {MAX_NODES} YAML nodes"),
     "recursive alias": ("services: &s\n  db: *s\n", "a recursive alias"),
     "recursive merge key": (
@@ -120,7 +120,7 @@ def _container(mounts: str) -> str:
 
 
 VOLUME = "app_mariadb_production_data"  # the one preflight measures for the stack in app/
-ENGINE_OUTPUTS = {
+ENGINE_OUTPUTS: dict[str, tuple[dict[str, str | bytes], str]] = {
     "deep JSON": ({"volume ls": "[" * 100_000 + "]" * 100_000}, "nested too deep"),
     "huge integer": (
         {"volume ls": '[{"Name": "v", "Size": ' + "9" * 5000 + "}]"},

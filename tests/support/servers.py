@@ -138,6 +138,19 @@ class SidecarProcess:
         wait_for(reached, timeout, what=f"status {status}", last=lambda: seen[-1] if seen else None)
         return seen[-1]
 
+    def cycles(self) -> int:
+        """How many check cycles have completed (`sidecar_cycles_total`)."""
+        for line in self.get("/metrics").text.splitlines():
+            if line.startswith("sidecar_cycles_total"):
+                return int(float(line.split()[-1]))
+        raise AssertionError("no sidecar_cycles_total in /metrics")
+
+    def wait_cycles(self, count: int, timeout: float = 15.0) -> None:
+        """Wait until `count` more cycles have completed: "nothing happened" over real cycles,
+        not over a guessed sleep."""
+        target = self.cycles() + count
+        wait_for(lambda: self.cycles() >= target, timeout, what=f"{count} more cycles")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
