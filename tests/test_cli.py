@@ -1,4 +1,8 @@
-"""The command line as deploy scripts and Nagios use it: check, probe, adopt, snapshot, verify."""
+"""What the commands do (sidecar/cli.py, sidecar/commands/) as deploy scripts and Nagios use them.
+
+check, probe, adopt, snapshot, verify against a real server; their `--help` and usage errors are
+in tests/test_usage.py.
+"""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""A command line that explains itself: what a new user trips over in the first ten minutes.
+"""The command line as a new user meets it (sidecar/usage.py): what trips one up first.
 
 Each command's `--help` lists only the settings it uses, each described and defaulted from the
 one settings model; `--version`; percentages where fractions are; usage errors of `check` are
