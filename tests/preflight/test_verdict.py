@@ -42,10 +42,15 @@ def observe(
 
 
 def stack_in(
-    tmp_path: Path, directory: str, text: str, tool: Tool = Tool.PODMAN_COMPOSE, **flags: object
+    tmp_path: Path,
+    directory: str,
+    text: str,
+    tool: Tool = Tool.PODMAN_COMPOSE,
+    environ: dict[str, str] | None = None,
+    **flags: object,
 ) -> Stack:
     path = write_project(tmp_path, directory, {"compose.yaml": text, "docker-compose.yml": text})
-    return load_stack(tool, invocation(path, **flags))
+    return load_stack(tool, invocation(path, environ, **flags))
 
 
 def only(findings: list[Finding], status: Status) -> list[Finding]:
