@@ -219,7 +219,7 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _demo(options: argparse.Namespace) -> int:
-    from sidecar.commands.demo import run_demo
+    from sidecar.demo.run import run_demo
 
     return run_demo(options.port, options.incident, options.incident_after, options.duration)
 

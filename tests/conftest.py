@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer, sweep_orphaned_servers
-from tests.support.postgres_server import sweep_orphaned_clusters
+from sidecar.demo.mariadb import sweep_orphaned_servers
+from sidecar.demo.postgres import sweep_orphaned_clusters
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import seed
 
 
@@ -20,11 +21,11 @@ def _no_orphaned_servers() -> None:
 
 
 @pytest.fixture
-def mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
+def mariadb(tmp_path: Path) -> Iterator[MariaDBTestServer]:
     """A fresh, empty, running MariaDB server of this test's own."""
     base = tmp_path / "mariadb"
     base.mkdir()
-    server = MariaDBServer(base)
+    server = MariaDBTestServer(base)
     server.start()
     try:
         yield server
@@ -33,7 +34,7 @@ def mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
 
 
 @pytest.fixture
-def seeded(mariadb: MariaDBServer) -> MariaDBServer:
+def seeded(mariadb: MariaDBTestServer) -> MariaDBTestServer:
     """A server with app.User holding 14 users and a SELECT-only `monitor` account."""
     seed(mariadb)
     return mariadb

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import CheckResult, Status
 from tests.support.evaluate import check, cycle, evaluator_for, once
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_USER, add_users, seed
 
 
-async def test_healthy_table_passes_with_exact_values(seeded: MariaDBServer) -> None:
+async def test_healthy_table_passes_with_exact_values(seeded: MariaDBTestServer) -> None:
     report = await once(seeded)
     assert report.status is Status.PASS, report.reasons()
     rows = check(report, "User:rowCount")
@@ -23,7 +23,7 @@ async def test_healthy_table_passes_with_exact_values(seeded: MariaDBServer) -> 
 
 
 async def test_empty_table_is_named_warn_without_floor_fail_with_one(
-    mariadb: MariaDBServer,
+    mariadb: MariaDBTestServer,
 ) -> None:
     seed(mariadb, users=0)
     report = await once(mariadb)
@@ -35,7 +35,7 @@ async def test_empty_table_is_named_warn_without_floor_fail_with_one(
     assert "table is empty" in check(floored, "User:rowCount").output
 
 
-async def test_missing_table_is_named(mariadb: MariaDBServer) -> None:
+async def test_missing_table_is_named(mariadb: MariaDBTestServer) -> None:
     seed(mariadb, users=0)
     mariadb.execute("DROP TABLE User", database="app")
     report = await once(mariadb, min_rows=1)
@@ -46,7 +46,7 @@ async def test_missing_table_is_named(mariadb: MariaDBServer) -> None:
     assert check(unfloored, "User:rowCount").status is Status.WARN
 
 
-async def test_all_null_timestamps_are_named(mariadb: MariaDBServer) -> None:
+async def test_all_null_timestamps_are_named(mariadb: MariaDBTestServer) -> None:
     seed(mariadb, users=0)
     mariadb.execute(
         "CREATE TABLE Event (id INT PRIMARY KEY, at DATETIME NULL)",
@@ -60,7 +60,7 @@ async def test_all_null_timestamps_are_named(mariadb: MariaDBServer) -> None:
     assert latest.details["indexed"] is False  # and the log says MAX() scans the table
 
 
-async def test_future_timestamps_are_named(seeded: MariaDBServer) -> None:
+async def test_future_timestamps_are_named(seeded: MariaDBTestServer) -> None:
     future = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
     seeded.execute(
         f"INSERT INTO User (email, createdAt) VALUES ('t@x', '{future}')", database="app"
@@ -69,7 +69,7 @@ async def test_future_timestamps_are_named(seeded: MariaDBServer) -> None:
     assert latest.status is Status.WARN and "in the future" in latest.output
 
 
-async def test_stale_newest_record_warns_with_max_age(seeded: MariaDBServer) -> None:
+async def test_stale_newest_record_warns_with_max_age(seeded: MariaDBTestServer) -> None:
     old = (datetime.now(UTC) - timedelta(hours=40)).strftime("%Y-%m-%d %H:%M:%S")
     seeded.execute(f"UPDATE User SET createdAt = '{old}'", database="app")
     latest = check(await once(seeded, max_age="36h"), "User:latestRecord")
@@ -78,7 +78,7 @@ async def test_stale_newest_record_warns_with_max_age(seeded: MariaDBServer) -> 
     assert latest.observed_value == pytest.approx(40 * 3600, abs=120)
 
 
-async def test_permission_denied_is_named(seeded: MariaDBServer) -> None:
+async def test_permission_denied_is_named(seeded: MariaDBTestServer) -> None:
     seeded.execute(
         f"REVOKE SELECT ON app.* FROM '{MONITOR_USER}'@'127.0.0.1'",
         "CREATE TABLE app.Other (id INT PRIMARY KEY)",
@@ -91,12 +91,12 @@ async def test_permission_denied_is_named(seeded: MariaDBServer) -> None:
     assert MONITOR_USER not in rows.output and "127.0.0.1" not in rows.output
 
 
-async def test_missing_column_is_named(seeded: MariaDBServer) -> None:
+async def test_missing_column_is_named(seeded: MariaDBTestServer) -> None:
     latest = check(await once(seeded, timestamp_column="updatedAt"), "User:latestRecord")
     assert latest.status is Status.FAIL and latest.output == "column updatedAt does not exist"
 
 
-async def test_locked_table_times_out_with_a_reason(seeded: MariaDBServer) -> None:
+async def test_locked_table_times_out_with_a_reason(seeded: MariaDBTestServer) -> None:
     holder = seeded.connect(database="app")
     release = threading.Event()
     try:
@@ -113,7 +113,7 @@ async def test_locked_table_times_out_with_a_reason(seeded: MariaDBServer) -> No
 
 
 async def test_drop_below_high_water_fails_naming_the_remembered_count(
-    seeded: MariaDBServer,
+    seeded: MariaDBTestServer,
 ) -> None:
     evaluator = evaluator_for(seeded)
     try:
@@ -127,7 +127,7 @@ async def test_drop_below_high_water_fails_naming_the_remembered_count(
         await evaluator.aclose()
 
 
-async def test_small_drop_within_max_drop_passes(seeded: MariaDBServer) -> None:
+async def test_small_drop_within_max_drop_passes(seeded: MariaDBTestServer) -> None:
     evaluator = evaluator_for(seeded)
     try:
         await cycle(evaluator)
@@ -139,7 +139,7 @@ async def test_small_drop_within_max_drop_passes(seeded: MariaDBServer) -> None:
         await evaluator.aclose()
 
 
-async def test_newest_record_moving_backwards_fails(seeded: MariaDBServer) -> None:
+async def test_newest_record_moving_backwards_fails(seeded: MariaDBTestServer) -> None:
     evaluator = evaluator_for(seeded)
     try:
         await cycle(evaluator)
@@ -151,7 +151,7 @@ async def test_newest_record_moving_backwards_fails(seeded: MariaDBServer) -> No
         await evaluator.aclose()
 
 
-async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBServer) -> None:
+async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBTestServer) -> None:
     add_users(seeded, 986)
     seeded.execute("ANALYZE TABLE User", database="app")
     estimated = check(await once(seeded, exact_count_below=100), "User:rowCount")
@@ -170,7 +170,7 @@ async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBServ
     assert "InnoDB estimate" in floored.output
 
 
-async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBServer) -> None:
+async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBTestServer) -> None:
     seed(mariadb, users=0)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     mariadb.execute(
@@ -183,7 +183,7 @@ async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBServer) 
     assert latest.observed_value == pytest.approx(5, abs=3)
 
 
-async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBServer) -> None:
+async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBTestServer) -> None:
     seeded.execute("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
     try:
         await once(seeded, data_dir=str(seeded.datadir))
@@ -202,7 +202,7 @@ async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBServer) -> Non
 
 
 async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
-    seeded: MariaDBServer,
+    seeded: MariaDBTestServer,
 ) -> None:
     """A line above `exact_count_below` is never probed in the cycle: a full count settles it."""
     add_users(seeded, 986)
@@ -233,7 +233,7 @@ async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
         await evaluator.aclose()
 
 
-async def test_an_account_that_can_write_is_warned_about(seeded: MariaDBServer) -> None:
+async def test_an_account_that_can_write_is_warned_about(seeded: MariaDBTestServer) -> None:
     privileges = check(await once(seeded), "database:privileges")
     assert (privileges.status, privileges.observed_value) == (Status.PASS, "read-only")
     seeded.execute(f"GRANT INSERT, DELETE ON app.User TO '{MONITOR_USER}'@'127.0.0.1'")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import free_port, sweep_orphaned_servers
+from sidecar.demo.mariadb import sweep_orphaned_servers
+from sidecar.demo.throwaway import free_port
 from tests.support.servers import run_cli
 
 

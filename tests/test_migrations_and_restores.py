@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
 from tests.support.evaluate import check, evaluator_for
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_USER, add_users, incident, seed
 
 CYCLES = 10
@@ -33,7 +33,7 @@ ACCESS = ("select-only", "every source")
 class App:
     """A seeded server and how the sidecar watches it."""
 
-    server: MariaDBServer
+    server: MariaDBTestServer
     settings: dict[str, Any]
     created: float  # when the tables were created (CREATE_TIME has one-second resolution)
 
@@ -58,7 +58,7 @@ class App:
 
 
 def _make_app(
-    server: MariaDBServer, tmp_path: Path, shape: str, access: str, users: int = 14
+    server: MariaDBTestServer, tmp_path: Path, shape: str, access: str, users: int = 14
 ) -> App:
     seed(server, users=users, grant_datadir=access == "every source")
     if shape == "three-table":
@@ -76,7 +76,9 @@ def _make_app(
 
 
 @pytest.fixture(params=[(s, a) for s in SHAPES for a in ACCESS], ids=lambda p: f"{p[0]}, {p[1]}")
-def app(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) -> Iterator[App]:
+def app(
+    request: pytest.FixtureRequest, mariadb: MariaDBTestServer, tmp_path: Path
+) -> Iterator[App]:
     shape, access = request.param
     yield _make_app(mariadb, tmp_path, shape, access)
 
@@ -143,7 +145,7 @@ def test_a_no_op_chown_of_the_datadir_across_a_restart_passes(app: App) -> None:
 
 
 def test_unwatched_tables_renamed_and_truncated_pass(
-    mariadb: MariaDBServer, tmp_path: Path
+    mariadb: MariaDBTestServer, tmp_path: Path
 ) -> None:
     app = _make_app(mariadb, tmp_path, "three-table", "select-only")
     _healthy_then(
@@ -151,7 +153,7 @@ def test_unwatched_tables_renamed_and_truncated_pass(
     )
 
 
-def _dated_app(server: MariaDBServer, tmp_path: Path, users: int) -> App:
+def _dated_app(server: MariaDBTestServer, tmp_path: Path, users: int) -> App:
     """A User table whose rows were created a minute apart, up to a minute ago."""
     app = _make_app(server, tmp_path, "one-table", "select-only", users=0)
     start = datetime.now(UTC) - timedelta(minutes=users + 1)
@@ -162,7 +164,7 @@ def _dated_app(server: MariaDBServer, tmp_path: Path, users: int) -> App:
 
 @pytest.mark.parametrize(("users", "deleted"), [(14, 1), (1000, 10)])
 def test_deleting_the_newest_rows_is_not_going_back_in_time(
-    mariadb: MariaDBServer, tmp_path: Path, users: int, deleted: int
+    mariadb: MariaDBTestServer, tmp_path: Path, users: int, deleted: int
 ) -> None:
     app = _dated_app(mariadb, tmp_path, users)
     _healthy_then(
@@ -178,7 +180,7 @@ def test_deleting_the_newest_rows_is_not_going_back_in_time(
 
 
 def test_an_older_copy_of_the_newest_rows_still_fails(
-    mariadb: MariaDBServer, tmp_path: Path
+    mariadb: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """Time going back with no row deleted is not a deletion: an older copy of the data."""
     app = _dated_app(mariadb, tmp_path, 14)
@@ -189,7 +191,7 @@ def test_an_older_copy_of_the_newest_rows_still_fails(
     assert "while no rows were deleted" in check(reports[-1], "User:latestRecord").output
 
 
-def _dump(server: MariaDBServer, path: Path) -> None:
+def _dump(server: MariaDBTestServer, path: Path) -> None:
     with path.open("wb") as out:
         subprocess.run(
             ["mariadb-dump", "-uroot", "-h127.0.0.1", f"-P{server.port}", "app"],
@@ -198,7 +200,7 @@ def _dump(server: MariaDBServer, path: Path) -> None:
         )
 
 
-def _load(server: MariaDBServer, sql: str) -> None:
+def _load(server: MariaDBTestServer, sql: str) -> None:
     subprocess.run(
         ["mariadb", "-uroot", "-h127.0.0.1", f"-P{server.port}", "app"],
         input=sql.encode(),
@@ -216,7 +218,7 @@ def _by_table(dump: str) -> list[str]:
 @pytest.mark.parametrize("load", ["one cycle", "table by table over many cycles"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_an_older_dump_loaded_over_the_data_fails_until_adopted(
-    mariadb: MariaDBServer, tmp_path: Path, load: str, shape: str
+    mariadb: MariaDBTestServer, tmp_path: Path, load: str, shape: str
 ) -> None:
     """15 users back to the 10 of last night's dump, no timestamp column: 33%, within max_drop."""
     app = _make_app(mariadb, tmp_path, shape, "select-only", users=10)
@@ -248,7 +250,9 @@ def test_an_older_dump_loaded_over_the_data_fails_until_adopted(
 
 
 @pytest.mark.parametrize("access", ["select-only", "datadir grant", "volume mounted"])
-def test_the_incident_is_still_caught(mariadb: MariaDBServer, tmp_path: Path, access: str) -> None:
+def test_the_incident_is_still_caught(
+    mariadb: MariaDBTestServer, tmp_path: Path, access: str
+) -> None:
     seed(mariadb, grant_datadir=access != "select-only")
     settings: dict[str, Any] = {"state_dir": tmp_path / "state"}
     if access == "volume mounted":
@@ -266,7 +270,7 @@ def test_the_incident_is_still_caught(mariadb: MariaDBServer, tmp_path: Path, ac
 
 
 def test_adopt_while_the_service_runs_takes_effect_and_is_never_overwritten(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The real CLI against a running `sidecar serve` on the same state directory."""
 
@@ -302,7 +306,7 @@ def test_adopt_while_the_service_runs_takes_effect_and_is_never_overwritten(
 
 
 def test_an_identity_of_table_creation_times_alone_is_never_shown_empty(
-    seeded: MariaDBServer,
+    seeded: MariaDBTestServer,
 ) -> None:
     from tests.support.servers import monitor_env, run_cli
 

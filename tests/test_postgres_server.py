@@ -14,21 +14,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from sidecar.mariadb_server import ServerError, _started_at
-from tests.support.postgres_server import (
-    PostgresServer,
-    bin_dir,
-    orphaned_clusters,
-    sweep_orphaned_clusters,
-)
+from sidecar.demo.postgres import bin_dir, orphaned_clusters, sweep_orphaned_clusters
+from sidecar.demo.throwaway import ServerError, started_at
+from tests.support.postgres_server import PostgresTestServer
 
 MONITOR = "monitor"
 MONITOR_PASSWORD = "Pg-Mon1tor-Secret-2b7f"
 
 
 @pytest.fixture
-def cluster() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def cluster() -> Iterator[PostgresTestServer]:
+    server = PostgresTestServer()
     server.start()
     try:
         yield server
@@ -36,7 +32,7 @@ def cluster() -> Iterator[PostgresServer]:
         server.remove()
 
 
-def _seed(server: PostgresServer) -> None:
+def _seed(server: PostgresTestServer) -> None:
     """An app database with a Prisma-style "User" table and a SELECT-only monitor role."""
     server.psql("CREATE DATABASE app")
     server.psql(
@@ -52,7 +48,7 @@ def _seed(server: PostgresServer) -> None:
     )
 
 
-def _as_monitor(server: PostgresServer, statement: str) -> str:
+def _as_monitor(server: PostgresTestServer, statement: str) -> str:
     done = subprocess.run(
         [str(bin_dir() / "psql"), "-X", "-At", "-h", "127.0.0.1", "-p", str(server.port),
          "-U", MONITOR, "-d", "app", "-c", statement],
@@ -63,12 +59,12 @@ def _as_monitor(server: PostgresServer, statement: str) -> str:
     return done.stdout.strip()
 
 
-def _system_identifier(server: PostgresServer) -> str:
+def _system_identifier(server: PostgresTestServer) -> str:
     return _as_monitor(server, "SELECT system_identifier FROM pg_control_system()")
 
 
 def test_a_select_only_role_reads_the_cluster_identifier_and_it_survives_maintenance(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     _seed(cluster)
     # the role can read the app table and nothing more, and still sees the identifier
@@ -94,7 +90,7 @@ def test_a_select_only_role_reads_the_cluster_identifier_and_it_survives_mainten
     assert _as_monitor(cluster, "SELECT oid FROM pg_database WHERE datname = 'app'") == database_oid
 
 
-def test_a_new_cluster_on_the_same_port_has_another_identifier(cluster: PostgresServer) -> None:
+def test_a_new_cluster_on_the_same_port_has_another_identifier(cluster: PostgresTestServer) -> None:
     _seed(cluster)
     before = _system_identifier(cluster)
     port = cluster.port
@@ -105,7 +101,7 @@ def test_a_new_cluster_on_the_same_port_has_another_identifier(cluster: Postgres
     assert _as_monitor(cluster, 'SELECT count(*) FROM "User"') == "14"
 
 
-def test_a_hung_cluster_answers_nothing_until_resumed(cluster: PostgresServer) -> None:
+def test_a_hung_cluster_answers_nothing_until_resumed(cluster: PostgresTestServer) -> None:
     cluster.pause()
     try:
         with pytest.raises(ServerError, match="timed out"):
@@ -116,12 +112,12 @@ def test_a_hung_cluster_answers_nothing_until_resumed(cluster: PostgresServer) -
 
 
 def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     # our own cluster's owner is alive: never named
     assert cluster.process is not None and cluster.process.pid not in orphaned_clusters()
     code = (
-        "import time; from tests.support.postgres_server import PostgresServer\n"
+        "import time; from sidecar.demo.postgres import PostgresServer\n"
         "s = PostgresServer(); s.start(); print(s.process.pid, s.base, flush=True)\n"
         "time.sleep(600)\n"
     )
@@ -136,7 +132,7 @@ def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
     try:
         assert postmaster in orphaned_clusters()
         assert postmaster in sweep_orphaned_clusters()
-        assert _started_at(postmaster) is None  # gone (or a zombie no one reaps), not running
+        assert started_at(postmaster) is None  # gone (or a zombie no one reaps), not running
         assert cluster.psql("SELECT 1") == "1"  # ours still runs
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.demo.postgres import SUPERUSER_PASSWORD
 from sidecar.evaluator import Evaluator
 from sidecar.results import Report
 from tests.support.evaluate import check
@@ -25,12 +26,12 @@ from tests.support.postgres_app import (
     seed,
     statuses,
 )
-from tests.support.postgres_server import SUPERUSER_PASSWORD, PostgresServer
+from tests.support.postgres_server import PostgresTestServer
 
 
 @pytest.fixture
-def cluster() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def cluster() -> Iterator[PostgresTestServer]:
+    server = PostgresTestServer()
     server.start()
     try:
         seed(server)
@@ -47,7 +48,9 @@ async def run(evaluator: Evaluator, cycles: int = 1) -> Report:
     return report
 
 
-async def fresh(server: PostgresServer, state: Path | None = None, **settings: object) -> Report:
+async def fresh(
+    server: PostgresTestServer, state: Path | None = None, **settings: object
+) -> Report:
     """One cycle of a new evaluator (a sidecar started anew), closed afterwards."""
     evaluator = evaluator_for(server, state, **settings)
     try:
@@ -56,7 +59,7 @@ async def fresh(server: PostgresServer, state: Path | None = None, **settings: o
         await evaluator.aclose()
 
 
-def run_fresh(server: PostgresServer, state: Path | None = None, **settings: object) -> Report:
+def run_fresh(server: PostgresTestServer, state: Path | None = None, **settings: object) -> Report:
     """`fresh`, from a test that is not itself async."""
     return asyncio.run(fresh(server, state, **settings))
 
@@ -67,7 +70,7 @@ def _no_secret(report: Report) -> None:
 
 
 def test_a_healthy_cluster_passes_every_check_with_select_only(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     report = run_fresh(cluster, tmp_path)
     assert dict(statuses(report)) == {
@@ -85,7 +88,7 @@ def test_a_healthy_cluster_passes_every_check_with_select_only(
 
 
 def test_the_incident_fails_in_one_cycle_with_the_identity(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """A new cluster on the same port with the schema migrated anew and one admin: the row
     count, the cluster's identity and the tables' OIDs all say so, in the first cycle."""
@@ -105,7 +108,7 @@ def test_the_incident_fails_in_one_cycle_with_the_identity(
 
 
 def test_another_cluster_with_the_same_rows_is_not_ours(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Same schema, same 14 users (a staging copy restored by hand): only the identity can
     tell, and it does."""
@@ -130,7 +133,9 @@ def test_another_cluster_with_the_same_rows_is_not_ours(
         ("GRANT pg_write_all_data TO {role}", "INSERT"),
     ],
 )
-def test_what_lets_the_role_write_is_named(cluster: PostgresServer, grant: str, named: str) -> None:
+def test_what_lets_the_role_write_is_named(
+    cluster: PostgresTestServer, grant: str, named: str
+) -> None:
     cluster.psql(grant.format(role=MONITOR), database="app")
     privileges = check(run_fresh(cluster), "database:privileges")
     assert privileges.status == "warn"
@@ -149,7 +154,7 @@ def test_what_lets_the_role_write_is_named(cluster: PostgresServer, grant: str, 
     ],
 )
 def test_the_newest_record_is_read_from_every_time_type(
-    cluster: PostgresServer, column_type: str, value: str
+    cluster: PostgresTestServer, column_type: str, value: str
 ) -> None:
     cluster.psql(
         f'CREATE TABLE "Event" (id serial PRIMARY KEY, at {column_type} NOT NULL)',
@@ -163,7 +168,7 @@ def test_the_newest_record_is_read_from_every_time_type(
     assert newest.details["indexed"] is False  # no index on `at`: said, and read anyway
 
 
-def test_names_are_matched_exactly(cluster: PostgresServer) -> None:
+def test_names_are_matched_exactly(cluster: PostgresTestServer) -> None:
     """`user` is not Prisma's `"User"`: PostgreSQL folds unquoted names, we never do."""
     rows = check(run_fresh(cluster, table="user", timestamp_column=None), "user:rowCount")
     assert rows.status == "fail"
@@ -172,7 +177,7 @@ def test_names_are_matched_exactly(cluster: PostgresServer) -> None:
 
 
 async def test_a_large_table_is_estimated_and_a_mass_delete_is_seen(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Above `exact_count_below` the count is the server's estimate: before any ANALYZE
     (reltuples -1) it is counted exactly; after, estimated; a 60% DELETE shows at once (the
@@ -202,7 +207,7 @@ async def test_a_large_table_is_estimated_and_a_mass_delete_is_seen(
 
 
 def test_a_hung_server_fails_within_the_budget_and_a_stopped_one_says_so(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     cluster.pause()
     try:
@@ -233,7 +238,7 @@ BENIGN = [
 
 
 async def test_maintenance_passes_every_cycle_and_across_a_sidecar_restart(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Each event, then two cycles, then a new sidecar on the same state: every check passes."""
     evaluator = evaluator_for(cluster, tmp_path)
@@ -253,7 +258,7 @@ async def test_maintenance_passes_every_cycle_and_across_a_sidecar_restart(
 
 
 def test_a_dropped_table_and_an_older_dump_restored_fail(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """An older dump restored over the data (pg_dump of 10 users, then 4 more joined; the
     restore drops and recreates the table): created anew with rows missing. Then the table
@@ -277,12 +282,12 @@ def test_a_dropped_table_and_an_older_dump_restored_fail(
 
 
 async def test_a_failover_to_a_streaming_replica_passes(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """The standby shares the primary's system identifier and table OIDs: promoted in its
     place, the data carried over, and every check passes (the volume, were it mounted, would be
     the standby's: a pinned volume would fail, and should, as a pin names one volume)."""
-    standby = PostgresServer()
+    standby = PostgresTestServer()
     try:
         standby.standby_of(cluster)
         evaluator = evaluator_for(cluster, tmp_path)
@@ -302,7 +307,7 @@ async def test_a_failover_to_a_streaming_replica_passes(
 
 
 def test_the_data_volume_must_hold_the_cluster_the_server_runs(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """With the data volume mounted (SIDECAR_DATA_DIR), the cluster on it (its pg_control) is
     held against the one the server runs: an empty volume (postgres:18's trap: the data went to
@@ -319,7 +324,7 @@ def test_the_data_volume_must_hold_the_cluster_the_server_runs(
     (layout18 / "18").mkdir(parents=True)
     (layout18 / "18" / "docker").symlink_to(cluster.datadir)
     assert check(run_fresh(cluster, data_dir=str(layout18)), "volume:identity").status == "pass"
-    other = PostgresServer()
+    other = PostgresTestServer()
     try:
         other.initialise()
         elsewhere = check(run_fresh(cluster, data_dir=str(other.datadir)), "volume:identity")

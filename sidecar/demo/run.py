@@ -25,11 +25,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from sidecar import logs, sample_app
+from sidecar import logs
 from sidecar.app import create_app
 from sidecar.config import load_settings
+from sidecar.demo import mariadb_app as sample_app
+from sidecar.demo.mariadb import MariaDBServer, sweep_orphaned_servers
+from sidecar.demo.throwaway import ServerError, owner_gone
 from sidecar.history.recorder import gist
-from sidecar.mariadb_server import MariaDBServer, ServerError, owner_gone, sweep_orphaned_servers
 from sidecar.results import Report
 from sidecar.server import EXIT_PORT_IN_USE, build_server, port_in_use
 from sidecar.service import Service
