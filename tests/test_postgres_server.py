@@ -11,9 +11,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from sidecar.demo import postgres
 from sidecar.demo.postgres import bin_dir, orphaned_clusters, sweep_orphaned_clusters
 from sidecar.demo.throwaway import ServerError, started_at
 from tests.support.postgres_server import PostgresTestServer
@@ -136,3 +138,20 @@ def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
         assert cluster.psql("SELECT 1") == "1"  # ours still runs
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_as_root_without_the_server_user_nothing_is_made_and_it_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL refuses root; with no user to run it as, one clear line and no directory."""
+    if os.geteuid() != 0:
+        pytest.skip("as an unprivileged user the cluster runs as that user")
+    monkeypatch.setattr(postgres, "RUN_AS", "no-such-user-7f3a")
+    base = tmp_path / "postgres"
+    with pytest.raises(ServerError) as refused:
+        PostgresTestServer(base=base)
+    assert str(refused.value) == (
+        "PostgreSQL refuses to run as root and there is no 'no-such-user-7f3a' user to run it"
+        " as: create one (useradd --system no-such-user-7f3a) or run this as an unprivileged user"
+    )
+    assert not base.exists()
