@@ -10,28 +10,16 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sidecar.demo import postgres
 from sidecar.demo.postgres import bin_dir, orphaned_clusters, sweep_orphaned_clusters
 from sidecar.demo.throwaway import ServerError, started_at
 from tests.support.postgres_server import PostgresTestServer
 
 MONITOR = "monitor"
 MONITOR_PASSWORD = "Pg-Mon1tor-Secret-2b7f"
-
-
-@pytest.fixture
-def cluster() -> Iterator[PostgresTestServer]:
-    server = PostgresTestServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 def _seed(server: PostgresTestServer) -> None:
@@ -66,14 +54,14 @@ def _system_identifier(server: PostgresTestServer) -> str:
 
 
 def test_a_select_only_role_reads_the_cluster_identifier_and_it_survives_maintenance(
-    cluster: PostgresTestServer,
+    postgres: PostgresTestServer,
 ) -> None:
-    _seed(cluster)
+    _seed(postgres)
     # the role can read the app table and nothing more, and still sees the identifier
-    assert _as_monitor(cluster, 'SELECT count(*) FROM "User"') == "14"
-    first = _system_identifier(cluster)
+    assert _as_monitor(postgres, 'SELECT count(*) FROM "User"') == "14"
+    first = _system_identifier(postgres)
     assert first.isdigit() and int(first) > 0
-    database_oid = _as_monitor(cluster, "SELECT oid FROM pg_database WHERE datname = 'app'")
+    database_oid = _as_monitor(postgres, "SELECT oid FROM pg_database WHERE datname = 'app'")
     benign = [
         'VACUUM FULL "User"',
         'ALTER TABLE "User" ADD COLUMN nickname text',
@@ -84,40 +72,44 @@ def test_a_select_only_role_reads_the_cluster_identifier_and_it_survives_mainten
         'DELETE FROM "User" WHERE id = 14',
     ]
     for statement in benign:
-        cluster.psql(statement, database="app")
-        assert _system_identifier(cluster) == first, statement
-    cluster.restart()
-    assert _system_identifier(cluster) == first
+        postgres.psql(statement, database="app")
+        assert _system_identifier(postgres) == first, statement
+    postgres.restart()
+    assert _system_identifier(postgres) == first
     # the database's own OID is the same across all of it too (a new database would not be)
-    assert _as_monitor(cluster, "SELECT oid FROM pg_database WHERE datname = 'app'") == database_oid
+    assert (
+        _as_monitor(postgres, "SELECT oid FROM pg_database WHERE datname = 'app'") == database_oid
+    )
 
 
-def test_a_new_cluster_on_the_same_port_has_another_identifier(cluster: PostgresTestServer) -> None:
-    _seed(cluster)
-    before = _system_identifier(cluster)
-    port = cluster.port
-    aside = cluster.swap_cluster()
-    assert aside.is_dir() and cluster.port == port
-    _seed(cluster)  # the app's migrations, run again on the empty cluster
-    assert _system_identifier(cluster) != before
-    assert _as_monitor(cluster, 'SELECT count(*) FROM "User"') == "14"
+def test_a_new_cluster_on_the_same_port_has_another_identifier(
+    postgres: PostgresTestServer,
+) -> None:
+    _seed(postgres)
+    before = _system_identifier(postgres)
+    port = postgres.port
+    aside = postgres.swap_cluster()
+    assert aside.is_dir() and postgres.port == port
+    _seed(postgres)  # the app's migrations, run again on the empty cluster
+    assert _system_identifier(postgres) != before
+    assert _as_monitor(postgres, 'SELECT count(*) FROM "User"') == "14"
 
 
-def test_a_hung_cluster_answers_nothing_until_resumed(cluster: PostgresTestServer) -> None:
-    cluster.pause()
+def test_a_hung_cluster_answers_nothing_until_resumed(postgres: PostgresTestServer) -> None:
+    postgres.pause()
     try:
         with pytest.raises(ServerError, match="timed out"):
-            cluster.psql("SELECT 1", timeout=2)
+            postgres.psql("SELECT 1", timeout=2)
     finally:
-        cluster.resume()
-    assert cluster.psql("SELECT 1") == "1"
+        postgres.resume()
+    assert postgres.psql("SELECT 1") == "1"
 
 
 def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
-    cluster: PostgresTestServer,
+    postgres: PostgresTestServer,
 ) -> None:
     # our own cluster's owner is alive: never named
-    assert cluster.process is not None and cluster.process.pid not in orphaned_clusters()
+    assert postgres.process is not None and postgres.process.pid not in orphaned_clusters()
     code = (
         "import time; from sidecar.demo.postgres import PostgresServer\n"
         "s = PostgresServer(); s.start(); print(s.process.pid, s.base, flush=True)\n"
@@ -135,7 +127,7 @@ def test_the_clusters_of_a_sigkilled_run_are_swept_and_a_live_runs_are_not(
         assert postmaster in orphaned_clusters()
         assert postmaster in sweep_orphaned_clusters()
         assert started_at(postmaster) is None  # gone (or a zombie no one reaps), not running
-        assert cluster.psql("SELECT 1") == "1"  # ours still runs
+        assert postgres.psql("SELECT 1") == "1"  # ours still runs
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -146,7 +138,7 @@ def test_as_root_without_the_server_user_nothing_is_made_and_it_is_said(
     """PostgreSQL refuses root; with no user to run it as, one clear line and no directory."""
     if os.geteuid() != 0:
         pytest.skip("as an unprivileged user the cluster runs as that user")
-    monkeypatch.setattr(postgres, "RUN_AS", "no-such-user-7f3a")
+    monkeypatch.setattr("sidecar.demo.postgres.RUN_AS", "no-such-user-7f3a")
     base = tmp_path / "postgres"
     with pytest.raises(ServerError) as refused:
         PostgresTestServer(base=base)

@@ -5,26 +5,12 @@ The same commands as on MariaDB, on a real cluster, with the sidecar's role SELE
 """
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from sidecar.demo.postgres import SUPERUSER_PASSWORD
-from tests.support.postgres_app import MONITOR_PASSWORD, incident, monitor_url, seed
+from tests.support.postgres_app import MONITOR_PASSWORD, incident, monitor_url
 from tests.support.postgres_server import PostgresTestServer
 from tests.support.servers import run_cli, running_sidecar
-
-
-@pytest.fixture
-def cluster() -> Iterator[PostgresTestServer]:
-    server = PostgresTestServer()
-    server.start()
-    try:
-        seed(server)
-        yield server
-    finally:
-        server.remove()
 
 
 def _env(server: PostgresTestServer, state: Path, **extra: str) -> dict[str, str]:
