@@ -10,7 +10,7 @@ from pathlib import Path
 from sidecar.demo.postgres import SUPERUSER_PASSWORD
 from tests.support.postgres_app import MONITOR_PASSWORD, incident, monitor_url
 from tests.support.postgres_server import PostgresTestServer
-from tests.support.servers import run_cli, running_sidecar
+from tests.support.servers import run_cli, running_sidecar, wait_for
 
 
 def _env(server: PostgresTestServer, state: Path, **extra: str) -> dict[str, str]:
@@ -106,8 +106,15 @@ def test_serve_answers_the_healthcheck_and_fails_on_the_incident(
         failed = sidecar.wait_status("fail", timeout=20)
         assert sidecar.get("/health").status_code == 503
         assert failed["status"] == "fail"
-        told = sidecar.get("/", headers={"Accept": "text/html"}).text
-        assert "newly initialised" in told, told
+        # The first failing cycle may be one that found the server down mid-swap: the page
+        # names the new cluster from the cycle after.
+        told: list[str] = []
+
+        def page_names_it() -> bool:
+            told.append(sidecar.get("/", headers={"Accept": "text/html"}).text)
+            return "newly initialised" in told[-1]
+
+        wait_for(page_names_it, 20, "the page to say newly initialised", last=lambda: told[-1])
         events = run_cli("events", env=env)
         assert events.returncode == 0, events.stderr
         assert "identity" in events.stdout
