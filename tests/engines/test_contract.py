@@ -4,9 +4,10 @@ The sidecar watches `User` as a new user would set it up, with a SELECT-only acc
 case says what happens to the data, never how an engine is driven (tests/support/app_servers.py
 says that). Dangerous: the incident, down, hung, 60% deleted, the table dropped, another
 server with the same schema, an older dump restored in one go and table by table, an account
-that can write. Benign: the newest rows deleted, a restart. What only one engine has (a
-streaming replica's failover, VACUUM FULL, pg_control; InnoDB's estimates, LOCK TABLES, the
-datadir grant) stays with that engine's tests.
+that can write, an older copy of the newest records. Benign: the newest rows deleted, a restart.
+Named: an empty table, a missing column, a newest record in the future or older than max_age.
+What only one engine has (a streaming replica's failover, VACUUM FULL, pg_control; InnoDB's
+estimates, LOCK TABLES, the datadir grant) stays with that engine's tests.
 """
 
 import time
@@ -99,6 +100,58 @@ def test_a_small_drop_within_max_drop_passes(app_server: AppServer, tmp_path: Pa
     app_server.sql(f"DELETE FROM {app_server.q('User')} WHERE id > 10")
     rows = check(app_server.run(1, state)[0], "User:rowCount")
     assert rows.status is Status.PASS and rows.details["highWater"] == 14
+
+
+def test_an_empty_table_warns_without_a_floor_and_fails_with_one(app_server: AppServer) -> None:
+    app_server.seed(users=0)
+    report = app_server.run()[0]
+    assert check(report, "User:rowCount").status is Status.WARN
+    assert "table is empty" in check(report, "User:rowCount").output
+    assert "table is empty" in check(report, "User:latestRecord").output
+    floored = check(app_server.run(min_rows=1)[0], "User:rowCount")
+    assert floored.status is Status.FAIL and "table is empty" in floored.output
+
+
+def test_a_missing_column_is_named(app_server: AppServer) -> None:
+    app_server.seed()
+    latest = check(app_server.run(timestamp_column="updatedAt")[0], "User:latestRecord")
+    assert latest.status is Status.FAIL
+    assert latest.output.startswith("column updatedAt does not exist"), latest.output
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_newest_record_in_the_future_is_named(app_server: AppServer) -> None:
+    app_server.seed()
+    q = app_server.q
+    future = _utc(datetime.now(UTC) + timedelta(days=3))
+    app_server.sql(f"INSERT INTO {q('User')} (email, {q('createdAt')}) VALUES ('t@x', '{future}')")
+    latest = check(app_server.run()[0], "User:latestRecord")
+    assert latest.status is Status.WARN and "in the future" in latest.output
+
+
+def test_a_stale_newest_record_warns_with_max_age(app_server: AppServer) -> None:
+    app_server.seed()
+    old = _utc(datetime.now(UTC) - timedelta(hours=40))
+    app_server.sql(f"UPDATE {app_server.q('User')} SET {app_server.q('createdAt')} = '{old}'")
+    latest = check(app_server.run(max_age="36h")[0], "User:latestRecord")
+    assert latest.status is Status.WARN and "older than max_age 36h" in latest.output
+    assert latest.observed_value == pytest.approx(40 * 3600, abs=120)
+
+
+def test_the_newest_record_moving_backwards_with_no_row_deleted_fails(
+    app_server: AppServer, tmp_path: Path
+) -> None:
+    """An older copy of the data: every record older than what was seen, as many rows."""
+    app_server.seed()
+    state = tmp_path / "state"
+    _assert_all(app_server.run(1, state), Status.PASS, "before")
+    old = _utc(datetime.now(UTC) - timedelta(days=1))
+    app_server.sql(f"UPDATE {app_server.q('User')} SET {app_server.q('createdAt')} = '{old}'")
+    latest = check(app_server.run(1, state)[0], "User:latestRecord")
+    assert latest.status is Status.FAIL and "moved backwards" in latest.output
 
 
 def test_a_dropped_table_is_named(app_server: AppServer, tmp_path: Path) -> None:
