@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import dataset, measure, report
 from bench.dataset import add_monitor, sidecar_env
 from bench.measure import log, machine
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.server import HTTP, LOOP
 
 ROOT = measure.ROOT

@@ -37,7 +37,8 @@ from sidecar.backups.catalog import list_backups
 from sidecar.backups.dump import count_rows
 from sidecar.backups.ledger import LEDGER_FILE, Ledger
 from sidecar.backups.runner import count_in_child
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.mariadb import MariaDBServer
+from sidecar.demo.throwaway import free_port
 
 HEADING = "## Reading backups: counting the rows of a dump"
 TICK = 0.005

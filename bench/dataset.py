@@ -12,7 +12,8 @@ from typing import Any
 
 import pymysql
 
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.demo.mariadb import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 
 DATABASE = "bench"
 MONITOR = ("bench_monitor", "Bench-Monitor-2f9")
@@ -54,12 +55,12 @@ def table_name(rows: int) -> str:
 
 
 @contextlib.contextmanager
-def bench_server(base: Path) -> Iterator[MariaDBServer]:
+def bench_server(base: Path) -> Iterator[MariaDBTestServer]:
     """A running server on `base` (datadir reused if present), stopped on the way out."""
     base.mkdir(parents=True, exist_ok=True)
     for stale in ("mariadb.sock", "mariadbd.pid"):
         (base / stale).unlink(missing_ok=True)
-    server = MariaDBServer(base)
+    server = MariaDBTestServer(base)
     server.start(timeout=120)
     try:
         server.execute(

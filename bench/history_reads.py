@@ -33,12 +33,12 @@ import httpx
 from bench import dataset, measure, report
 from bench.dataset import add_monitor, sidecar_env
 from bench.measure import log, machine
+from sidecar.demo.throwaway import free_port
 from sidecar.history import Event, History, Kind
 from sidecar.history.files import HistoryFiles
 from sidecar.history.history import MAX_EVENTS
 from sidecar.history.renders import READS_PER_SECOND
 from sidecar.history.series import DAY
-from sidecar.mariadb_server import free_port
 from sidecar.results import Status
 
 COMMAND = "bench.history_reads"

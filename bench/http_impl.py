@@ -31,7 +31,7 @@ from bench.dataset import add_monitor, sidecar_env
 from bench.measure import log, machine, rss_mib
 from bench.silent import FloodResult, silent_flood
 from sidecar.connections import REQUEST_TIMEOUT, budget_for
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.server import HTTP, LOOP
 
 COMMAND = "bench.http_impl"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pymysql
 
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.demo.mariadb import MariaDBServer
 
 # Statements per round trip: enough to make the round trips vanish beside the work.
 _PER_TRIP = 200

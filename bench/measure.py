@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 
 from sidecar.config import load_settings
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.mariadb import MariaDBServer
+from sidecar.demo.throwaway import free_port
 from sidecar.service import build_evaluator
 
 ROOT = Path(__file__).resolve().parent.parent

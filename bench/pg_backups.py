@@ -29,9 +29,9 @@ from bench import dataset, measure, report
 from bench.backups import Rate, command_rate, count_rate
 from sidecar.backups.pgrestore import find_pg_restore
 from sidecar.backups.runner import DEFAULT_BUDGET, worker_request
+from sidecar.demo.postgres import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer, bin_dir
 from tests.backups.pgdumps import write
 from tests.support.peak import launched, peak
-from tests.support.postgres_server import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer, bin_dir
 
 HEADING = "## Reading PostgreSQL backups: pg_dump plain and custom format"
 DATABASE = dataset.DATABASE  # what bench.backups.count_rate asks for

@@ -3,7 +3,7 @@
 .venv/bin/python -m bench.postgres            # 10k vs 10M rows, 30 s windows, 10 s of wrk
 .venv/bin/python -m bench.postgres --quick --output /tmp/b.md   # a smoke: small, a few seconds
 
-In one run, on one cluster (tests/support/postgres_server.py) whose data directory is cached
+In one run, on one cluster (sidecar/demo/postgres.py) whose data directory is cached
 under --cache-dir (10M rows take minutes to seed; later runs reuse them), started with
 `log_statement=all` and the role in every log line:
 - the check cycle at each size of `"User"` (in process, median after a warm-up and after the
@@ -35,9 +35,9 @@ import asyncpg
 import httpx
 
 from bench import dataset, measure, report
-from sidecar.mariadb_server import free_port
+from sidecar.demo.postgres import PostgresServer
+from sidecar.demo.throwaway import free_port
 from tests.support.postgres_app import MONITOR, MONITOR_PASSWORD, seed
-from tests.support.postgres_server import PostgresServer
 
 COMMAND = "bench.postgres"
 HEADING = "## PostgreSQL: the check cycle, statements caused by probes, /health throughput"
@@ -424,7 +424,7 @@ def main() -> int:
     lines[2:2] = [
         f"Written by `{command.strip()}` on {stamp}. Machine: {os.cpu_count()} CPUs, load"
         f" average {load} at the end of the run (shared with other work); PostgreSQL {version}"
-        " (tests/support/postgres_server.py: fsync off, 16 MB shared_buffers).",
+        " (sidecar/demo/postgres.py: fsync off, 16 MB shared_buffers).",
         "",
     ]
     report.write_section(options.output, COMMAND, "\n".join(lines))

@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import report
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from tests.support import dockerd, e2e_runs, e2e_sweep, podman
 from tests.support.compose_stack import COMPOSE, NEW_DIR, OLD_DIR, VOLUME_KEY, Stack, deploy
 from tests.support.engines import Engine, run_command

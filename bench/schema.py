@@ -34,9 +34,11 @@ import httpx
 from bench import dataset, measure, report
 from bench.many_tables import WATCHED_ROWS, add_tables, add_watched, watching
 from sidecar.config import load_settings
-from sidecar.mariadb_server import MariaDBServer, free_port
-from sidecar.sample_app import USER_TABLE
+from sidecar.demo.mariadb import MariaDBServer
+from sidecar.demo.mariadb_app import USER_TABLE
+from sidecar.demo.throwaway import free_port
 from sidecar.service import build_evaluator
+from tests.support.mariadb import MariaDBTestServer
 
 COMMAND = "bench.schema"
 HEADING = "## Many tables: cycle cost by schema size and by watched tables"
@@ -206,7 +208,7 @@ def _whole_schema_ms(server: MariaDBServer, database: str, runs: int = 3) -> flo
 
 
 @contextlib.contextmanager
-def _swapped(server: MariaDBServer) -> Iterator[None]:
+def _swapped(server: MariaDBTestServer) -> Iterator[None]:
     """A fresh datadir for the duration; the cached one (with its tables) back afterwards."""
     aside = server.swap_datadir()
     try:
@@ -215,7 +217,7 @@ def _swapped(server: MariaDBServer) -> Iterator[None]:
         server.restore_datadir(aside)
 
 
-def incident(server: MariaDBServer, tables: int, work: Path) -> Incident:
+def incident(server: MariaDBTestServer, tables: int, work: Path) -> Incident:
     """`sidecar serve` on the largest schema; the datadir swapped; seconds until it fails."""
     database = database_of(tables)
     port = free_port()

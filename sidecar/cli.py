@@ -210,6 +210,11 @@ def _events(options: argparse.Namespace) -> int:
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from sidecar.demo import ENGINES
+
+    parser.add_argument(
+        "--engine", choices=ENGINES, default=ENGINES[0], help="the database (default mariadb)"
+    )
     parser.add_argument("--incident", action="store_true", help="replay the incident after a while")
     parser.add_argument("--incident-after", type=float, default=15.0, help="seconds (default 15)")
     parser.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
@@ -219,9 +224,11 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _demo(options: argparse.Namespace) -> int:
-    from sidecar.commands.demo import run_demo
+    from sidecar.demo.run import run_demo
 
-    return run_demo(options.port, options.incident, options.incident_after, options.duration)
+    return run_demo(
+        options.engine, options.port, options.incident, options.incident_after, options.duration
+    )
 
 
 def _preflight_arguments(parser: argparse.ArgumentParser) -> None:
@@ -282,7 +289,10 @@ TABLE = (
     ),
     Command("events", "print the timeline kept in the state directory", _events, _events_arguments),
     Command(
-        "demo", "throwaway MariaDB with sample data, served by the sidecar", _demo, _demo_arguments
+        "demo",
+        "throwaway MariaDB or PostgreSQL with sample data, served by the sidecar",
+        _demo,
+        _demo_arguments,
     ),
     Command(
         "preflight",

@@ -1,14 +1,17 @@
-"""Fixtures: real MariaDB servers on temporary datadirs and free ports (PostgreSQL clusters:
-tests/support/postgres_server.py)."""
+"""Fixtures: real MariaDB servers and PostgreSQL clusters on temporary directories and free ports
+(tests/support/mariadb.py, tests/support/postgres_server.py)."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer, sweep_orphaned_servers
-from tests.support.postgres_server import sweep_orphaned_clusters
+from sidecar.demo.mariadb import sweep_orphaned_servers
+from sidecar.demo.postgres import sweep_orphaned_clusters
+from tests.support.mariadb import MariaDBTestServer
+from tests.support.postgres_server import PostgresTestServer
 from tests.support.servers import seed
+from tests.support.templates import copy_datadir
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,12 +22,32 @@ def _no_orphaned_servers() -> None:
     sweep_orphaned_clusters()
 
 
+@pytest.fixture(scope="session")
+def mariadb_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A datadir mariadb-install-db made, never started: each `mariadb` gets a copy."""
+    server = MariaDBTestServer(tmp_path_factory.mktemp("mariadb-template"))
+    server.initialise()
+    return server.datadir
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[Path]:
+    """A cluster initdb made, never started: each `postgres` gets a copy."""
+    server = PostgresTestServer()
+    server.initialise()
+    try:
+        yield server.datadir
+    finally:
+        server.remove()
+
+
 @pytest.fixture
-def mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
+def mariadb(tmp_path: Path, mariadb_template: Path) -> Iterator[MariaDBTestServer]:
     """A fresh, empty, running MariaDB server of this test's own."""
     base = tmp_path / "mariadb"
     base.mkdir()
-    server = MariaDBServer(base)
+    server = MariaDBTestServer(base)
+    copy_datadir(mariadb_template, server)
     server.start()
     try:
         yield server
@@ -33,7 +56,19 @@ def mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
 
 
 @pytest.fixture
-def seeded(mariadb: MariaDBServer) -> MariaDBServer:
+def seeded(mariadb: MariaDBTestServer) -> MariaDBTestServer:
     """A server with app.User holding 14 users and a SELECT-only `monitor` account."""
     seed(mariadb)
     return mariadb
+
+
+@pytest.fixture
+def postgres(postgres_template: Path) -> Iterator[PostgresTestServer]:
+    """A fresh, empty, running PostgreSQL cluster of this test's own."""
+    server = PostgresTestServer()
+    copy_datadir(postgres_template, server)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from sidecar.alerts import Notifier
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.receiver import receiver
 from tests.support.servers import MONITOR_PASSWORD, monitor_env, running_sidecar, wait_for
 
 
 def test_webhook_fires_on_each_transition_and_only_then(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with receiver() as (url, received):
         env = monitor_env(seeded, webhook_url=f"{url}/hook")
@@ -47,7 +47,7 @@ def test_webhook_fires_on_each_transition_and_only_then(
 
 
 def test_push_pings_every_cycle_with_a_failure_marker(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with receiver() as (url, received):
         env = monitor_env(seeded, push_url=f"{url}/api/push/abc?status=up&msg=OK&ping=")
@@ -61,7 +61,9 @@ def test_push_pings_every_cycle_with_a_failure_marker(
             assert "cannot+connect" in received.gets[-1] or "cannot%20connect" in received.gets[-1]
 
 
-def test_unreachable_webhook_never_delays_the_loop(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_unreachable_webhook_never_delays_the_loop(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
     with receiver() as (url, received):
         received.answer = 500  # the receiver is broken: retries, then give up
         env = monitor_env(seeded, webhook_url=url)

@@ -19,11 +19,11 @@ from sidecar.backups.catalog import list_backups
 from sidecar.backups.ledger import LEDGER_FILE, Ledger
 from sidecar.config import ConfigError, load_settings
 from sidecar.evaluator import Evaluator
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.metrics import report_samples
 from sidecar.results import CheckResult, Report, Status
 from tests.backups.dumps import mariadb_dump, write
 from tests.support.evaluate import check, evaluator_for
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import incident, monitor_env, running_sidecar, wait_for
 
 HOUR = 3600.0
@@ -51,12 +51,12 @@ def backups(tmp_path: Path) -> Path:
     return directory
 
 
-def watching(server: MariaDBServer, backups: Path, tmp_path: Path, **extra: Any) -> Evaluator:
+def watching(server: MariaDBTestServer, backups: Path, tmp_path: Path, **extra: Any) -> Evaluator:
     return evaluator_for(server, state_dir=tmp_path / "state", backup_dir=str(backups), **extra)
 
 
 async def test_a_fresh_dump_holding_the_rows_passes_all_three(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     write(backups / "app-1.sql.gz", mariadb_dump(seeded, "app"), time.time() - HOUR)
     evaluator = watching(seeded, backups, tmp_path)
@@ -78,7 +78,7 @@ async def test_a_fresh_dump_holding_the_rows_passes_all_three(
 
 
 async def test_the_next_morning_dump_of_the_fresh_database_fails_naming_the_good_one(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     """The incident: 06:00 yesterday held 14 users; the datadir swapped; 06:00 today holds 1."""
     now = time.time()
@@ -106,7 +106,7 @@ async def test_the_next_morning_dump_of_the_fresh_database_fails_naming_the_good
 
 
 async def test_each_dump_is_read_once_even_across_a_restart(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     write(backups / "app.sql", mariadb_dump(seeded, "app"), time.time() - HOUR)
     first = watching(seeded, backups, tmp_path)
@@ -124,7 +124,7 @@ async def test_each_dump_is_read_once_even_across_a_restart(
 
 
 async def test_a_dump_still_being_written_is_not_judged_yet(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     write(backups / "app-1.sql", mariadb_dump(seeded, "app"), time.time() - 25 * HOUR)
     evaluator = watching(seeded, backups, tmp_path)
@@ -147,7 +147,7 @@ async def test_a_dump_still_being_written_is_not_judged_yet(
     ("age", "status"), [(30 * HOUR, Status.WARN), (60 * HOUR, Status.FAIL), (None, Status.FAIL)]
 )
 async def test_freshness_warns_past_max_age_and_fails_past_twice_it(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path, age: float | None, status: Status
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path, age: float | None, status: Status
 ) -> None:
     if age is not None:
         write(backups / "old.sql", mariadb_dump(seeded, "app"), time.time() - age)
@@ -171,7 +171,7 @@ async def test_freshness_warns_past_max_age_and_fails_past_twice_it(
     ],
 )
 async def test_a_bad_newest_dump_fails_with_its_reason_and_the_cycle_goes_on(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path, name: str, content: str, says: str
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path, name: str, content: str, says: str
 ) -> None:
     now = time.time()
     write(backups / "good.sql", mariadb_dump(seeded, "app"), now - 25 * HOUR)
@@ -196,7 +196,7 @@ async def test_a_bad_newest_dump_fails_with_its_reason_and_the_cycle_goes_on(
 
 
 async def test_hostile_file_names_are_listed_on_one_line_and_never_opened_blindly(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     now = time.time()
     sql = mariadb_dump(seeded, "app")
@@ -235,7 +235,7 @@ def test_backup_settings_from_variables_and_toml(tmp_path: Path) -> None:
 
 
 async def test_a_failing_backup_warns_the_verdict_but_never_fails_it(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     """No dump at all: the backup checks fail, the database stays in service (verdict warn)."""
     evaluator = watching(seeded, backups, tmp_path)
@@ -249,7 +249,7 @@ async def test_a_failing_backup_warns_the_verdict_but_never_fails_it(
 
 
 def test_readyz_stays_200_while_the_backups_fail(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     from tests.support.servers import monitor_env, running_sidecar
 
@@ -278,7 +278,7 @@ def strict_json(raw: bytes) -> Any:
 
 
 def test_an_undecodable_backup_name_is_shown_escaped_everywhere(
-    seeded: MariaDBServer, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backups: Path, tmp_path: Path
 ) -> None:
     """The good dump's name is not UTF-8; the newest is cut short, so it is the candidate."""
     sql = mariadb_dump(seeded, "app")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bench.postgres import EXPORTER, EXPORTER_ROLE, HEADING
+from sidecar.demo.postgres import SUPERUSER_PASSWORD, bin_dir
 from tests.load.test_bench_smoke import run_bench
 from tests.support.postgres_app import MONITOR_PASSWORD
-from tests.support.postgres_server import SUPERUSER_PASSWORD, bin_dir
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None or not Path(EXPORTER).exists(),

@@ -9,11 +9,12 @@ import re
 import time
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.throwaway import free_port
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, incident, monitor_env, run_cli, running_sidecar
 
 
-def test_check_is_a_nagios_plugin(seeded: MariaDBServer) -> None:
+def test_check_is_a_nagios_plugin(seeded: MariaDBTestServer) -> None:
     result = run_cli("check", env=monitor_env(seeded))
     assert result.returncode == 0, result.stderr
     first, *rest = result.stdout.splitlines()
@@ -24,7 +25,7 @@ def test_check_is_a_nagios_plugin(seeded: MariaDBServer) -> None:
     assert MONITOR_PASSWORD not in result.stdout + result.stderr
 
 
-def test_check_exit_codes_follow_monitoring_plugins(seeded: MariaDBServer) -> None:
+def test_check_exit_codes_follow_monitoring_plugins(seeded: MariaDBTestServer) -> None:
     assert run_cli("check", env=monitor_env(seeded, max_age="1ms")).returncode in (0, 1)
     old = "UPDATE User SET createdAt = createdAt - INTERVAL 2 DAY"
     seeded.execute(old, database="app")
@@ -36,7 +37,7 @@ def test_check_exit_codes_follow_monitoring_plugins(seeded: MariaDBServer) -> No
     assert run_cli("check", env={"SIDECAR_DB_URL": "nope"}).returncode == 3
 
 
-def test_check_json_is_the_health_document(seeded: MariaDBServer) -> None:
+def test_check_json_is_the_health_document(seeded: MariaDBTestServer) -> None:
     result = run_cli("check", "--json", env=monitor_env(seeded))
     document = json.loads(result.stdout)
     assert document["status"] == "pass"
@@ -52,7 +53,7 @@ def test_check_against_an_unreachable_database_is_critical() -> None:
     assert "127.0.0.1" not in result.stdout
 
 
-def test_probe_exit_codes(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_probe_exit_codes(seeded: MariaDBTestServer, tmp_path: Path) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
         assert run_cli("probe", f"{sidecar.base_url}/readyz").returncode == 0
@@ -82,7 +83,9 @@ def test_probe_imports_only_the_standard_library() -> None:
         assert f" {heavy}" not in imported, heavy
 
 
-def test_snapshot_then_verify_across_a_datadir_swap(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_snapshot_then_verify_across_a_datadir_swap(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir)
     snapshot = tmp_path / "before.json"
     taken = run_cli("snapshot", "--out", str(snapshot), env=env)
@@ -103,7 +106,7 @@ def test_snapshot_then_verify_across_a_datadir_swap(seeded: MariaDBServer, tmp_p
 
 
 def test_adopt_after_a_restore_accepts_the_new_database(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=tmp_path / "state")
     assert run_cli("check", env=env).returncode == 0
@@ -149,7 +152,7 @@ ADMIN_PASSWORD = "Adm1n-Secret-4f2b"  # a unique marker: must never appear in ou
 
 
 def test_adopt_plants_the_sentinel_with_the_admin_account_from_its_settings(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The admin URL is a flag without a password; the password comes from its file."""
     seeded.execute(
@@ -185,7 +188,7 @@ def test_adopt_plants_the_sentinel_with_the_admin_account_from_its_settings(
 
 
 def test_adopts_admin_settings_are_refused_in_one_line(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     env = monitor_env(seeded, state_dir=tmp_path / "state")
     empty = tmp_path / "empty"

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from sidecar.connections import ConnectionBudget, ConnectionGuard, OpenFilesTooLow, budget_for
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.server import build_server
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]

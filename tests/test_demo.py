@@ -1,4 +1,5 @@
-"""`sidecar demo` stops cleanly however it is stopped, and never leaves a `mariadbd` behind."""
+"""`sidecar demo` stops cleanly however it is stopped, and never leaves a `mariadbd` (or, with
+`--engine postgres`, a postmaster) behind; on PostgreSQL it tells the incident as on MariaDB."""
 
 import os
 import re
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import free_port, sweep_orphaned_servers
+from sidecar.demo.engines import sweep_killed_servers
+from sidecar.demo.throwaway import free_port
 from tests.support.servers import run_cli
 
 
@@ -54,13 +56,16 @@ class Demo:
     def base(self) -> Path:
         """The demo's temporary directory, from the line that says it is starting MariaDB."""
         for line in self.lines:
-            if match := re.search(r"starting a throwaway .*\((/\S+?)/mariadb/data\)", line):
+            if match := re.search(
+                r"starting a throwaway .*\((/\S+?)/(mariadb|postgres)/data\)", line
+            ):
                 return Path(match.group(1))
         raise AssertionError("no temporary directory in:\n" + "\n".join(self.lines))
 
 
-def _own_mariadbd(base: Path) -> list[str]:
-    """`mariadbd` processes whose command line names `base` (ours, not the machine's)."""
+def _own_servers(base: Path) -> list[str]:
+    """Server processes (`mariadbd`, `postgres`) whose command line names `base` (ours, not the
+    machine's)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -69,7 +74,7 @@ def _own_mariadbd(base: Path) -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "mariadbd" in cmdline and str(base) in cmdline:
+        if ("mariadbd" in cmdline or "postgres" in cmdline) and str(base) in cmdline:
             found.append(f"{proc.name}: {cmdline}")
     return found
 
@@ -84,12 +89,12 @@ def demo() -> Iterator[list[Demo]]:
             d.process.kill()
             d.process.wait()
             killed = True
-    if killed:  # a killed demo leaves its MariaDB running: its owner is gone, so it is swept
-        sweep_orphaned_servers()
+    if killed:  # a killed demo leaves its server running: its owner is gone, so it is swept
+        sweep_killed_servers()
 
 
 def _assert_clean(d: Demo) -> None:
-    assert not _own_mariadbd(d.base), _own_mariadbd(d.base)
+    assert not _own_servers(d.base), _own_servers(d.base)
     assert not d.base.exists()
 
 
@@ -122,12 +127,18 @@ def test_a_second_signal_stops_it_at_once(demo: list[Demo]) -> None:
     _assert_clean(d)
 
 
-@pytest.mark.parametrize("after", [0.0, 0.3, 1.0])
-def test_a_signal_while_mariadb_starts_leaves_nothing(demo: list[Demo], after: float) -> None:
-    """Whether mariadb-install-db or mariadbd is running when the signal comes."""
-    d = Demo()
+@pytest.mark.parametrize(
+    ("engine", "after"),
+    [("mariadb", 0.0), ("mariadb", 0.3), ("mariadb", 1.0), ("postgres", 0.3), ("postgres", 1.5)],
+)
+def test_a_signal_while_the_server_starts_leaves_nothing(
+    demo: list[Demo], engine: str, after: float
+) -> None:
+    """Whether mariadb-install-db (initdb) or mariadbd (postgres) is running when the signal
+    comes."""
+    d = Demo("--engine", engine)
     demo.append(d)
-    d.wait_for("starting a throwaway MariaDB")
+    d.wait_for("starting a throwaway ")
     time.sleep(after)
     d.process.send_signal(signal.SIGTERM)
     code, out = d.finish()
@@ -186,28 +197,58 @@ def test_one_signal_stops_it_when_nobody_reads_its_output(
     d.process.stdout.close()  # the reader is gone: the next write raises EPIPE in the demo
     d.process.send_signal(sig)
     _wait_gone(d)
-    assert not _own_mariadbd(base), _own_mariadbd(base)
+    assert not _own_servers(base), _own_servers(base)
     assert not base.exists()
 
 
-def test_a_killed_demo_is_swept_by_the_next(demo: list[Demo]) -> None:
-    """SIGKILL leaves MariaDB and the directory (nothing could stop them); the next demo stops
-    and removes both before it starts its own."""
-    killed = Demo()
+@pytest.mark.parametrize("engine", ["mariadb", "postgres"])
+def test_a_killed_demo_is_swept_by_the_next(demo: list[Demo], engine: str) -> None:
+    """SIGKILL leaves the server and the directory (nothing could stop them); the next demo, of
+    either engine, stops and removes both before it starts its own."""
+    killed = Demo("--engine", engine)
     demo.append(killed)
     killed.wait_for("serving http")
     left = killed.base
     killed.process.send_signal(signal.SIGKILL)
     killed.process.wait()
-    assert _own_mariadbd(left), "mariadbd should outlive a SIGKILLed demo (that is the problem)"
+    assert _own_servers(left), "the server should outlive a SIGKILLed demo (that is the problem)"
 
     d = Demo()
     demo.append(d)
     d.wait_for("starting a throwaway MariaDB")
-    assert not _own_mariadbd(left), _own_mariadbd(left)
+    assert not _own_servers(left), _own_servers(left)
     assert not left.exists()
     assert any("swept" in line for line in d.lines), d.lines
     d.process.send_signal(signal.SIGTERM)
     code, out = d.finish()
     assert code == 0, out
     _assert_clean(d)
+
+
+def test_on_postgresql_the_incident_fails_naming_the_new_cluster(demo: list[Demo]) -> None:
+    """`--engine postgres --incident`: a throwaway cluster, the sample app, a pass; then a new
+    cluster in a fresh data directory with one admin, and the verdict fails naming the storage
+    identity; Ctrl-C leaves no postmaster and no directory."""
+    d = Demo("--engine", "postgres", "--incident", "--incident-after", "2")
+    demo.append(d)
+    d.wait_for(r"starting a throwaway PostgreSQL on 127\.0\.0\.1:\d+ \(/\S+/postgres/data\)")
+    d.wait_for(r'seeded app\."User" with 14 users; monitoring account has SELECT only')
+    d.wait_for("verdict PASS: every check passes")
+    d.wait_for("INCIDENT: restarting PostgreSQL on a NEW cluster in a fresh data directory")
+    d.wait_for("`pg_isready` and `SELECT 1` would call this healthy. Watch the sidecar:")
+    failed = d.wait_for("verdict FAIL")
+    assert "User:rowCount: 1 row, down 93% from the remembered 14 (max_drop 50%)" in failed
+    assert re.search(r"volume:identity: cluster changed from \d+ to \d+ \(baseline\)", failed)
+    assert "the database looks newly initialised (cluster initialised " in failed, failed
+    d.process.send_signal(signal.SIGINT)
+    code, out = d.finish()
+    assert code == 0, out
+    assert "stopped; PostgreSQL shut down and its temporary directory removed" in out
+    assert "Traceback" not in out, out
+    _assert_clean(d)
+
+
+def test_help_names_the_engines() -> None:
+    shown = run_cli("demo", "--help", timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    assert "--engine {mariadb,postgres}" in shown.stdout

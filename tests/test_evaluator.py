@@ -13,9 +13,9 @@ from sidecar.checks.connection import ConnectionCheck
 from sidecar.config import load_settings
 from sidecar.engines import connect
 from sidecar.evaluator import Evaluator
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
 from sidecar.state import Memory, StateStore
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER
 
 
@@ -51,7 +51,7 @@ class FaultyCheck:
 
 @pytest.mark.parametrize("where", ["observe", "judge"])
 async def test_a_check_that_crashes_fails_alone_and_the_cycle_goes_on(
-    seeded: MariaDBServer, where: str, caplog: pytest.LogCaptureFixture
+    seeded: MariaDBTestServer, where: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = load_settings({"db_url": seeded.url(MONITOR_USER, MONITOR_PASSWORD)}).db
     faulty, healthy = FaultyCheck(where), ConnectionCheck(1.0)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,9 @@ def test_the_example_is_one_new_file_and_one_entry_per_registry() -> None:
     }
 
 
-def test_the_example_applies_type_checks_and_runs(tmp_path: Path, seeded: MariaDBServer) -> None:
+def test_the_example_applies_type_checks_and_runs(
+    tmp_path: Path, seeded: MariaDBTestServer
+) -> None:
     copy = tmp_path / "tree"
     copy.mkdir()
     shutil.copytree(

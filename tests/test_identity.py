@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
 from sidecar.state import STATE_FILE
 from tests.support.evaluate import check, cycle, evaluator_for, once
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_USER, add_users, incident, monitor_env, run_cli, seed
 
 IDENTITY = "volume:identity"
@@ -21,7 +21,7 @@ def _identity(report: object) -> str:
 
 
 @pytest.fixture
-def full(seeded: MariaDBServer, tmp_path: Path) -> dict[str, str]:
+def full(seeded: MariaDBTestServer, tmp_path: Path) -> dict[str, str]:
     """Settings with every source: mounted datadir, datadir grant, lineage query."""
     seeded.execute(
         "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY, started_at DATETIME)",
@@ -36,7 +36,7 @@ def full(seeded: MariaDBServer, tmp_path: Path) -> dict[str, str]:
 
 
 async def test_benign_events_keep_identity_and_pass(
-    seeded: MariaDBServer, full: dict[str, str]
+    seeded: MariaDBTestServer, full: dict[str, str]
 ) -> None:
     first = await once(seeded, **full)
     assert first.status is Status.PASS, first.reasons()
@@ -71,7 +71,7 @@ async def test_benign_events_keep_identity_and_pass(
 
 
 async def test_incident_without_any_floor_fails_naming_identity_and_drop(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The least the sidecar can have: SELECT on app.* only, no volume, no extra grant."""
     seeded.execute(f"REVOKE SELECT ON mysql.gtid_slave_pos FROM '{MONITOR_USER}'@'127.0.0.1'")
@@ -91,7 +91,7 @@ async def test_incident_without_any_floor_fails_naming_identity_and_drop(
 
 
 async def test_incident_with_every_source_names_each_change(
-    seeded: MariaDBServer, full: dict[str, str]
+    seeded: MariaDBTestServer, full: dict[str, str]
 ) -> None:
     assert (await once(seeded, **full)).status is Status.PASS
     incident(seeded)
@@ -111,7 +111,7 @@ async def test_incident_with_every_source_names_each_change(
 
 
 async def test_sentinel_planted_by_adopt_is_missing_from_a_fresh_datadir(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     from sidecar.commands.adopt import adopt
     from sidecar.config import load_settings
@@ -139,7 +139,7 @@ async def test_sentinel_planted_by_adopt_is_missing_from_a_fresh_datadir(
 
 
 async def test_unverifiable_source_warns_instead_of_passing(
-    seeded: MariaDBServer, full: dict[str, str]
+    seeded: MariaDBTestServer, full: dict[str, str]
 ) -> None:
     await once(seeded, **full)
     seeded.execute(f"REVOKE SELECT ON mysql.gtid_slave_pos FROM '{MONITOR_USER}'@'127.0.0.1'")
@@ -149,7 +149,7 @@ async def test_unverifiable_source_warns_instead_of_passing(
 
 
 async def test_corrupt_state_is_reported_and_set_aside_never_replaced(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     state_dir = tmp_path / "state"
     state_dir.mkdir()
@@ -166,7 +166,7 @@ async def test_corrupt_state_is_reported_and_set_aside_never_replaced(
 
 
 async def test_first_start_on_an_empty_database_warns_so_migrations_can_run(
-    mariadb: MariaDBServer, tmp_path: Path
+    mariadb: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """A compose stack's first bring-up: no table yet. Warn (ready), never block the app."""
     seed(mariadb, users=0)
@@ -176,7 +176,7 @@ async def test_first_start_on_an_empty_database_warns_so_migrations_can_run(
 
 
 def test_a_typo_in_the_data_dir_warns_on_the_first_run_and_the_next(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """`sidecar check --data-dir /var/lib/mysq` used to pass silently on `schema` alone."""
     typo = tmp_path / "mysq"

@@ -12,9 +12,9 @@ import pytest
 
 from bench.many_tables import WATCHED_ROWS, add_watched, watching
 from sidecar.evaluator import Evaluator
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
 from tests.support.evaluate import check, evaluator_for
+from tests.support.mariadb import MariaDBTestServer
 
 WATCHED = 200
 # Statements a cycle may take for 200 tables: about what one table takes (10) plus a few per
@@ -22,7 +22,7 @@ WATCHED = 200
 BOUND = 20
 
 
-def _evaluator(server: MariaDBServer, tmp_path: Path, names: list[str]) -> Evaluator:
+def _evaluator(server: MariaDBTestServer, tmp_path: Path, names: list[str]) -> Evaluator:
     config = watching(names, tmp_path / "tables.toml")
     return evaluator_for(
         server,
@@ -41,12 +41,12 @@ async def _cycle(evaluator: Evaluator) -> tuple[Report, int]:
 
 
 @pytest.fixture
-def names(seeded: MariaDBServer) -> list[str]:
+def names(seeded: MariaDBTestServer) -> list[str]:
     return add_watched(seeded, "app", WATCHED)
 
 
 async def test_two_hundred_watched_tables_cost_a_bounded_number_of_statements(
-    seeded: MariaDBServer, tmp_path: Path, names: list[str]
+    seeded: MariaDBTestServer, tmp_path: Path, names: list[str]
 ) -> None:
     evaluator = _evaluator(seeded, tmp_path, names)
     try:
@@ -63,7 +63,7 @@ async def test_two_hundred_watched_tables_cost_a_bounded_number_of_statements(
 
 
 async def test_a_missing_table_and_a_missing_column_fail_alone(
-    seeded: MariaDBServer, tmp_path: Path, names: list[str]
+    seeded: MariaDBTestServer, tmp_path: Path, names: list[str]
 ) -> None:
     evaluator = _evaluator(seeded, tmp_path, names)
     try:

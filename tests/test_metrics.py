@@ -4,7 +4,7 @@ import re
 import time
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, running_sidecar, seed, wait_for
 
 
@@ -14,7 +14,7 @@ def _value(text: str, series: str) -> float | None:
 
 
 def test_labels_name_the_check_and_the_table_once_and_sidecar_up_is_gone(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -28,7 +28,7 @@ def test_labels_name_the_check_and_the_table_once_and_sidecar_up_is_gone(
 
 
 def test_the_newest_record_timestamp_is_exact_and_stable_between_scrapes(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -42,7 +42,7 @@ def test_the_newest_record_timestamp_is_exact_and_stable_between_scrapes(
 
 
 def test_a_lost_table_exports_zero_rows_beside_its_remembered_mark(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """A fresh datadir without the User table: RowsDropped must be able to fire."""
     env = monitor_env(seeded, state_dir=tmp_path / "state")
@@ -62,7 +62,7 @@ def test_a_lost_table_exports_zero_rows_beside_its_remembered_mark(
 
 
 def test_nothing_verifiable_means_no_identity_match_and_no_row_count(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The database down and no volume mounted: match is absent, not 1; the mark stays."""
     env = monitor_env(seeded, state_dir=tmp_path / "state")

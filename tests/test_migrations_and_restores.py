@@ -1,4 +1,6 @@
-"""No false alarm on a migration, no missed restore: each event on a server of its own.
+"""No false alarm on a migration, no missed restore: each event on a MariaDB server of its own
+(what both engines share, the newest rows deleted and older dumps restored among them, is in
+tests/engines/test_contract.py).
 
 Every event runs against a one-table app (`User`) and a three-table app (`Order`, `Session`,
 `User`), watched as a new user would watch it: `SIDECAR_TABLE=User` with a monitoring account
@@ -19,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
 from tests.support.evaluate import check, evaluator_for
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_USER, add_users, incident, seed
 
 CYCLES = 10
@@ -33,7 +35,7 @@ ACCESS = ("select-only", "every source")
 class App:
     """A seeded server and how the sidecar watches it."""
 
-    server: MariaDBServer
+    server: MariaDBTestServer
     settings: dict[str, Any]
     created: float  # when the tables were created (CREATE_TIME has one-second resolution)
 
@@ -58,7 +60,7 @@ class App:
 
 
 def _make_app(
-    server: MariaDBServer, tmp_path: Path, shape: str, access: str, users: int = 14
+    server: MariaDBTestServer, tmp_path: Path, shape: str, access: str, users: int = 14
 ) -> App:
     seed(server, users=users, grant_datadir=access == "every source")
     if shape == "three-table":
@@ -76,7 +78,9 @@ def _make_app(
 
 
 @pytest.fixture(params=[(s, a) for s in SHAPES for a in ACCESS], ids=lambda p: f"{p[0]}, {p[1]}")
-def app(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) -> Iterator[App]:
+def app(
+    request: pytest.FixtureRequest, mariadb: MariaDBTestServer, tmp_path: Path
+) -> Iterator[App]:
     shape, access = request.param
     yield _make_app(mariadb, tmp_path, shape, access)
 
@@ -143,7 +147,7 @@ def test_a_no_op_chown_of_the_datadir_across_a_restart_passes(app: App) -> None:
 
 
 def test_unwatched_tables_renamed_and_truncated_pass(
-    mariadb: MariaDBServer, tmp_path: Path
+    mariadb: MariaDBTestServer, tmp_path: Path
 ) -> None:
     app = _make_app(mariadb, tmp_path, "three-table", "select-only")
     _healthy_then(
@@ -151,7 +155,7 @@ def test_unwatched_tables_renamed_and_truncated_pass(
     )
 
 
-def _dated_app(server: MariaDBServer, tmp_path: Path, users: int) -> App:
+def _dated_app(server: MariaDBTestServer, tmp_path: Path, users: int) -> App:
     """A User table whose rows were created a minute apart, up to a minute ago."""
     app = _make_app(server, tmp_path, "one-table", "select-only", users=0)
     start = datetime.now(UTC) - timedelta(minutes=users + 1)
@@ -160,25 +164,8 @@ def _dated_app(server: MariaDBServer, tmp_path: Path, users: int) -> App:
     return app
 
 
-@pytest.mark.parametrize(("users", "deleted"), [(14, 1), (1000, 10)])
-def test_deleting_the_newest_rows_is_not_going_back_in_time(
-    mariadb: MariaDBServer, tmp_path: Path, users: int, deleted: int
-) -> None:
-    app = _dated_app(mariadb, tmp_path, users)
-    _healthy_then(
-        app,
-        f"the newest {deleted} of {users} deleted",
-        f"DELETE FROM User ORDER BY createdAt DESC LIMIT {deleted}",
-    )
-    latest = check(app.run(1)[0], "User:latestRecord")
-    assert (
-        latest.status is Status.PASS
-        and latest.expected["notBefore"] == latest.details["newestRecord"]
-    )
-
-
 def test_an_older_copy_of_the_newest_rows_still_fails(
-    mariadb: MariaDBServer, tmp_path: Path
+    mariadb: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """Time going back with no row deleted is not a deletion: an older copy of the data."""
     app = _dated_app(mariadb, tmp_path, 14)
@@ -189,75 +176,18 @@ def test_an_older_copy_of_the_newest_rows_still_fails(
     assert "while no rows were deleted" in check(reports[-1], "User:latestRecord").output
 
 
-def _dump(server: MariaDBServer, path: Path) -> None:
-    with path.open("wb") as out:
-        subprocess.run(
-            ["mariadb-dump", "-uroot", "-h127.0.0.1", f"-P{server.port}", "app"],
-            stdout=out,
-            check=True,
-        )
-
-
-def _load(server: MariaDBServer, sql: str) -> None:
-    subprocess.run(
-        ["mariadb", "-uroot", "-h127.0.0.1", f"-P{server.port}", "app"],
-        input=sql.encode(),
-        check=True,
-    )
-
-
-def _by_table(dump: str) -> list[str]:
-    """The dump cut into its tables' sections (mariadb-dump writes them in name order)."""
-    marker = "\n--\n-- Table structure for table "
-    head, *sections = dump.split(marker)
-    return [head + marker + section for section in sections]
-
-
-@pytest.mark.parametrize("load", ["one cycle", "table by table over many cycles"])
-@pytest.mark.parametrize("shape", SHAPES)
-def test_an_older_dump_loaded_over_the_data_fails_until_adopted(
-    mariadb: MariaDBServer, tmp_path: Path, load: str, shape: str
+@pytest.mark.parametrize("access", ["datadir grant", "volume mounted"])
+def test_the_incident_is_still_caught(
+    mariadb: MariaDBTestServer, tmp_path: Path, access: str
 ) -> None:
-    """15 users back to the 10 of last night's dump, no timestamp column: 33%, within max_drop."""
-    app = _make_app(mariadb, tmp_path, shape, "select-only", users=10)
-    dump = tmp_path / "last-night.sql"
-    _dump(mariadb, dump)
-    add_users(mariadb, 5, prefix="today")
-    if shape == "three-table":
-        app.sql("INSERT INTO `Order` (userId, total) SELECT id, 1 FROM User WHERE id > 10")
-    _assert_all(app.run(2), Status.PASS, "before")
-    app.after_creation()
-    text = dump.read_text()
-    if load == "one cycle":
-        _load(mariadb, text)
-        during: list[Report] = []
-    else:
-        during = []
-        for section in _by_table(text):  # Order, Session, then User: a few cycles apart
-            _load(mariadb, section)
-            during += app.run(3)
-    after = app.run() + app.run()  # and across a restart
-    rows = check(after[-1], "User:rowCount")
-    assert rows.status is Status.FAIL, _statuses(after)
-    assert "table was created anew" in rows.output and "holds 10 rows where 15 were" in rows.output
-    _assert_all(after, Status.FAIL, f"restore ({load})")
-    # Once the User table is back, every cycle fails; before that, the other tables passing
-    # is fine (their rows are not watched) as long as User then fails.
-    user_back = [r for r in during if check(r, "User:rowCount").observed_value == 10]
-    _assert_all(user_back, Status.FAIL, "restore under way")
-
-
-@pytest.mark.parametrize("access", ["select-only", "datadir grant", "volume mounted"])
-def test_the_incident_is_still_caught(mariadb: MariaDBServer, tmp_path: Path, access: str) -> None:
-    seed(mariadb, grant_datadir=access != "select-only")
+    """With every source MariaDB offers (SELECT only: tests/engines/test_contract.py)."""
+    seed(mariadb)
     settings: dict[str, Any] = {"state_dir": tmp_path / "state"}
     if access == "volume mounted":
         settings["data_dir"] = str(mariadb.datadir)
     app = App(mariadb, settings, time.time())
     _assert_all(app.run(2), Status.PASS, "before")
     incident(mariadb)
-    if access == "select-only":
-        mariadb.execute(f"REVOKE SELECT ON mysql.gtid_slave_pos FROM '{MONITOR_USER}'@'127.0.0.1'")
     reports = app.run() + app.run()
     _assert_all(reports, Status.FAIL, f"incident, {access}")
     identity = check(reports[-1], "volume:identity")
@@ -266,7 +196,7 @@ def test_the_incident_is_still_caught(mariadb: MariaDBServer, tmp_path: Path, ac
 
 
 def test_adopt_while_the_service_runs_takes_effect_and_is_never_overwritten(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The real CLI against a running `sidecar serve` on the same state directory."""
 
@@ -302,7 +232,7 @@ def test_adopt_while_the_service_runs_takes_effect_and_is_never_overwritten(
 
 
 def test_an_identity_of_table_creation_times_alone_is_never_shown_empty(
-    seeded: MariaDBServer,
+    seeded: MariaDBTestServer,
 ) -> None:
     from tests.support.servers import monitor_env, run_cli
 

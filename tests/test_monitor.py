@@ -3,7 +3,7 @@
 import asyncio
 
 from sidecar.config import ResolvedConfig, load_settings
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
 from sidecar.service import build_evaluator

@@ -12,13 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer, orphaned_servers, sweep_orphaned_servers
+from sidecar.demo.mariadb import orphaned_servers, sweep_orphaned_servers
 from tests.support.dockerd import alive
+from tests.support.mariadb import MariaDBTestServer
 
 OWNER = """
 import sys, time
 from pathlib import Path
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.demo.mariadb import MariaDBServer
 server = MariaDBServer(Path(sys.argv[1]))
 server.start()
 print(server.process.pid, flush=True)
@@ -27,7 +28,7 @@ time.sleep(600)
 
 
 def test_the_server_of_a_killed_owner_is_found_and_stopped(
-    tmp_path: Path, mariadb: MariaDBServer
+    tmp_path: Path, mariadb: MariaDBTestServer
 ) -> None:
     base = tmp_path / "orphan"
     base.mkdir()

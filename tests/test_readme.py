@@ -23,8 +23,8 @@ import pytest
 
 from sidecar.cli import COMMANDS
 from sidecar.config import SETTINGS
+from sidecar.demo.throwaway import free_port
 from sidecar.history.recorder import gist
-from sidecar.mariadb_server import free_port
 from tests.support.servers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

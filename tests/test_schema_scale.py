@@ -21,9 +21,9 @@ from sidecar.engines.base import Database, DatabaseError, ErrorKind, QueryResult
 from sidecar.engines.mariadb import catalogue
 from sidecar.engines.mariadb.database import MariaDB
 from sidecar.identity.schema import BESIDE, LIST_EVERY, SchemaSource
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Report, Status
 from tests.support.evaluate import check, evaluator_for
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER, incident, seed
 
 FILLERS = 400
@@ -31,9 +31,9 @@ IDENTITY = "volume:identity"
 
 
 @pytest.fixture(scope="module")
-def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBTestServer]:
     """app.User and FILLERS tables beside it (they sort first), watched as the monitor."""
-    server = MariaDBServer(tmp_path_factory.mktemp("crowded"))
+    server = MariaDBTestServer(tmp_path_factory.mktemp("crowded"))
     server.start()
     try:
         seed(server)
@@ -57,7 +57,7 @@ class SlowListing(MariaDB):
         return await super().query(sql, args, timeout)
 
 
-def _monitor(server: MariaDBServer, kind: type[Database] = MariaDB) -> Database:
+def _monitor(server: MariaDBTestServer, kind: type[Database] = MariaDB) -> Database:
     return kind(parse_db_url(server.url(MONITOR_USER, MONITOR_PASSWORD)), timeout=2.0)
 
 
@@ -78,7 +78,7 @@ def _schema_of(report: Report) -> dict[str, float]:
 
 
 async def test_the_watched_table_and_a_bounded_set_beside_it_are_read(
-    crowded: MariaDBServer,
+    crowded: MariaDBTestServer,
 ) -> None:
     db = _monitor(crowded)
     try:
@@ -95,7 +95,7 @@ async def test_the_watched_table_and_a_bounded_set_beside_it_are_read(
 
 
 async def test_the_tables_beside_are_listed_anew_at_the_slow_cadence(
-    crowded: MariaDBServer,
+    crowded: MariaDBTestServer,
 ) -> None:
     now = [0.0]
     db = _monitor(crowded)
@@ -117,7 +117,7 @@ async def test_the_tables_beside_are_listed_anew_at_the_slow_cadence(
 
 
 async def test_without_a_watched_table_a_bounded_sample_is_read_and_said(
-    crowded: MariaDBServer,
+    crowded: MariaDBTestServer,
 ) -> None:
     db = _monitor(crowded)
     try:
@@ -130,7 +130,7 @@ async def test_without_a_watched_table_a_bounded_sample_is_read_and_said(
 
 
 async def test_a_listing_out_of_time_still_reads_the_watched_table(
-    crowded: MariaDBServer,
+    crowded: MariaDBTestServer,
 ) -> None:
     now = [0.0]
     db = _monitor(crowded, SlowListing)
@@ -151,7 +151,7 @@ async def test_a_listing_out_of_time_still_reads_the_watched_table(
 
 
 async def test_the_incident_is_caught_in_the_first_cycle_on_the_new_datadir(
-    crowded: MariaDBServer, tmp_path: Path
+    crowded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """SELECT only: the schema and the row count are all there is to catch it with."""
     revoke = f"REVOKE SELECT ON mysql.gtid_slave_pos FROM '{MONITOR_USER}'@'127.0.0.1'"

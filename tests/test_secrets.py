@@ -10,10 +10,11 @@ import pytest
 from sidecar import logs
 from sidecar.alerts import with_query
 from sidecar.config import ConfigError, load_settings
+from sidecar.demo.throwaway import free_port
 from sidecar.engines import connect
 from sidecar.engines.base import DatabaseError
-from sidecar.mariadb_server import MariaDBServer, free_port
 from sidecar.service import Service
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.receiver import receiver
 from tests.support.servers import MONITOR_PASSWORD, monitor_env, run_cli, running_sidecar, wait_for
 
@@ -80,7 +81,7 @@ def test_a_refused_setting_never_echoes_a_secret_beside_it() -> None:
 
 
 def test_a_wrong_password_is_an_error_and_a_log_line_without_it(
-    seeded: MariaDBServer, caplog: pytest.LogCaptureFixture
+    seeded: MariaDBTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     logs.configure("debug", logs.Secrets((PASSWORD,)))
     url = load_settings({"db_url": seeded.url("monitor", PASSWORD)}).db
@@ -207,7 +208,7 @@ def test_a_push_url_is_redacted_whatever_query_the_cycle_gives_it() -> None:
 
 
 def test_no_secret_reaches_the_log_of_a_real_serve_at_debug(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """A real `serve` at debug with a push monitor, a webhook (with user:password@), a token
     and a database password: through passing and failing cycles, a verdict change and a

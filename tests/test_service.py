@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import (
     MONITOR_PASSWORD,
     MONITOR_USER,
@@ -19,7 +19,9 @@ INTERVAL, TIMEOUT = 1.0, 0.5
 SLACK = 0.6
 
 
-def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_healthy_data_passes_with_the_right_values(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
         body = sidecar.wait_status("pass")
@@ -64,7 +66,7 @@ def test_healthy_data_passes_with_the_right_values(seeded: MariaDBServer, tmp_pa
 
 
 def test_verdict_is_fail_starting_until_the_first_cycle(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     seeded.pause()  # the first cycle now takes its whole timeout
     try:
@@ -80,7 +82,7 @@ def test_verdict_is_fail_starting_until_the_first_cycle(
 
 
 def test_database_stopped_fails_fast_and_recovers_without_restart(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -96,7 +98,7 @@ def test_database_stopped_fails_fast_and_recovers_without_restart(
 
 
 def test_database_hung_fails_by_timeout_not_by_hanging(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -115,7 +117,7 @@ def test_database_hung_fails_by_timeout_not_by_hanging(
 
 
 def test_fresh_datadir_under_a_floor_fails_naming_row_count_and_pinned_identity(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     from tests.support.servers import run_cli
 
@@ -149,7 +151,9 @@ def test_fresh_datadir_under_a_floor_fails_naming_row_count_and_pinned_identity(
         assert time.monotonic() - began < 30
 
 
-def test_recovers_when_the_original_datadir_returns(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_recovers_when_the_original_datadir_returns(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -162,7 +166,7 @@ def test_recovers_when_the_original_datadir_returns(seeded: MariaDBServer, tmp_p
 
 
 def test_details_token_hides_details_from_anonymous_callers(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     env = monitor_env(seeded, details_token="tok-123")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
@@ -175,7 +179,9 @@ def test_details_token_hides_details_from_anonymous_callers(
         assert full["checks"]["User:rowCount"][0]["observedValue"] == 14
 
 
-def test_growth_raises_the_marks_and_keeps_passing(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_growth_raises_the_marks_and_keeps_passing(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
     env = monitor_env(seeded, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")

@@ -8,7 +8,7 @@ import httpx
 
 from sidecar.access import COOKIE
 from sidecar.history.files import SNAPSHOT
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import (
     MONITOR_PASSWORD,
     MONITOR_USER,
@@ -24,7 +24,7 @@ TOKEN = "Page-Tok-31c7d"
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-def secrets_of(server: MariaDBServer) -> tuple[str, ...]:
+def secrets_of(server: MariaDBTestServer) -> tuple[str, ...]:
     return (MONITOR_PASSWORD, TOKEN, f"{MONITOR_USER}@", "127.0.0.1", f":{server.port}")
 
 
@@ -35,7 +35,7 @@ def events(sidecar: SidecarProcess, **params: str) -> list[dict[str, object]]:
     return found
 
 
-def replay_incident(sidecar: SidecarProcess, server: MariaDBServer) -> None:
+def replay_incident(sidecar: SidecarProcess, server: MariaDBTestServer) -> None:
     """Pass, then the incident, until the sidecar fails and has told the identity change."""
     sidecar.wait_status("pass")
     incident(server)
@@ -44,7 +44,7 @@ def replay_incident(sidecar: SidecarProcess, server: MariaDBServer) -> None:
 
 
 def test_every_client_of_root_but_a_browser_keeps_the_plain_verdict(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -67,7 +67,7 @@ def test_every_client_of_root_but_a_browser_keeps_the_plain_verdict(
 
 
 def test_nothing_on_the_page_or_in_the_history_names_a_password_host_or_user(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=state)
@@ -89,7 +89,7 @@ def test_nothing_on_the_page_or_in_the_history_names_a_password_host_or_user(
 
 
 def test_with_a_token_only_the_verdict_is_public_and_the_form_buys_a_cookie(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     env = monitor_env(seeded, details_token=TOKEN, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
@@ -131,7 +131,7 @@ def test_with_a_token_only_the_verdict_is_public_and_the_form_buys_a_cookie(
 
 
 def test_bad_parameters_are_one_line_and_unknown_tables_404(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
@@ -154,7 +154,7 @@ def test_bad_parameters_are_one_line_and_unknown_tables_404(
 
 
 def test_the_history_survives_a_restart_and_sidecar_events_prints_it(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=state)
@@ -178,7 +178,7 @@ def test_the_history_survives_a_restart_and_sidecar_events_prints_it(
 
 
 def test_a_corrupt_history_is_set_aside_and_the_verdict_is_unaffected(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
     state.mkdir()
@@ -204,7 +204,7 @@ def test_sidecar_events_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) 
 
 
 def test_the_runbook_and_the_chart_say_what_is_true_after_the_demos_incident(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """The demo's case: the datadir replaced at the same path. The runbook must not send the
     user to the path the database is already on, and the line the count fails below is the

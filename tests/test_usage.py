@@ -17,8 +17,9 @@ import pytest
 
 from sidecar.cli import COMMANDS
 from sidecar.config import load_settings
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.usage import describe_settings
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER, monitor_env, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,7 +118,7 @@ def test_usage_errors_of_check_are_unknown_not_critical(args: tuple[str, ...]) -
     assert result.stdout == ""  # nothing a monitoring system could mistake for a verdict
 
 
-def _summary(server: MariaDBServer, url: str) -> str:
+def _summary(server: MariaDBTestServer, url: str) -> str:
     env = {**monitor_env(server), "SIDECAR_DB_URL": url}
     result = run_cli("check", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -126,7 +127,7 @@ def _summary(server: MariaDBServer, url: str) -> str:
     return first
 
 
-def test_every_typo_in_the_url_is_named_in_plain_words_once(seeded: MariaDBServer) -> None:
+def test_every_typo_in_the_url_is_named_in_plain_words_once(seeded: MariaDBTestServer) -> None:
     seeded.execute("CREATE USER sockonly@localhost IDENTIFIED VIA unix_socket")
     creds = f"{MONITOR_USER}:{MONITOR_PASSWORD}"
     cases = {
@@ -173,7 +174,7 @@ def test_every_typo_in_the_url_is_named_in_plain_words_once(seeded: MariaDBServe
         assert "|" not in summary, (typo, summary)  # no perfdata: nothing was measured
 
 
-def test_a_missing_grant_is_named(seeded: MariaDBServer) -> None:
+def test_a_missing_grant_is_named(seeded: MariaDBTestServer) -> None:
     account = f"'{MONITOR_USER}'@'127.0.0.1'"
     seeded.execute("CREATE TABLE Other (id INT PRIMARY KEY)", database="app")
     seeded.execute(
@@ -188,7 +189,7 @@ def test_a_missing_grant_is_named(seeded: MariaDBServer) -> None:
     )
 
 
-def test_a_reader_that_goes_away_gets_no_traceback(seeded: MariaDBServer) -> None:
+def test_a_reader_that_goes_away_gets_no_traceback(seeded: MariaDBTestServer) -> None:
     """`sidecar check | head -1`, at its most abrupt: a reader that leaves before the first line.
 
     `true` exits at once; the check needs a database round trip before it prints anything."""
@@ -230,7 +231,7 @@ def test_a_typod_flag_gets_the_commands_usage_and_a_did_you_mean(
     assert "Typed-Secret-41" not in result.stdout + result.stderr  # a value is never echoed
 
 
-def test_check_prints_an_age_as_a_person_reads_it(seeded: MariaDBServer) -> None:
+def test_check_prints_an_age_as_a_person_reads_it(seeded: MariaDBTestServer) -> None:
     seeded.execute(
         "UPDATE User SET createdAt = createdAt - INTERVAL 2 DAY - INTERVAL 3 HOUR",
         database="app",

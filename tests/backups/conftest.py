@@ -5,21 +5,21 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from tests.backups.dumps import add_notes
 from tests.backups.pgdumps import ODD_DATABASE, seed_app
-from tests.support.postgres_server import PostgresServer
+from tests.support.mariadb import MariaDBTestServer
+from tests.support.postgres_server import PostgresTestServer
 from tests.support.servers import seed
 
 
 @pytest.fixture(scope="module")
-def dump_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+def dump_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBTestServer]:
     """app.User (14 users) and app.Note (awkward rows); `other` has a User table of 3 rows.
 
     The tests only dump it: nothing changes it after seeding, so one server serves a module.
     """
     base = tmp_path_factory.mktemp("backups-mariadb")
-    server = MariaDBServer(base)
+    server = MariaDBTestServer(base)
     server.start()
     try:
         seed(server)
@@ -47,10 +47,10 @@ def backup_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
+def pg_server() -> Iterator[PostgresTestServer]:
     """A PostgreSQL cluster: `app` (tests/backups/pgdumps.py's awkward rows), `other` (a
     "User" table of 3 rows) and ODD_DATABASE (2). Only dumped: one serves a module."""
-    server = PostgresServer()
+    server = PostgresTestServer()
     server.start()
     try:
         seed_app(server)

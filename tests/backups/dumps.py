@@ -8,7 +8,7 @@ from pathlib import Path
 
 import zstandard
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 
 # Strings that trip a naive reader: quotes, escapes, statement and row ends, comment openers,
 # newlines (mariadb-dump writes them escaped), unicode, and text that looks like a dump line.
@@ -52,7 +52,7 @@ def blobs(count: int) -> list[bytes]:
     ]
 
 
-def add_notes(server: MariaDBServer, database: str, rounds: int = 3) -> int:
+def add_notes(server: MariaDBTestServer, database: str, rounds: int = 3) -> int:
     """A Note table in `database` holding every awkward string `rounds` times; its row count."""
     server.execute(NOTE_TABLE, database=database)
     texts = [text for text in AWKWARD for _ in range(rounds)]
@@ -70,12 +70,12 @@ def add_notes(server: MariaDBServer, database: str, rounds: int = 3) -> int:
     return len(texts) + 1
 
 
-def count(server: MariaDBServer, database: str, table: str) -> int:
+def count(server: MariaDBTestServer, database: str, table: str) -> int:
     """`SELECT COUNT(*)`: what a dump of it must hold."""
     return int(server.execute(f"SELECT COUNT(*) FROM `{table}`", database=database)[0][0])
 
 
-def mariadb_dump(server: MariaDBServer, *args: str) -> bytes:
+def mariadb_dump(server: MariaDBTestServer, *args: str) -> bytes:
     """The output of the real `mariadb-dump` against `server` as root."""
     command = ["mariadb-dump", "--host=127.0.0.1", f"--port={server.port}", "--user=root", *args]
     return subprocess.run(command, capture_output=True, check=True, timeout=120).stdout

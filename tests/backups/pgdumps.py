@@ -14,7 +14,8 @@ from pathlib import Path
 
 import zstandard
 
-from tests.support.postgres_server import SUPERUSER, SUPERUSER_PASSWORD, PostgresServer, bin_dir
+from sidecar.demo.postgres import SUPERUSER, SUPERUSER_PASSWORD, bin_dir
+from tests.support.postgres_server import PostgresTestServer
 
 # Values that trip a naive reader: COPY escapes (tab, newline, backslash, `\.`, `\N`), SQL
 # quotes and statement ends, dollar quotes, comment openers, unicode, a dump line.
@@ -65,7 +66,7 @@ SCHEMA = [
 ]
 
 
-def seed_app(server: PostgresServer, database: str = "app", users: int = USERS) -> None:
+def seed_app(server: PostgresTestServer, database: str = "app", users: int = USERS) -> None:
     """`database` with `users` plain users, one user per awkward value, and the other tables."""
     server.psql(f"CREATE DATABASE {database}")
     rows = [
@@ -86,7 +87,7 @@ def seed_app(server: PostgresServer, database: str = "app", users: int = USERS) 
     server.psql(*SCHEMA, *rows, database=database)
 
 
-def live_counts(server: PostgresServer, database: str = "app") -> dict[str, int]:
+def live_counts(server: PostgresTestServer, database: str = "app") -> dict[str, int]:
     """SELECT COUNT(*) of each watched table, by its watched names."""
     tables = {
         "User": 'public."User"',
@@ -105,11 +106,11 @@ def _env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", ""), "PGPASSWORD": SUPERUSER_PASSWORD}
 
 
-def _connection(server: PostgresServer) -> list[str]:
+def _connection(server: PostgresTestServer) -> list[str]:
     return ["-h", "127.0.0.1", "-p", str(server.port), "-U", SUPERUSER]
 
 
-def pg_dump(server: PostgresServer, database: str, *options: str) -> bytes:
+def pg_dump(server: PostgresTestServer, database: str, *options: str) -> bytes:
     """What the real `pg_dump` writes for `database` with `options`."""
     done = subprocess.run(
         [str(bin_dir() / "pg_dump"), *_connection(server), *options, database],
@@ -121,7 +122,7 @@ def pg_dump(server: PostgresServer, database: str, *options: str) -> bytes:
     return done.stdout
 
 
-def pg_dumpall(server: PostgresServer) -> bytes:
+def pg_dumpall(server: PostgresTestServer) -> bytes:
     """What the real `pg_dumpall` writes for the whole cluster."""
     done = subprocess.run(
         [str(bin_dir() / "pg_dumpall"), *_connection(server)],

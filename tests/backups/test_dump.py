@@ -15,8 +15,8 @@ import pytest
 import zstandard
 
 from sidecar.backups.dump import DumpCount, ProblemKind, count_rows
-from sidecar.mariadb_server import MariaDBServer
 from tests.backups.dumps import count, mariadb_dump, write
+from tests.support.mariadb import MariaDBTestServer
 
 SHAPES = {
     "extended inserts": [],
@@ -32,19 +32,19 @@ FORMATS = ["app.sql", "app.sql.gz", "app.sql.zst"]
 
 
 @pytest.fixture(scope="module")
-def app_dump(dump_server: MariaDBServer) -> bytes:
+def app_dump(dump_server: MariaDBTestServer) -> bytes:
     """A plain `mariadb-dump app`."""
     return mariadb_dump(dump_server, "app")
 
 
-def expected_rows(server: MariaDBServer) -> dict[str, int]:
+def expected_rows(server: MariaDBTestServer) -> dict[str, int]:
     return {table: count(server, "app", table) for table in ("User", "Note")}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("name", FORMATS)
 def test_counts_every_dump_shape_in_every_format_as_select_count_does(
-    dump_server: MariaDBServer, backup_dir: Path, shape: str, name: str
+    dump_server: MariaDBTestServer, backup_dir: Path, shape: str, name: str
 ) -> None:
     path = write(backup_dir / name, mariadb_dump(dump_server, *SHAPES[shape], "app"))
     result = count_rows(path, ["User", "Note"], "app")
@@ -57,7 +57,7 @@ def test_counts_every_dump_shape_in_every_format_as_select_count_does(
 
 
 def test_a_compact_dump_without_database_names_counts_for_the_database_asked(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     """`--compact` drops the header and footer: it restores into whichever database it is fed."""
     path = write(backup_dir / "app.sql", mariadb_dump(dump_server, "--compact", "app"))
@@ -70,7 +70,7 @@ def test_a_compact_dump_without_database_names_counts_for_the_database_asked(
 
 @pytest.mark.parametrize("chunk", [3, 61, 4093])
 def test_where_the_chunks_break_the_dump_changes_no_count(
-    dump_server: MariaDBServer, backup_dir: Path, app_dump: bytes, chunk: int
+    dump_server: MariaDBTestServer, backup_dir: Path, app_dump: bytes, chunk: int
 ) -> None:
     path = write(backup_dir / "app.sql", app_dump)
     assert count_rows(path, ["User", "Note"], "app", chunk=chunk) == count_rows(
@@ -79,7 +79,7 @@ def test_where_the_chunks_break_the_dump_changes_no_count(
 
 
 def test_two_databases_with_a_table_of_the_same_name_are_counted_apart(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     sql = mariadb_dump(dump_server, "--databases", "app", "other", "--skip-extended-insert")
     result = count_rows(write(backup_dir / "both.sql.zst", sql), ["User"], "app")
@@ -93,7 +93,7 @@ def test_two_databases_with_a_table_of_the_same_name_are_counted_apart(
 
 
 def test_an_all_databases_dump_counts_the_tables_of_the_database_asked(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     sql = mariadb_dump(dump_server, "--all-databases")
     result = count_rows(write(backup_dir / "all.sql.gz", sql), ["User", "Note"], "app")
@@ -104,7 +104,7 @@ def test_an_all_databases_dump_counts_the_tables_of_the_database_asked(
 
 
 def test_a_dump_of_another_database_is_named_as_such(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     result = count_rows(
         write(backup_dir / "x.sql", mariadb_dump(dump_server, "other")), ["User"], "app"
@@ -116,7 +116,7 @@ def test_a_dump_of_another_database_is_named_as_such(
 
 
 def test_a_table_missing_from_the_dump_has_no_count_and_no_problem(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     """The dump is fine; that it lacks the table is for the judge to say."""
     sql = mariadb_dump(dump_server, "app", "Note")
@@ -125,7 +125,7 @@ def test_a_table_missing_from_the_dump_has_no_count_and_no_problem(
     assert result.rows("User") is None and result.rows("Note") == count(dump_server, "app", "Note")
 
 
-def test_an_empty_table_counts_zero(dump_server: MariaDBServer, backup_dir: Path) -> None:
+def test_an_empty_table_counts_zero(dump_server: MariaDBTestServer, backup_dir: Path) -> None:
     dump_server.execute("CREATE TABLE IF NOT EXISTS Empty (id INT)", database="other")
     result = count_rows(
         write(backup_dir / "o.sql", mariadb_dump(dump_server, "other")), ["Empty"], "other"

@@ -15,9 +15,9 @@ from sidecar.backups.catalog import Listing, list_backups
 from sidecar.backups.judge import Judgement, judge
 from sidecar.backups.ledger import Ledger
 from sidecar.backups.survey import count_files, known_backups
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
 from tests.backups.dumps import count, mariadb_dump, write
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import incident
 
 DAY = 86400.0
@@ -43,7 +43,7 @@ async def look(
 
 
 async def test_the_next_morning_backup_of_the_fresh_database_fails_and_names_the_good_one(
-    seeded: MariaDBServer, backup_dir: Path
+    seeded: MariaDBTestServer, backup_dir: Path
 ) -> None:
     now = time.time()
     high_water = count(seeded, "app", "User")  # what the live rowCount check remembers: 14
@@ -70,7 +70,7 @@ async def test_the_next_morning_backup_of_the_fresh_database_fails_and_names_the
 
 
 async def test_a_dump_in_progress_is_not_judged_until_it_settles(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     now = time.time()
     write(backup_dir / "app-1.sql.zst", mariadb_dump(dump_server, "app"), now - DAY)
@@ -123,7 +123,7 @@ BAD = {
 
 @pytest.mark.parametrize("bad", BAD)
 async def test_a_bad_newest_dump_fails_with_its_reason_and_names_the_last_good_one(
-    dump_server: MariaDBServer, backup_dir: Path, bad: str
+    dump_server: MariaDBTestServer, backup_dir: Path, bad: str
 ) -> None:
     now = time.time()
     sql = mariadb_dump(dump_server, "app")
@@ -139,7 +139,7 @@ async def test_a_bad_newest_dump_fails_with_its_reason_and_names_the_last_good_o
 
 
 async def test_a_dump_of_another_database_fails_as_such(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     now = time.time()
     write(backup_dir / "app.sql.zst", mariadb_dump(dump_server, "other"), now - 3600)

@@ -27,7 +27,7 @@ from tests.backups.pgdumps import (
     seed_app,
     write,
 )
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresTestServer
 
 DAY = 86400.0
 PLAIN_OPTIONS = {
@@ -43,7 +43,7 @@ CUSTOM_OPTIONS = {"custom": ["-Fc"], "custom-Z0": ["-Fc", "-Z0"], "custom-create
 
 
 @pytest.fixture(scope="module")
-def expected(pg_server: PostgresServer) -> dict[str, int]:
+def expected(pg_server: PostgresTestServer) -> dict[str, int]:
     counts = live_counts(pg_server)
     assert counts["User"] > USERS  # the awkward rows are there
     return counts
@@ -63,7 +63,11 @@ def _assert_counts(count: DumpCount, expected: dict[str, int]) -> None:
 @pytest.mark.parametrize("suffix", [".sql", ".sql.gz", ".sql.zst"])
 @pytest.mark.parametrize("options", list(PLAIN_OPTIONS), ids=list(PLAIN_OPTIONS))
 def test_plain_dumps_count_what_count_star_says(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path, options: str, suffix: str
+    pg_server: PostgresTestServer,
+    expected: dict[str, int],
+    tmp_path: Path,
+    options: str,
+    suffix: str,
 ) -> None:
     """COPY blocks and every INSERT form pg_dump writes, plain, gzip'd and zstd'd."""
     path = write(tmp_path / f"app{suffix}", pg_dump(pg_server, "app", *PLAIN_OPTIONS[options]))
@@ -75,7 +79,7 @@ def test_plain_dumps_count_what_count_star_says(
 
 @pytest.mark.parametrize("options", list(CUSTOM_OPTIONS), ids=list(CUSTOM_OPTIONS))
 def test_custom_format_is_read_through_pg_restore(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path, options: str
+    pg_server: PostgresTestServer, expected: dict[str, int], tmp_path: Path, options: str
 ) -> None:
     """`pg_dump -Fc` (zlib, or -Z0 uncompressed): the archive's database name comes with it."""
     path = tmp_path / "app.dump"
@@ -88,7 +92,7 @@ def test_custom_format_is_read_through_pg_restore(
 
 
 def test_pg_dumpall_counts_only_the_configured_database(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path
+    pg_server: PostgresTestServer, expected: dict[str, int], tmp_path: Path
 ) -> None:
     """Each `\\connect` switches the database: app's User is app's, other's is other's."""
     path = write(tmp_path / "cluster.sql.gz", pg_dumpall(pg_server))
@@ -107,7 +111,7 @@ def test_pg_dumpall_counts_only_the_configured_database(
     [("other.sql", ["--create"]), ("other.dump", ["-Fc"]), ("other.sql.zst", ["--create"])],
 )
 def test_a_dump_of_another_database_is_refused_by_name(
-    pg_server: PostgresServer, tmp_path: Path, name: str, options: list[str]
+    pg_server: PostgresTestServer, tmp_path: Path, name: str, options: list[str]
 ) -> None:
     """`CREATE DATABASE other` and `\\connect other` (plain -C, or the archive's header)."""
     path = write(tmp_path / name, pg_dump(pg_server, "other", *options))
@@ -118,7 +122,7 @@ def test_a_dump_of_another_database_is_refused_by_name(
 
 
 def test_pg_dumpall_without_the_database_is_refused_naming_what_it_holds(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "cluster.sql", pg_dumpall(pg_server))
     count = count_rows(path, ["Missing"], "shop")
@@ -128,7 +132,7 @@ def test_pg_dumpall_without_the_database_is_refused_naming_what_it_holds(
 
 
 def test_a_plain_dump_without_a_database_name_counts_for_the_one_asked(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     """pg_dump without -C names no database (it restores into whichever psql connects to),
     as mariadb-dump --compact: its tables count for the database asked for."""
@@ -138,7 +142,7 @@ def test_a_plain_dump_without_a_database_name_counts_for_the_one_asked(
 
 
 def test_names_are_schema_qualified_and_case_sensitive(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path
+    pg_server: PostgresTestServer, expected: dict[str, int], tmp_path: Path
 ) -> None:
     path = write(tmp_path / "app.sql", pg_dump(pg_server, "app"))
     count = count_rows(path, ["User", "public.User", "user", "USER", "Order", "shop.order"], "app")
@@ -149,7 +153,7 @@ def test_names_are_schema_qualified_and_case_sensitive(
     assert count.rows("shop.order") is None
 
 
-def test_the_dialect_is_told_from_the_first_bytes(pg_server: PostgresServer) -> None:
+def test_the_dialect_is_told_from_the_first_bytes(pg_server: PostgresTestServer) -> None:
     assert dialect(pg_dump(pg_server, "app")[:4096]) == "postgresql"
     assert dialect(pg_dumpall(pg_server)[:4096]) == "postgresql"
     assert dialect(b"-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n") == "mariadb"
@@ -157,7 +161,7 @@ def test_the_dialect_is_told_from_the_first_bytes(pg_server: PostgresServer) -> 
 
 
 def test_the_custom_format_is_counted_in_the_bounded_child(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path
+    pg_server: PostgresTestServer, expected: dict[str, int], tmp_path: Path
 ) -> None:
     """What the service runs: the worker, which runs pg_restore under its own limits."""
     path = tmp_path / "app.dump"
@@ -167,7 +171,7 @@ def test_the_custom_format_is_counted_in_the_bounded_child(
     assert (count.rows("User"), count.rows("user")) == (expected["User"], expected["user"])
 
 
-def test_a_tar_archive_is_named_not_misread(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_a_tar_archive_is_named_not_misread(pg_server: PostgresTestServer, tmp_path: Path) -> None:
     path = tmp_path / "app.dump"
     path.write_bytes(pg_dump(pg_server, "app", "-Ft"))
     count = count_rows(path, ["User"], "app")
@@ -175,7 +179,7 @@ def test_a_tar_archive_is_named_not_misread(pg_server: PostgresServer, tmp_path:
     assert count.problem.message == "a tar archive (pg_dump -Ft?), which is not supported"
 
 
-def test_no_pg_restore_is_a_clear_warning(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_no_pg_restore_is_a_clear_warning(pg_server: PostgresTestServer, tmp_path: Path) -> None:
     path = tmp_path / "app.dump"
     path.write_bytes(pg_dump(pg_server, "app", "-Fc"))
     assert find_pg_restore(tmp_path, path="") is None
@@ -186,12 +190,12 @@ def test_no_pg_restore_is_a_clear_warning(pg_server: PostgresServer, tmp_path: P
 
 
 def test_the_incident_on_postgresql_names_the_restore_candidate(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Last night's archive held the 14 users; tonight's, of a fresh database, holds one."""
     now = time.time()
     good = pg_dump(pg_server, "app", "-Fc")
-    fresh = PostgresServer()
+    fresh = PostgresTestServer()
     fresh.start()
     try:
         seed_app(fresh, users=1)
@@ -223,7 +227,11 @@ def test_the_incident_on_postgresql_names_the_restore_candidate(
 @pytest.mark.parametrize("options", ["copy", "inserts", "rows-per-insert", "column-inserts"])
 @pytest.mark.parametrize("chunk", [1, 7, 100])
 def test_where_a_buffer_ends_changes_no_count(
-    pg_server: PostgresServer, expected: dict[str, int], tmp_path: Path, options: str, chunk: int
+    pg_server: PostgresTestServer,
+    expected: dict[str, int],
+    tmp_path: Path,
+    options: str,
+    chunk: int,
 ) -> None:
     """Read a few bytes at a time: every statement, COPY line, `\\.` and dollar quote is cut
     by a buffer's end somewhere, and the counts are the same."""

@@ -17,7 +17,7 @@ from sidecar.backups.dump import DumpCount, ProblemKind, count_rows
 from sidecar.backups.runner import Budget, count_in_child
 from tests.backups.pgdumps import live_counts, pg_dump, write
 from tests.backups.test_bombs import PEAK_LIMIT, count_in_worker
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresTestServer
 
 MIB = 1 << 20
 
@@ -35,7 +35,9 @@ def _user_copy(sql: bytes) -> re.Match[bytes]:
     return found
 
 
-def test_a_copy_block_cut_short_counts_nothing(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_a_copy_block_cut_short_counts_nothing(
+    pg_server: PostgresTestServer, tmp_path: Path
+) -> None:
     sql = pg_dump(pg_server, "app")
     data = _user_copy(sql)
     cut = write(tmp_path / "cut.sql", sql[: data.start(1) + 200])
@@ -49,7 +51,7 @@ def test_a_copy_block_cut_short_counts_nothing(pg_server: PostgresServer, tmp_pa
 
 
 def test_a_copy_block_that_lost_its_end_line_is_damaged(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Without its `\\.` the block runs into the comments and statements after it."""
     sql = pg_dump(pg_server, "app")
@@ -62,7 +64,7 @@ def test_a_copy_block_that_lost_its_end_line_is_damaged(
 
 
 def test_a_dump_cut_anywhere_is_never_counted_wrong(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     """Cut at 400 places (gzip'd too): a count is either the right one or absent, with why."""
     truth = live_counts(pg_server)["User"]
@@ -110,7 +112,9 @@ def test_a_dollar_quote_never_closed_is_a_dump_cut_short(tmp_path: Path) -> None
     assert message.startswith("the dump ends in the middle of a statement (byte ")
 
 
-def test_a_truncated_custom_archive_is_reported(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_a_truncated_custom_archive_is_reported(
+    pg_server: PostgresTestServer, tmp_path: Path
+) -> None:
     archive = pg_dump(pg_server, "app", "-Fc")
     for keep in (len(archive) // 2, len(archive) - 10, 40):
         path = tmp_path / "cut.dump"
@@ -122,7 +126,7 @@ def test_a_truncated_custom_archive_is_reported(pg_server: PostgresServer, tmp_p
 
 
 def test_a_custom_archive_whose_header_lies_about_a_length(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     """The database name's length says 2 GiB: pg_restore, inside the worker's memory limit,
     fails; the count says so in one line."""
@@ -145,7 +149,7 @@ def test_garbage_after_the_magic_is_not_counted(tmp_path: Path) -> None:
 
 
 def test_a_custom_archive_inside_gzip_is_not_a_dump_we_read(
-    pg_server: PostgresServer, tmp_path: Path
+    pg_server: PostgresTestServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "app.dump.gz"
     path.write_bytes(gzip.compress(pg_dump(pg_server, "app", "-Fc")))
@@ -153,7 +157,9 @@ def test_a_custom_archive_inside_gzip_is_not_a_dump_we_read(
     assert message == "a custom-format dump inside gzip: not supported"
 
 
-def test_a_custom_archive_bomb_is_refused_once(pg_server: PostgresServer, tmp_path: Path) -> None:
+def test_a_custom_archive_bomb_is_refused_once(
+    pg_server: PostgresTestServer, tmp_path: Path
+) -> None:
     """64 MiB of one repeated value compress to a few hundred KiB in -Fc's zlib: past the
     ratio it is a bomb, refused (kind `expansion`, never retried) and pg_restore is stopped."""
     pg_server.psql(

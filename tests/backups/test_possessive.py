@@ -15,8 +15,8 @@ import pytest
 
 from sidecar.backups import scanner
 from sidecar.backups.possessive import atomic
-from sidecar.mariadb_server import MariaDBServer
 from tests.backups.dumps import mariadb_dump
+from tests.support.mariadb import MariaDBTestServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ def _python_with_the_bug() -> str | None:
 
 
 def test_the_scanner_counts_a_real_dump_under_a_python_with_the_possessive_bug(
-    dump_server: MariaDBServer, tmp_path: Path
+    dump_server: MariaDBTestServer, tmp_path: Path
 ) -> None:
     python = _python_with_the_bug()
     if python is None:

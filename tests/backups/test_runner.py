@@ -11,8 +11,8 @@ import pytest
 
 from sidecar.backups.dump import count_rows
 from sidecar.backups.runner import Budget, count_in_child
-from sidecar.mariadb_server import MariaDBServer
 from tests.backups.dumps import mariadb_dump, write
+from tests.support.mariadb import MariaDBTestServer
 
 # One statement of 40 million one-byte tokens: legal SQL that costs seconds of CPU to read.
 SLOW_TOKENS = 40_000_000
@@ -54,7 +54,7 @@ async def wait_for_worker(timeout: float = 20.0) -> int:
 
 
 async def test_a_count_in_the_child_equals_a_count_in_process(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     path = write(
         backup_dir / "app.sql.zst", mariadb_dump(dump_server, "--databases", "app", "other")
@@ -98,7 +98,7 @@ async def test_a_count_over_its_wall_time_is_stopped_and_says_so(slow_dump: Path
 
 
 async def test_a_count_over_its_memory_budget_is_stopped_and_says_so(
-    dump_server: MariaDBServer, backup_dir: Path
+    dump_server: MariaDBTestServer, backup_dir: Path
 ) -> None:
     """An address space smaller than the interpreter already uses: the first large read fails."""
     path = write(backup_dir / "app.sql", mariadb_dump(dump_server, "app"))

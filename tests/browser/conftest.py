@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from tests.support import browser
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, incident, monitor_env, seed, wait_for
 
 if not browser.available():  # pragma: no cover - scripts/bootstrap installs them
@@ -30,14 +30,14 @@ class Watched:
     """A running sidecar and what the test needs to know of its database."""
 
     sidecar: SidecarProcess
-    server: MariaDBServer
+    server: MariaDBTestServer
     inode_before: int = 0
     inode_after: int = 0
 
 
-def _start(base: Path, **settings: object) -> tuple[MariaDBServer, SidecarProcess]:
+def _start(base: Path, **settings: object) -> tuple[MariaDBTestServer, SidecarProcess]:
     (base / "mariadb").mkdir()
-    server = MariaDBServer(base / "mariadb")
+    server = MariaDBTestServer(base / "mariadb")
     server.start()
     seed(server)
     env = monitor_env(server, data_dir=server.datadir, state_dir=base / "state", **settings)

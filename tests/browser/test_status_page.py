@@ -12,10 +12,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.statuspage import charts
 from tests.browser.conftest import Watched, cycles
 from tests.support import browser
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import (
     MONITOR_PASSWORD,
     MONITOR_USER,
@@ -151,7 +151,7 @@ def test_the_page_reads_at_360px(after_incident: Watched, tmp_path: Path) -> Non
         browser.full_page(driver, shots / "statuspage-incident-360.png", width=360)
 
 
-def test_the_token_flow(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_the_token_flow(seeded: MariaDBTestServer, tmp_path: Path) -> None:
     """Anonymous: the verdict only. The token goes in a form (never the URL), buys an HttpOnly,
     SameSite=Strict cookie that is not the token, and logging out takes the details away."""
     env = monitor_env(seeded, state_dir=tmp_path / "state", details_token=TOKEN)

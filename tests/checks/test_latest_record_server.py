@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
 from tests.support.evaluate import check, once
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import seed
 
 
@@ -19,7 +19,7 @@ from tests.support.servers import seed
     ],
 )
 async def test_a_bigint_column_out_of_range_is_a_reason_not_a_crash(
-    mariadb: MariaDBServer, newest: object, status: Status, output: str
+    mariadb: MariaDBTestServer, newest: object, status: Status, output: str
 ) -> None:
     seed(mariadb, users=0)
     now_us = int(datetime.now(UTC).timestamp() * 1_000_000)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, running_sidecar
 
 CHECK_HTTP = Path("/usr/lib/nagios/plugins/check_http")
@@ -21,7 +21,7 @@ def _check_http(port: int, path: str, *extra: str) -> subprocess.CompletedProces
     )
 
 
-def test_check_http_ok_then_critical(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_check_http_ok_then_critical(seeded: MariaDBTestServer, tmp_path: Path) -> None:
     with running_sidecar(monitor_env(seeded), tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")
         ok = _check_http(sidecar.port, "/health", "-s", '"status":"pass"')

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.throwaway import free_port
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import incident, monitor_env, running_sidecar, wait_for
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -47,7 +48,7 @@ def _server_state(sock_path: Path) -> str:
 
 
 def test_haproxy_marks_the_database_down_when_gone_or_foreign_and_up_when_back(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.prometheus import (
     ALERTMANAGER,
     PROMETHEUS,
@@ -111,7 +111,7 @@ def await_notified(received: Received, name: str) -> None:
 
 
 def test_pages_survive_the_killed_sidecar_and_hand_over_to_sidecar_down(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, running_sidecar
 
 PROMTOOL = shutil.which("promtool")
@@ -20,7 +20,7 @@ def _lint(text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_metrics_are_clean_under_promtool(seeded: MariaDBServer, tmp_path: Path) -> None:
+def test_metrics_are_clean_under_promtool(seeded: MariaDBTestServer, tmp_path: Path) -> None:
     env = monitor_env(seeded, data_dir=seeded.datadir, state_dir=tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:
         sidecar.wait_status("pass")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.backups.dump import count_rows
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.throwaway import free_port
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, running_sidecar, wait_for
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
@@ -28,7 +29,7 @@ PASSWORD = "Backup-Secret-'q\\7"  # a quote and a backslash: the script escapes 
 
 
 @pytest.fixture
-def backup_account(seeded: MariaDBServer, tmp_path: Path) -> Path:
+def backup_account(seeded: MariaDBTestServer, tmp_path: Path) -> Path:
     """The backup account created by the initdb script; the file holding its password."""
     password_file = tmp_path / "backup_db_password.txt"
     password_file.write_text(PASSWORD + "\n")
@@ -53,7 +54,7 @@ def backup_account(seeded: MariaDBServer, tmp_path: Path) -> Path:
 
 
 def job_env(
-    server: MariaDBServer, password_file: Path, backups: Path, **extra: str
+    server: MariaDBTestServer, password_file: Path, backups: Path, **extra: str
 ) -> dict[str, str]:
     """The backup service's environment (compose.yaml), pointed at the test's server."""
     return {
@@ -86,7 +87,7 @@ def backups(tmp_path: Path) -> Path:
 
 
 def test_one_dump_holds_every_user_and_is_readable_by_its_owner_only(
-    seeded: MariaDBServer, backup_account: Path, backups: Path
+    seeded: MariaDBTestServer, backup_account: Path, backups: Path
 ) -> None:
     done = run_job(job_env(seeded, backup_account, backups), "once")
     assert done.returncode == 0, done.stderr
@@ -103,7 +104,7 @@ def test_one_dump_holds_every_user_and_is_readable_by_its_owner_only(
 
 
 def test_the_backup_account_reads_the_app_database_and_nothing_else(
-    seeded: MariaDBServer, backup_account: Path
+    seeded: MariaDBTestServer, backup_account: Path
 ) -> None:
     grants = seeded.execute("SHOW GRANTS FOR 'backup'@'%'")
     assert [g[0].split(" IDENTIFIED")[0] for g in grants] == [
@@ -124,7 +125,7 @@ def test_the_backup_account_reads_the_app_database_and_nothing_else(
 
 
 def test_without_a_sidecar_to_ask_nothing_is_removed_and_the_log_says_so(
-    seeded: MariaDBServer, backup_account: Path, backups: Path
+    seeded: MariaDBTestServer, backup_account: Path, backups: Path
 ) -> None:
     older = [f"app-2025-11-2{day}T060000Z.sql.gz" for day in range(3, 7)]
     for name in older:
@@ -148,7 +149,7 @@ def settle(backups: Path) -> None:
 
 
 def test_rotation_never_removes_the_last_dump_holding_the_remembered_rows(
-    seeded: MariaDBServer, backup_account: Path, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backup_account: Path, backups: Path, tmp_path: Path
 ) -> None:
     """The incident: one good dump, then the rows are gone and every later dump holds 1 user.
     With BACKUP_KEEP=2 the bad dumps rotate; the good one stays, because the sidecar says so
@@ -198,7 +199,7 @@ def test_rotation_never_removes_the_last_dump_holding_the_remembered_rows(
 
 
 def test_a_failed_dump_leaves_nothing_and_removes_nothing(
-    seeded: MariaDBServer, backup_account: Path, backups: Path, tmp_path: Path
+    seeded: MariaDBTestServer, backup_account: Path, backups: Path, tmp_path: Path
 ) -> None:
     kept = ["app-2025-11-25T060000Z.sql.gz", "app-2025-11-26T060000Z.sql.gz"]
     for name in kept:
@@ -230,7 +231,7 @@ def test_bad_settings_are_refused_in_one_line(
 
 @pytest.fixture
 def loop(
-    seeded: MariaDBServer, backup_account: Path, backups: Path
+    seeded: MariaDBTestServer, backup_account: Path, backups: Path
 ) -> Iterator[subprocess.Popen[str]]:
     """The job as the service runs it: a dump at start, then one every second."""
     env = job_env(seeded, backup_account, backups, BACKUP_INTERVAL="1s")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from tests.support.compose_stack import (
     COMPOSE,
     USERS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from tests.support.compose_stack import (
     COMPOSE,
     Workspace,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from tests.support.compose_stack import (
     COMPOSE,
     MARIADB_IMAGE,

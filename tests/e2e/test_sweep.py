@@ -49,7 +49,7 @@ time.sleep(600)
 DOCKER_VICTIM = """
 import sys, time
 from tests.support import dockerd, e2e_runs
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 run = e2e_runs.Run.start()
 daemon = dockerd.Dockerd(run.root, dockerd.cgroup_of(run.id))
 daemon.start()

@@ -9,12 +9,12 @@ from sidecar.dburl import parse_db_url
 from sidecar.engines import connect
 from sidecar.engines.postgres.catalogue import estimate
 from tests.support.postgres_app import monitor_url, seed
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresTestServer
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def cluster() -> Iterator[PostgresTestServer]:
+    server = PostgresTestServer()
     server.start()
     try:
         seed(server)
@@ -43,7 +43,7 @@ def test_the_smaller_known_estimate_is_taken() -> None:
     assert estimate(5000.0, None) == 5000
 
 
-def test_lookup_tells_tables_from_views_and_names_exactly(cluster: PostgresServer) -> None:
+def test_lookup_tells_tables_from_views_and_names_exactly(cluster: PostgresTestServer) -> None:
     async def go() -> None:
         db = connect(parse_db_url(monitor_url(cluster)), 2.0)
         try:

@@ -5,28 +5,15 @@ The same commands as on MariaDB, on a real cluster, with the sidecar's role SELE
 """
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.support.postgres_app import MONITOR_PASSWORD, incident, monitor_url, seed
-from tests.support.postgres_server import SUPERUSER_PASSWORD, PostgresServer
+from sidecar.demo.postgres import SUPERUSER_PASSWORD
+from tests.support.postgres_app import MONITOR_PASSWORD, incident, monitor_url
+from tests.support.postgres_server import PostgresTestServer
 from tests.support.servers import run_cli, running_sidecar, wait_for
 
 
-@pytest.fixture
-def cluster() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
-        seed(server)
-        yield server
-    finally:
-        server.remove()
-
-
-def _env(server: PostgresServer, state: Path, **extra: str) -> dict[str, str]:
+def _env(server: PostgresTestServer, state: Path, **extra: str) -> dict[str, str]:
     return {
         "SIDECAR_DB_URL": monitor_url(server),
         "SIDECAR_TABLE": "User",
@@ -45,7 +32,7 @@ def _clean(*texts: str) -> None:
 
 
 def test_adopt_plants_the_sentinel_and_the_pin_catches_the_incident_without_state(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """adopt as the admin role plants the sentinel and prints a pin naming the cluster; with
     the pin, a new cluster fails even when the state directory was lost with it."""
@@ -80,7 +67,7 @@ def test_adopt_plants_the_sentinel_and_the_pin_catches_the_incident_without_stat
 
 
 def test_a_pin_naming_a_source_postgresql_lacks_is_refused(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     """`datadir` is MariaDB's: a pin naming it on PostgreSQL would never be compared."""
     env = _env(cluster, tmp_path, SIDECAR_EXPECT_IDENTITY="datadir=20261125T102958Z")
@@ -90,7 +77,7 @@ def test_a_pin_naming_a_source_postgresql_lacks_is_refused(
 
 
 def test_snapshot_and_verify_across_a_restart_and_a_new_cluster(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     env = _env(cluster, tmp_path / "state")
     snap = tmp_path / "before.json"
@@ -105,7 +92,7 @@ def test_snapshot_and_verify_across_a_restart_and_a_new_cluster(
 
 
 def test_serve_answers_the_healthcheck_and_fails_on_the_incident(
-    cluster: PostgresServer, tmp_path: Path
+    cluster: PostgresTestServer, tmp_path: Path
 ) -> None:
     env = _env(cluster, tmp_path / "state")
     with running_sidecar(env, tmp_path / "sidecar.log") as sidecar:

@@ -13,15 +13,15 @@ import pytest
 from sidecar.engines.base import ErrorKind
 from sidecar.engines.postgres.database import PostgresDatabase, classify
 from sidecar.engines.postgres.url import parse_postgres_url
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresTestServer
 
 MONITOR, MONITOR_PASSWORD = "monitor", "Pg-Mon1tor-Secret-9a3c"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresServer]:
+def cluster() -> Iterator[PostgresTestServer]:
     """One cluster for the module: an app database, a "User" table, a SELECT-only role."""
-    server = PostgresServer()
+    server = PostgresTestServer()
     server.start()
     server.psql("CREATE DATABASE app")
     server.psql(
@@ -39,7 +39,7 @@ def cluster() -> Iterator[PostgresServer]:
 
 
 def _db(
-    server: PostgresServer, timeout: float = 2.0, change: dict[str, Any] | None = None
+    server: PostgresTestServer, timeout: float = 2.0, change: dict[str, Any] | None = None
 ) -> PostgresDatabase:
     parsed = replace(parse_postgres_url(server.url(MONITOR, MONITOR_PASSWORD)), **(change or {}))
     return PostgresDatabase(parsed, timeout)
@@ -57,13 +57,13 @@ async def _reason(db: PostgresDatabase, sql: str) -> tuple[ErrorKind, str]:
     raise AssertionError(f"{sql} did not fail")
 
 
-def _secret_free(reason: str, server: PostgresServer) -> None:
+def _secret_free(reason: str, server: PostgresTestServer) -> None:
     for secret in (MONITOR, MONITOR_PASSWORD, "127.0.0.1", str(server.port)):
         assert secret not in reason, (secret, reason)
 
 
 async def test_a_select_only_role_reads_and_counts_its_statements(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     db = _db(cluster)
     result = await db.query('SELECT count(*) FROM "User" WHERE id >= $1', [1])
@@ -75,7 +75,7 @@ async def test_a_select_only_role_reads_and_counts_its_statements(
 
 
 async def test_the_session_is_read_only_and_bounded_by_the_server(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     db = _db(cluster)
     rows = (
@@ -99,7 +99,9 @@ async def test_the_session_is_read_only_and_bounded_by_the_server(
     )
 
 
-async def test_a_slow_statement_is_cancelled_by_the_server_first(cluster: PostgresServer) -> None:
+async def test_a_slow_statement_is_cancelled_by_the_server_first(
+    cluster: PostgresTestServer,
+) -> None:
     db = _db(cluster, timeout=1.0)
     began = time.monotonic()
     kind, reason = await _reason(db, "SELECT pg_sleep(10)")
@@ -133,7 +135,7 @@ async def test_a_slow_statement_is_cancelled_by_the_server_first(cluster: Postgr
     ],
 )
 async def test_query_errors_in_plain_words(
-    cluster: PostgresServer, sql: str, kind: ErrorKind, reason: str
+    cluster: PostgresTestServer, sql: str, kind: ErrorKind, reason: str
 ) -> None:
     got = await _reason(_db(cluster), sql)
     assert got == (kind, reason)
@@ -149,7 +151,7 @@ async def test_query_errors_in_plain_words(
     ],
 )
 async def test_connection_errors_in_plain_words_naming_no_one(
-    cluster: PostgresServer, change: dict[str, str], kind: ErrorKind, words: str
+    cluster: PostgresTestServer, change: dict[str, str], kind: ErrorKind, words: str
 ) -> None:
     got_kind, reason = await _reason(_db(cluster, change=change), "SELECT 1")
     assert got_kind is kind and words in reason
@@ -157,7 +159,7 @@ async def test_connection_errors_in_plain_words_naming_no_one(
     assert "nobody" not in reason and "nosuchdb" not in reason
 
 
-async def test_a_connection_limit_is_named(cluster: PostgresServer) -> None:
+async def test_a_connection_limit_is_named(cluster: PostgresTestServer) -> None:
     cluster.psql(f"ALTER ROLE {MONITOR} CONNECTION LIMIT 0")
     try:
         kind, reason = await _reason(_db(cluster), "SELECT 1")
@@ -166,7 +168,7 @@ async def test_a_connection_limit_is_named(cluster: PostgresServer) -> None:
     assert kind is ErrorKind.TOO_MANY_CONNECTIONS and "SQLSTATE 53300" in reason
 
 
-async def test_a_socket_directory_and_sslmode_in_the_url(cluster: PostgresServer) -> None:
+async def test_a_socket_directory_and_sslmode_in_the_url(cluster: PostgresTestServer) -> None:
     url = f"postgresql://{MONITOR}:{MONITOR_PASSWORD}@/app?host={cluster.sockets}&sslmode=disable"
     parsed = parse_postgres_url(url.replace("@/", f"@localhost:{cluster.port}/"))
     db = PostgresDatabase(parsed, 2.0)
@@ -175,7 +177,7 @@ async def test_a_socket_directory_and_sslmode_in_the_url(cluster: PostgresServer
     assert rows == [(True,)]
 
 
-async def test_a_restart_needs_no_new_database_object(cluster: PostgresServer) -> None:
+async def test_a_restart_needs_no_new_database_object(cluster: PostgresTestServer) -> None:
     db = _db(cluster)
     await db.query("SELECT 1")  # leaves an idle connection, which the restart kills
     cluster.restart()
@@ -184,7 +186,7 @@ async def test_a_restart_needs_no_new_database_object(cluster: PostgresServer) -
 
 
 async def test_a_hung_cluster_costs_one_budget_and_leaks_no_socket(
-    cluster: PostgresServer,
+    cluster: PostgresTestServer,
 ) -> None:
     db = _db(cluster, timeout=0.5)
     await db.query("SELECT 1")
@@ -205,7 +207,7 @@ async def test_a_hung_cluster_costs_one_budget_and_leaks_no_socket(
     db.close()
 
 
-async def test_a_stopped_cluster_is_connection_refused(cluster: PostgresServer) -> None:
+async def test_a_stopped_cluster_is_connection_refused(cluster: PostgresTestServer) -> None:
     cluster.stop()
     try:
         kind, reason = await _reason(_db(cluster), "SELECT 1")

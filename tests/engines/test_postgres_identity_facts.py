@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.postgres_server import PostgresServer, bin_dir
+from sidecar.demo.postgres import bin_dir
+from tests.support.postgres_server import PostgresTestServer
 
 MONITOR, MONITOR_PASSWORD = "monitor", "Pg-Mon1tor-Secret-5e0d"
 CANDIDATES = {
@@ -40,7 +41,7 @@ CANDIDATES = {
 }
 
 
-def _seed(server: PostgresServer) -> None:
+def _seed(server: PostgresTestServer) -> None:
     server.psql("CREATE DATABASE app")
     server.psql(
         'CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL)',
@@ -54,7 +55,7 @@ def _seed(server: PostgresServer) -> None:
     )
 
 
-def _read(server: PostgresServer) -> dict[str, str]:
+def _read(server: PostgresTestServer) -> dict[str, str]:
     """Every candidate, as the monitor role sees it."""
     values = {}
     for name, sql in CANDIDATES.items():
@@ -69,20 +70,20 @@ def _read(server: PostgresServer) -> dict[str, str]:
     return values
 
 
-def _app(statement: str) -> Callable[[PostgresServer], None]:
-    def run(server: PostgresServer) -> None:
+def _app(statement: str) -> Callable[[PostgresTestServer], None]:
+    def run(server: PostgresTestServer) -> None:
         server.psql(statement, database="app")
 
     return run
 
 
-def _recreate(server: PostgresServer) -> None:
+def _recreate(server: PostgresTestServer) -> None:
     """An older dump loaded over the data: the table dropped, created and filled again."""
     server.psql('DROP TABLE "User"', database="app")
     _seed_table_only(server)
 
 
-def _seed_table_only(server: PostgresServer) -> None:
+def _seed_table_only(server: PostgresTestServer) -> None:
     server.psql(
         'CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL)',
         "INSERT INTO \"User\" (email) SELECT 'u' || g FROM generate_series(1, 10) g",
@@ -91,12 +92,12 @@ def _seed_table_only(server: PostgresServer) -> None:
     )
 
 
-def _new_cluster(server: PostgresServer) -> None:
+def _new_cluster(server: PostgresTestServer) -> None:
     server.swap_cluster()
     _seed(server)
 
 
-EVENTS: dict[str, tuple[Callable[[PostgresServer], None], set[str]]] = {
+EVENTS: dict[str, tuple[Callable[[PostgresTestServer], None], set[str]]] = {
     # event: (what is done, the candidates that change)
     "restart": (lambda server: server.restart(), {"start_time"}),
     "VACUUM FULL": (_app('VACUUM FULL "User"'), {"relfilenode"}),
@@ -114,8 +115,8 @@ EVENTS: dict[str, tuple[Callable[[PostgresServer], None], set[str]]] = {
 
 
 @pytest.fixture
-def cluster() -> Iterator[PostgresServer]:
-    server = PostgresServer()
+def cluster() -> Iterator[PostgresTestServer]:
+    server = PostgresTestServer()
     server.start()
     _seed(server)
     try:
@@ -125,7 +126,7 @@ def cluster() -> Iterator[PostgresServer]:
 
 
 @pytest.mark.parametrize("event", list(EVENTS))
-def test_which_candidates_an_event_moves(cluster: PostgresServer, event: str) -> None:
+def test_which_candidates_an_event_moves(cluster: PostgresTestServer, event: str) -> None:
     act, moved = EVENTS[event]
     before = _read(cluster)
     act(cluster)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env
 
 StartSidecar = Callable[..., SidecarProcess]
@@ -17,7 +17,7 @@ def start_sidecar(tmp_path: Path) -> Iterator[StartSidecar]:
     """Start `sidecar serve` watching a server's app.User (1s interval, 500ms timeout)."""
     started: list[SidecarProcess] = []
 
-    def start(server: MariaDBServer, **extra: Any) -> SidecarProcess:
+    def start(server: MariaDBTestServer, **extra: Any) -> SidecarProcess:
         extra.setdefault("state_dir", tmp_path / "state")
         log = tmp_path / f"sidecar-{len(started)}.log"
         sidecar = SidecarProcess(monitor_env(server, **extra), log)

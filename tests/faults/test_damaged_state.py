@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.state import STATE_FILE
 from tests.faults.conftest import StartSidecar
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env, run_cli, wait_for
 
 DAMAGED = [
@@ -51,7 +51,7 @@ def assert_reported_and_set_aside(
 
 @pytest.mark.parametrize(("data", "why"), DAMAGED)
 def test_serve_starts_on_a_damaged_state_and_reports_it(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, tmp_path: Path, data: bytes, why: str
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, tmp_path: Path, data: bytes, why: str
 ) -> None:
     state_dir = tmp_path / "state"
     state_dir.mkdir()
@@ -61,7 +61,7 @@ def test_serve_starts_on_a_damaged_state_and_reports_it(
 
 
 def test_a_damaged_state_swapped_in_is_set_aside_and_adopt_ends_it(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, tmp_path: Path
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     state_dir = tmp_path / "state"
     sidecar = start_sidecar(seeded)

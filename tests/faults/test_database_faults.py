@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from tests.faults.conftest import StartSidecar, db_sockets
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER, SidecarProcess, wait_for
 
 INTERVAL, TIMEOUT = 1.0, 0.5
@@ -39,7 +39,7 @@ def check_output(sidecar: SidecarProcess, key: str) -> str:
 
 
 def test_killed_server_fails_within_a_cycle_and_recovers_after_restart(
-    seeded: MariaDBServer, start_sidecar: StartSidecar
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
 ) -> None:
     """SIGKILL: 503 within interval+timeout, /livez stays 200, green again after restart."""
     sidecar = start_sidecar(seeded)
@@ -56,7 +56,7 @@ def test_killed_server_fails_within_a_cycle_and_recovers_after_restart(
 
 
 def test_hung_server_fails_by_timeout_without_piling_up_connections(
-    seeded: MariaDBServer, start_sidecar: StartSidecar
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
 ) -> None:
     """SIGSTOP: fail by timeout, sockets to the DB stay bounded, probes stay fast; SIGCONT heals."""
     sidecar = start_sidecar(seeded)
@@ -89,7 +89,7 @@ def test_hung_server_fails_by_timeout_without_piling_up_connections(
 
 
 def test_table_locked_by_another_session_fails_by_timeout_then_recovers(
-    seeded: MariaDBServer, start_sidecar: StartSidecar
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
 ) -> None:
     """LOCK TABLES User WRITE elsewhere: the table checks time out (not hang), then recover."""
     sidecar = start_sidecar(seeded)
@@ -118,7 +118,7 @@ def test_table_locked_by_another_session_fails_by_timeout_then_recovers(
     sidecar.wait_status("pass", timeout=10)
 
 
-def _kill_monitor_sessions(server: MariaDBServer) -> None:
+def _kill_monitor_sessions(server: MariaDBTestServer) -> None:
     rows = server.execute(
         f"SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{MONITOR_USER}'"
     )
@@ -141,7 +141,7 @@ LIMITS = [
 
 @pytest.mark.parametrize(("limit", "unlimit", "code"), LIMITS)
 def test_connection_limit_reached_gives_a_clear_reason(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, limit: str, unlimit: str, code: str
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, limit: str, unlimit: str, code: str
 ) -> None:
     """The monitor account's only connection held by another client: fail naming the limit."""
     sidecar = start_sidecar(seeded)
@@ -174,7 +174,7 @@ def test_connection_limit_reached_gives_a_clear_reason(
 
 
 def test_too_many_connections_on_the_server_gives_a_clear_reason(
-    seeded: MariaDBServer, start_sidecar: StartSidecar
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
 ) -> None:
     """max_connections used up by other clients: fail with 'too many connections' (1040)."""
     sidecar = start_sidecar(seeded)
@@ -202,7 +202,7 @@ def test_too_many_connections_on_the_server_gives_a_clear_reason(
 
 
 def test_probes_answer_while_the_database_is_down(
-    seeded: MariaDBServer, start_sidecar: StartSidecar
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
 ) -> None:
     """With no database at all every endpoint still answers, quickly, with a status."""
     sidecar = start_sidecar(seeded)

@@ -3,14 +3,14 @@
 import signal
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.state import STATE_FILE
 from tests.faults.conftest import StartSidecar
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env, run_cli, wait_for
 
 
 def test_a_second_serve_on_one_state_directory_refuses_in_one_line(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, tmp_path: Path
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     state_dir = tmp_path / "state"
     first = start_sidecar(seeded, state_dir=state_dir)
@@ -35,7 +35,7 @@ def test_a_second_serve_on_one_state_directory_refuses_in_one_line(
 
 
 def test_the_directory_is_free_again_however_the_holder_ended(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, tmp_path: Path
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     """The kernel drops the lock with the process: no stale lock after kill -9."""
     state_dir = tmp_path / "state"

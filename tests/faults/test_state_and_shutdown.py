@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from sidecar.history.files import JOURNAL, SNAPSHOT
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.state import SERVE_LOCK, STATE_FILE, Memory
 from tests.faults.conftest import StartSidecar
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import add_users, wait_for
 
 
@@ -69,7 +69,7 @@ def _break(target: Path, how: str) -> None:
 
 @pytest.mark.parametrize(("break_it", "heal_it", "why"), BREAKS)
 def test_unwritable_state_directory_warns_and_keeps_serving(
-    seeded: MariaDBServer,
+    seeded: MariaDBTestServer,
     start_sidecar: StartSidecar,
     tmpfs: Path,
     break_it: str,
@@ -104,7 +104,7 @@ def test_unwritable_state_directory_warns_and_keeps_serving(
 
 
 def test_sigterm_mid_cycle_exits_promptly_with_state_intact(
-    seeded: MariaDBServer, start_sidecar: StartSidecar, tmp_path: Path
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar, tmp_path: Path
 ) -> None:
     """SIGTERM while a cycle waits on a hung server: exit 0 within seconds, state is whole."""
     # timeout == interval: against a hung server the cycles run back to back, always in flight.
@@ -133,7 +133,9 @@ def test_sigterm_mid_cycle_exits_promptly_with_state_intact(
     assert "Traceback" not in sidecar.log(), sidecar.log()
 
 
-def test_sigterm_exit_status_is_zero(seeded: MariaDBServer, start_sidecar: StartSidecar) -> None:
+def test_sigterm_exit_status_is_zero(
+    seeded: MariaDBTestServer, start_sidecar: StartSidecar
+) -> None:
     """A graceful stop is a clean exit: status 0, as `serve()` documents."""
     sidecar = start_sidecar(seeded)
     sidecar.wait_status("pass")

@@ -17,8 +17,8 @@ import pytest
 from sidecar.history import History, Kind
 from sidecar.history.files import JOURNAL, MAX_LINE, SNAPSHOT, encode
 from sidecar.history.history import CycleSample, TableSample
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import Status
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import monitor_env, run_cli, running_sidecar, wait_for
 
 T0 = 1_800_000_000.0
@@ -234,7 +234,7 @@ def test_sidecar_events_reports_a_damaged_history_and_prints_the_rest(tmp_path: 
 
 
 def test_sidecar_serve_starts_on_a_damaged_history_and_says_so(
-    tmp_path: Path, seeded: MariaDBServer
+    tmp_path: Path, seeded: MariaDBTestServer
 ) -> None:
     state = tmp_path / "state"
     state.mkdir()

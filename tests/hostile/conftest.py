@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env, seed
 
 DETAILS_TOKEN = "Det4ils-Token-91b"
@@ -15,7 +15,7 @@ def live_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SidecarPr
     """A passing sidecar (with a details token) on a free port, for the whole module."""
     base = tmp_path_factory.mktemp("hostile")
     (base / "mariadb").mkdir()
-    server = MariaDBServer(base / "mariadb")
+    server = MariaDBTestServer(base / "mariadb")
     server.start()
     try:
         seed(server)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from sidecar.connections import REQUEST_TIMEOUT
-from sidecar.mariadb_server import free_port
+from sidecar.demo.throwaway import free_port
 from sidecar.request_bodies import MAX_BODY
 from tests.hostile.test_odd_http import raw
 from tests.support.servers import SidecarProcess, wait_for

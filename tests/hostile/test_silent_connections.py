@@ -14,7 +14,8 @@ from pathlib import Path
 
 from bench.silent import HALF_A_REQUEST, silent_flood
 from sidecar.connections import REQUEST_TIMEOUT, budget_for
-from sidecar.mariadb_server import MariaDBServer, free_port
+from sidecar.demo.throwaway import free_port
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env
 
 OPEN_FILES = 1024  # a container's usual nofile limit
@@ -30,7 +31,7 @@ def raise_own_open_files(needed: int) -> None:
 
 
 def test_livez_answers_within_a_second_while_silent_connections_are_shed(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """1,100 silent connections at a 1,024-file limit: /livez within 1 s, all of them closed by
     the server after its deadline, the verdict still pass, the cap logged once."""

@@ -11,7 +11,7 @@ import resource
 import time
 from pathlib import Path
 
-from sidecar.mariadb_server import MariaDBServer
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import SidecarProcess, monitor_env
 
 CONNECTIONS = 1000
@@ -49,7 +49,9 @@ async def prober(
         writer.close()
 
 
-async def storm(sidecar: SidecarProcess, server: MariaDBServer) -> collections.Counter[int | str]:
+async def storm(
+    sidecar: SidecarProcess, server: MariaDBTestServer
+) -> collections.Counter[int | str]:
     codes: collections.Counter[int | str] = collections.Counter()
     stop = asyncio.Event()
     paths = [b"/readyz", b"/health"]
@@ -72,7 +74,7 @@ async def storm(sidecar: SidecarProcess, server: MariaDBServer) -> collections.C
 
 
 def test_a_thousand_probes_through_a_database_restart(
-    seeded: MariaDBServer, tmp_path: Path
+    seeded: MariaDBTestServer, tmp_path: Path
 ) -> None:
     """1,000 concurrent probers ride through a restart: only 200/503, no hang, no error."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.mariadb_server import MariaDBServer
 from tests.preflight.stacks import INCIDENT
 from tests.support import dockerd, e2e_runs, e2e_sweep
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -429,7 +429,7 @@ def _containers(engine: EngineVolumes, rename: Rename) -> list[str]:
 
 
 def test_volumes_names_the_backup_that_still_holds_the_remembered_rows(
-    tmp_path: Path, engine: EngineVolumes, rename: Rename, seeded: MariaDBServer
+    tmp_path: Path, engine: EngineVolumes, rename: Rename, seeded: MariaDBTestServer
 ) -> None:
     """The other way back: the newest dump holds the fresh database, an older one our users."""
     import time

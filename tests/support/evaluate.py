@@ -5,14 +5,17 @@ from typing import Any
 
 from sidecar.config import load_settings
 from sidecar.evaluator import Evaluator
-from sidecar.mariadb_server import MariaDBServer
 from sidecar.results import CheckResult, Report
 from sidecar.service import build_evaluator
+from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER
 
 
 def evaluator_for(
-    server: MariaDBServer, state_dir: Path | None = None, user: str = MONITOR_USER, **settings: Any
+    server: MariaDBTestServer,
+    state_dir: Path | None = None,
+    user: str = MONITOR_USER,
+    **settings: Any,
 ) -> Evaluator:
     """An evaluator watching app.User (unless overridden) as the monitor account."""
     password = MONITOR_PASSWORD if user == MONITOR_USER else ""
@@ -33,7 +36,7 @@ async def cycle(evaluator: Evaluator) -> Report:
     return await evaluator.run_cycle()
 
 
-async def once(server: MariaDBServer, **settings: Any) -> Report:
+async def once(server: MariaDBTestServer, **settings: Any) -> Report:
     """One cycle with a fresh evaluator, closed afterwards."""
     evaluator = evaluator_for(server, **settings)
     try:

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
+from sidecar.demo.throwaway import free_port
 from sidecar.durations import parse_duration
-from sidecar.mariadb_server import free_port
 from tests.support.servers import wait_for
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"

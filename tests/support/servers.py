@@ -13,21 +13,22 @@ from typing import Any
 
 import httpx
 
-from sidecar import sample_app
-from sidecar.mariadb_server import MariaDBServer, free_port
-from sidecar.sample_app import MONITOR_USER, add_users, seed_admin
+from sidecar.demo import mariadb_app
+from sidecar.demo.mariadb_app import MONITOR_USER, add_users, seed_admin
+from sidecar.demo.throwaway import free_port
+from tests.support.mariadb import MariaDBTestServer
 
 __all__ = ["MONITOR_USER", "add_users"]
 
 MONITOR_PASSWORD = "Mon1tor-Secret-7c1e"  # a unique marker: must never appear in output
 
 
-def seed(server: MariaDBServer, users: int = 14, grant_datadir: bool = True) -> None:
+def seed(server: MariaDBTestServer, users: int = 14, grant_datadir: bool = True) -> None:
     """The app database, a least-privilege monitor account and `users` users."""
-    sample_app.seed(server, MONITOR_PASSWORD, users, grant_datadir)
+    mariadb_app.seed(server, MONITOR_PASSWORD, users, grant_datadir)
 
 
-def incident(server: MariaDBServer) -> Path:
+def incident(server: MariaDBTestServer) -> Path:
     """The incident: a fresh datadir, migrations recreate the schema and seed one admin."""
     # The server records a datadir's birth to the second (CREATE_TIME). Two real datadirs are
     # never initialised within one second of each other; in a fast test they could be.
@@ -38,7 +39,7 @@ def incident(server: MariaDBServer) -> Path:
     return aside
 
 
-def monitor_env(server: MariaDBServer, **extra: Any) -> dict[str, str]:
+def monitor_env(server: MariaDBTestServer, **extra: Any) -> dict[str, str]:
     """Settings for watching `server`'s app.User as the monitor account."""
     env = {
         "SIDECAR_DB_URL": server.url(MONITOR_USER, MONITOR_PASSWORD),

@@ -7,7 +7,7 @@ database only (and, optionally, on `mysql.gtid_slave_pos` for the `datadir` sour
 from collections.abc import Sequence
 from datetime import datetime
 
-from sidecar.mariadb_server import MariaDBServer
+from sidecar.demo.mariadb import MariaDBServer
 
 DATABASE = "app"
 MONITOR_USER = "monitor"

@@ -1,15 +1,17 @@
-"""`sidecar demo`: a throwaway MariaDB with a sample `User` table, served by the sidecar.
+"""`sidecar demo`: a throwaway MariaDB (`--engine postgres`: a PostgreSQL cluster) with a sample
+`User` table, served by the sidecar.
 
 With `--incident` it replays the incident after a while: the server is restarted on a brand
-new datadir (as podman-compose did with a renamed volume), "migrations" recreate the schema
-and seed one admin user, and the verdict flips to fail with the reason printed.
+new data directory (as podman-compose did with a renamed volume), "migrations" recreate the
+schema and seed one admin user, and the verdict flips to fail with the reason printed. What
+differs between the engines is in engines.py; the story is told here, the same for both.
 
 It runs until Ctrl-C, SIGTERM or SIGHUP (or `--duration`). The first signal stops it in order:
 the HTTP server and the check loop first (so no verdict is printed about a database going away
-on purpose), then MariaDB, waited for, then its temporary directory. A second signal kills
-MariaDB at once. Nothing is left running in any case, even when nobody reads the output any
-more (`sidecar demo | tee demo.log`, then Ctrl-C, ends `tee` too). What a SIGKILLed demo left
-(nothing can stop it) is swept by the next one.
+on purpose), then the database server, waited for, then its temporary directory. A second
+signal kills the server at once. Nothing is left running in any case, even when nobody reads
+the output any more (`sidecar demo | tee demo.log`, then Ctrl-C, ends `tee` too). What a
+SIGKILLed demo left (nothing can stop it) is swept by the next one, whatever its engine.
 """
 
 import asyncio
@@ -25,11 +27,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from sidecar import logs, sample_app
+from sidecar import logs
 from sidecar.app import create_app
 from sidecar.config import load_settings
+from sidecar.demo.engines import DEMOS, DemoServer, kill, sweep_killed_servers
+from sidecar.demo.throwaway import ServerError, owner_gone
 from sidecar.history.recorder import gist
-from sidecar.mariadb_server import MariaDBServer, ServerError, owner_gone, sweep_orphaned_servers
 from sidecar.results import Report
 from sidecar.server import EXIT_PORT_IN_USE, build_server, port_in_use
 from sidecar.service import Service
@@ -61,46 +64,30 @@ def _say(text: str, stream: TextIO | None = None) -> None:
 
 
 def _sweep_killed_demos() -> None:
-    """Stop the MariaDB of a demo that was SIGKILLed and remove its temporary directory."""
-    servers = sweep_orphaned_servers()
+    """Stop the server of a demo that was SIGKILLed and remove its temporary directory."""
+    servers = sweep_killed_servers()
     dirs = [
         base
         for base in Path(tempfile.gettempdir()).glob(f"{PREFIX}*")
-        if owner_gone(base / "mariadb")
+        if any(owner_gone(base / engine.directory) for engine in DEMOS.values())
     ]
     for base in dirs:
         shutil.rmtree(base, ignore_errors=True)
     # On stderr: a note beside the story, which stays the same whatever was left before.
-    for pid in servers:
-        _say(f"swept what a killed run left: mariadbd (pid {pid})", sys.stderr)
+    for server in servers:
+        _say(f"swept what a killed run left: {server}", sys.stderr)
     for base in dirs:
         _say(f"swept what a killed demo left: {base}", sys.stderr)
 
 
-def _kill(server: MariaDBServer) -> None:
-    """SIGKILL the server without waiting (safe inside a signal handler)."""
-    process = server.process
-    if process is not None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGKILL)
+def _kill_on_signal(server: DemoServer, number: int, frame: FrameType | None) -> None:
+    kill(server)
 
 
-def _kill_on_signal(server: MariaDBServer, number: int, frame: FrameType | None) -> None:
-    _kill(server)
-
-
-def _prepare(server: MariaDBServer) -> None:
+def _prepare(server: DemoServer) -> None:
     # One user a day up to today, so the newest record has a believable age.
     start = datetime.now(UTC) - timedelta(days=USERS)
-    created = [start + timedelta(days=i + 1) for i in range(USERS)]
-    sample_app.seed(server, MONITOR_PASSWORD, USERS, created=created)
-
-
-def _replay(server: MariaDBServer) -> None:
-    """The incident: a new, empty datadir; migrations recreate the schema and seed one admin."""
-    server.swap_datadir()
-    sample_app.seed(server, MONITOR_PASSWORD, users=0)
-    sample_app.seed_admin(server)
+    server.seed(MONITOR_PASSWORD, [start + timedelta(days=i + 1) for i in range(USERS)])
 
 
 class _Narrator:
@@ -121,11 +108,11 @@ class _Narrator:
 
 
 async def _serve(
-    server: MariaDBServer, base: Path, port: int, incident: bool, after: float, duration: float
+    server: DemoServer, base: Path, port: int, incident: bool, after: float, duration: float
 ) -> int:
     config = load_settings(
         {
-            "db_url": server.url(sample_app.MONITOR_USER, MONITOR_PASSWORD),
+            "db_url": server.monitor_url(MONITOR_PASSWORD),
             "table": "User",
             "timestamp_column": "createdAt",
             "data_dir": str(server.datadir),
@@ -147,9 +134,9 @@ async def _serve(
     def on_signal() -> None:
         # Acted on first, told after: telling may fail (nobody reads), acting must not.
         if stopping.is_set():
-            # At once, but in order still: MariaDB killed rather than shut down; the loop and
-            # the HTTP server then close in a moment, with nothing left to wait for.
-            _kill(server)
+            # At once, but in order still: the server killed rather than shut down; the loop
+            # and the HTTP server then close in a moment, with nothing left to wait for.
+            kill(server)
             hurried.set()
             _say("stopping at once")
             return
@@ -172,11 +159,11 @@ async def _serve(
 
     async def replay() -> None:
         await asyncio.sleep(after)
-        _say("INCIDENT: restarting MariaDB on a NEW, EMPTY datadir (the renamed-volume case)...")
+        _say(f"INCIDENT: restarting {server.name} on {server.fresh} (the renamed-volume case)...")
         narrator.quiet_until = float("inf")
-        await asyncio.to_thread(_replay, server)
+        await asyncio.to_thread(server.replay, MONITOR_PASSWORD)
         _say("the app's 'migrations' re-created the schema and seeded 1 admin user;")
-        _say("`mysqladmin ping` and `SELECT 1` would call this healthy. Watch the sidecar:")
+        _say(f"{server.pings} would call this healthy. Watch the sidecar:")
         narrator.quiet_until = service.monitor.clock()
 
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stopping.wait())]
@@ -194,7 +181,7 @@ async def _serve(
     return 130 if hurried.is_set() else 0  # as a shell reports a program stopped by Ctrl-C
 
 
-def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
+def run_demo(engine: str, port: int, incident: bool, after: float, duration: float) -> int:
     """Run the demo until a signal (or `duration`); leave nothing running and nothing behind."""
     if port_in_use("127.0.0.1", port):
         print(f"sidecar demo: port {port} is in use; try --port", flush=True)
@@ -207,16 +194,15 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
     previous = {number: signal.signal(number, interrupted) for number in SIGNALS}
     code = 0
     base: Path | None = None
-    server: MariaDBServer | None = None
+    server: DemoServer | None = None
     try:
         _sweep_killed_demos()
         base = Path(tempfile.mkdtemp(prefix=PREFIX))
-        server = MariaDBServer(base / "mariadb")
-        server.base.mkdir()
-        _say(f"starting a throwaway MariaDB on 127.0.0.1:{server.port} ({server.datadir})")
+        server = DEMOS[engine](base)
+        _say(f"starting a throwaway {server.name} on 127.0.0.1:{server.port} ({server.datadir})")
         server.start()
         _prepare(server)
-        _say(f"seeded app.User with {USERS} users; monitoring account has SELECT only")
+        _say(f"seeded {server.seeded} with {USERS} users; monitoring account has SELECT only")
         code = asyncio.run(_serve(server, base, port, incident, after, duration))
     except (Stop, KeyboardInterrupt, ServerError) as exc:
         message = str(exc) or "stopped"
@@ -226,7 +212,7 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
     except SystemExit as exc:
         code = int(exc.code or 0)
     finally:
-        # While MariaDB shuts down cleanly, one more signal kills it instead of waiting.
+        # While the server shuts down cleanly, one more signal kills it instead of waiting.
         if server is not None:
             hurry = functools.partial(_kill_on_signal, server)
             for number in SIGNALS:
@@ -235,7 +221,8 @@ def run_demo(port: int, incident: bool, after: float, duration: float) -> int:
         if base is not None:
             shutil.rmtree(base, ignore_errors=True)
         _restore(previous)
-        _say("stopped; MariaDB shut down and its temporary directory removed")
+        stopped = f"{server.name} shut down and its" if server is not None else "its"
+        _say(f"stopped; {stopped} temporary directory removed")
     return code
 
 

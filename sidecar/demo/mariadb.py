@@ -1,32 +1,35 @@
 """A throwaway `mariadbd` on a temporary datadir and a free port, for `sidecar demo` and tests.
 
-It uses the server binaries from the OS packages and can be stopped, killed, hung (SIGSTOP),
-resumed, restarted on the same datadir, or restarted on a freshly initialised datadir on the
-same port: the incident, replayed.
+It uses the server binaries from the OS packages and can be started, stopped, and restarted on
+a freshly initialised datadir on the same port: the incident, replayed. What only the tests do
+to it (hang, kill, bring a datadir back) is in tests/support/mariadb.py.
 """
 
 import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pymysql
 
+from sidecar.demo.throwaway import (
+    ServerError,
+    free_port,
+    kill_group,
+    orphans,
+    record_owner,
+    signals_held,
+    sweep,
+)
+
 _BINARIES = {
     "mariadbd": ("/usr/sbin/mariadbd", "/usr/libexec/mariadbd", "/usr/bin/mariadbd"),
     "mariadb-install-db": ("/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db"),
 }
-
-
-class ServerError(RuntimeError):
-    """The throwaway server could not be initialised or started."""
 
 
 def find_binary(name: str) -> str:
@@ -40,111 +43,23 @@ def find_binary(name: str) -> str:
     raise ServerError(f"{name} not found: install the mariadb-server package")
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back while a child is created, so that the handle to it is
-    stored before a handler (the demo's: stop) can run; they are delivered right after."""
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if threading.current_thread() is not threading.main_thread():
-        yield  # handlers run in the main thread only: nothing to hold back here
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _kill_group(pgid: int, timeout: float = 10.0) -> None:
-    """SIGKILL a process group and wait until every member is gone (a killed process may
-    still finish the write it was in; only then is its directory safe to remove)."""
-    deadline = time.monotonic() + timeout
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    while _running_in_group(pgid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _stat_fields(stat_file: Path) -> list[str] | None:
-    """The fields of a `/proc/<pid>/stat` after the command name (state, ppid, pgrp, ...), or
-    None when the process is gone."""
-    try:
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
-        return stat_file.read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+def _base_of(argv: list[bytes]) -> Path | None:
+    """The base directory of a throwaway `mariadbd` (its pid file's directory), or None."""
+    if not argv or Path(os.fsdecode(argv[0])).name != "mariadbd":
         return None
-
-
-def _running_in_group(pgid: int) -> bool:
-    """Whether a process of group `pgid` still runs (zombies do not: they write nothing, and
-    in a container nobody may ever reap them)."""
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        fields = _stat_fields(stat_file)
-        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-# Beside each server's pid file: the pid and kernel start time of the process that started it.
-# A server whose owner is gone was left by a run that was SIGKILLed (nothing could stop it).
-OWNER_FILE = "owner.pid"
-
-
-def _started_at(pid: int) -> str | None:
-    """The kernel's start time of `pid` (ticks since boot), or None when it is not running.
-    With the pid it names one process for good: a pid reused later starts at another time."""
-    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
-    return None if fields is None or fields[0] in ("Z", "X") else fields[19]
+    pid_files = [a[len(b"--pid-file=") :] for a in argv if a.startswith(b"--pid-file=")]
+    return Path(os.fsdecode(pid_files[0])).parent if pid_files else None
 
 
 def orphaned_servers() -> list[int]:
     """Pids of throwaway `mariadbd`s (ours: an owner file beside their pid file) whose owner is
     gone. Servers of a live owner, and every other mariadbd, are not named."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not argv or Path(os.fsdecode(argv[0])).name != "mariadbd":
-            continue
-        pid_files = [a[len(b"--pid-file=") :] for a in argv if a.startswith(b"--pid-file=")]
-        if not pid_files:
-            continue
-        if owner_gone(Path(os.fsdecode(pid_files[0])).parent):
-            found.append(int(cmdline.parent.name))
-    return found
-
-
-def owner_gone(base: Path) -> bool:
-    """Whether the process that started the server under `base` is gone (False when no owner
-    is recorded there: not one of ours, or not yet written)."""
-    try:
-        pid, started = (base / OWNER_FILE).read_text().split()
-        return _started_at(int(pid)) != started
-    except (OSError, ValueError):
-        return False
-
-
-def record_owner(base: Path) -> None:
-    """Write this process (pid and start time) as the owner of the server under `base`."""
-    owner = os.getpid()
-    (base / OWNER_FILE).write_text(f"{owner} {_started_at(owner)}\n")
+    return orphans(_base_of)
 
 
 def sweep_orphaned_servers() -> list[int]:
     """SIGKILL (and wait for) every orphaned throwaway server; the pids that went."""
-    orphans = orphaned_servers()
-    for pid in orphans:
-        _kill_group(pid)  # each runs in a session, hence a group, of its own
-    return orphans
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return sweep(orphaned_servers())
 
 
 class MariaDBServer:
@@ -177,7 +92,7 @@ class MariaDBServer:
         # the whole group is killed if we are interrupted, never left writing the datadir.
         installer: subprocess.Popen[bytes] | None = None
         try:
-            with _signals_held():
+            with signals_held():
                 installer = subprocess.Popen(
                     command,
                     stdout=subprocess.DEVNULL,
@@ -188,7 +103,7 @@ class MariaDBServer:
             _, stderr = installer.communicate(timeout=120)
         except BaseException:
             if installer is not None:
-                _kill_group(installer.pid)
+                kill_group(installer.pid)
                 installer.wait()
             raise
         if installer.returncode != 0:
@@ -219,7 +134,7 @@ class MariaDBServer:
             *self._tmpdir_args(),
             *self._user_args(),
         ]
-        with _signals_held():  # a signal now must not leave a server we hold no handle of
+        with signals_held():  # a signal now must not leave a server we hold no handle of
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
@@ -249,28 +164,6 @@ class MariaDBServer:
             self.process.wait()
         self.process = None
 
-    def kill(self) -> None:
-        """Kill the server at once (SIGKILL), as a crash or an OOM kill would."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-    def pause(self) -> None:
-        """Hang the server (SIGSTOP): connections are accepted by the kernel, nothing answers."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Undo `pause()`."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def restart(self) -> None:
-        """Stop and start again on the same datadir."""
-        self.stop()
-        self.start()
-
     def swap_datadir(self) -> Path:
         """Stop, set the datadir aside, start on a new empty one; return the old one's path.
 
@@ -283,14 +176,6 @@ class MariaDBServer:
         self.start()
         return aside
 
-    def restore_datadir(self, aside: Path) -> None:
-        """Stop and bring back a datadir set aside by `swap_datadir()`."""
-        self.stop()
-        shutil.rmtree(self.datadir)
-        aside.rename(self.datadir)
-        self.start()
-
-    # -- access ------------------------------------------------------------------------
     def connect(self, user: str = "root", password: str = "", database: str | None = None) -> Any:
         """A blocking pymysql connection (for seeding and fault injection, not the checks)."""
         return pymysql.connect(
