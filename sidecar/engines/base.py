@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from sidecar.dburl import DatabaseURL
 
@@ -129,6 +129,20 @@ class TableEntry:
     generation: str | None = None
 
 
+class Catalogue(Protocol):
+    """What an engine's catalogue module answers (engines/<engine>/catalogue.py)."""
+
+    async def lookup(
+        self, db: "Database", names: Iterable[str], schema: str | None = None
+    ) -> dict[str, TableEntry]: ...
+
+    async def list_tables(self, db: "Database", limit: int) -> list[str]: ...
+
+    async def leading_index(
+        self, db: "Database", columns: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]: ...
+
+
 class Dialect(ABC):
     """The SQL text and the server knowledge of one engine."""
 
@@ -140,21 +154,24 @@ class Dialect(ABC):
     def quote(self, name: str) -> str:
         """`name` as an identifier in this engine's SQL (validated first: never executed raw)."""
 
-    @abstractmethod
+    # The engine's catalogue reads: its `engines/<engine>/catalogue.py` module.
+    catalogue: ClassVar["Catalogue"]
+
     async def lookup(
         self, db: "Database", names: Iterable[str], schema: str | None = None
     ) -> dict[str, TableEntry]:
         """The catalogue entries of the named tables that exist and the account may see."""
+        return await self.catalogue.lookup(db, names, schema)
 
-    @abstractmethod
     async def list_tables(self, db: "Database", limit: int) -> list[str]:
-        """The first `limit` tables by name: lists the schema, so call it at a slow cadence."""
+        """The first `limit` tables: lists the schema, so call it at a slow cadence."""
+        return await self.catalogue.list_tables(db, limit)
 
-    @abstractmethod
     async def leading_index(
         self, db: "Database", columns: Sequence[tuple[str, str]]
     ) -> set[tuple[str, str]]:
         """Which (table, column) pairs lead an index of their table."""
+        return await self.catalogue.leading_index(db, columns)
 
     @abstractmethod
     async def similar_names(self, db: "Database", name: str) -> tuple[str, ...]:

@@ -2,11 +2,11 @@
 write, and the identity sources the server answers (the datadir's birth, table creation times).
 """
 
-from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from sidecar import identifiers
-from sidecar.engines.base import Database, Dialect, TableEntry
-from sidecar.engines.mariadb import catalogue
+from sidecar.engines.base import Catalogue, Database, Dialect
+from sidecar.engines.mariadb import catalogue as mariadb_catalogue
 from sidecar.identity.datadir import DatadirSource
 from sidecar.identity.inode import InodeSource
 from sidecar.identity.lineage import LineageSource
@@ -57,26 +57,11 @@ class MariaDBDialect(Dialect):
     name = "MariaDB"
     estimate = "InnoDB estimate"
     scheme = "mysql"
+    catalogue: ClassVar[Catalogue] = mariadb_catalogue
 
     def quote(self, name: str) -> str:
         """Backticks."""
         return identifiers.quote(name)
-
-    async def lookup(
-        self, db: Database, names: Iterable[str], schema: str | None = None
-    ) -> dict[str, TableEntry]:
-        """Exact-name lookups in information_schema.TABLES (engines/mariadb/catalogue.py)."""
-        return await catalogue.lookup(db, names, schema)
-
-    async def list_tables(self, db: Database, limit: int) -> list[str]:
-        """Names only: no table opened."""
-        return await catalogue.list_tables(db, limit)
-
-    async def leading_index(
-        self, db: Database, columns: Sequence[tuple[str, str]]
-    ) -> set[tuple[str, str]]:
-        """information_schema.STATISTICS, SEQ_IN_INDEX = 1."""
-        return await catalogue.leading_index(db, columns)
 
     async def similar_names(self, db: Database, name: str) -> tuple[str, ...]:
         """Names differing in case: two tables on Linux (lower_case_table_names=0)."""

@@ -3,11 +3,11 @@ pg_index, the privileges that write (has_table_privilege and friends), and the i
 the server answers (the cluster's system identifier, table OIDs).
 """
 
-from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from sidecar import identifiers
-from sidecar.engines.base import Database, Dialect, TableEntry
-from sidecar.engines.postgres import catalogue
+from sidecar.engines.base import Catalogue, Database, Dialect
+from sidecar.engines.postgres import catalogue as postgres_catalogue
 from sidecar.identity.cluster import ClusterSource
 from sidecar.identity.controlfile import ControlFileSource
 from sidecar.identity.inode import InodeSource
@@ -65,26 +65,11 @@ class PostgresDialect(Dialect):
     name = "PostgreSQL"
     estimate = "planner estimate"
     scheme = "postgresql"
+    catalogue: ClassVar[Catalogue] = postgres_catalogue
 
     def quote(self, name: str) -> str:
         """Double quotes: the name is matched exactly, case and all (`"User"` is not `user`)."""
         return identifiers.quote_double(name)
-
-    async def lookup(
-        self, db: Database, names: Iterable[str], schema: str | None = None
-    ) -> dict[str, TableEntry]:
-        """pg_class by exact name in the current schema (engines/postgres/catalogue.py)."""
-        return await catalogue.lookup(db, names, schema)
-
-    async def list_tables(self, db: Database, limit: int) -> list[str]:
-        """The current schema's relations by name."""
-        return await catalogue.list_tables(db, limit)
-
-    async def leading_index(
-        self, db: Database, columns: Sequence[tuple[str, str]]
-    ) -> set[tuple[str, str]]:
-        """Columns that lead a whole-table btree index."""
-        return await catalogue.leading_index(db, columns)
 
     async def similar_names(self, db: Database, name: str) -> tuple[str, ...]:
         """`user` where `"User"` exists: PostgreSQL folds unquoted names, we never do."""
