@@ -19,7 +19,6 @@ import datetime
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -79,16 +78,6 @@ def fill(directory: Path, table: str, end: float) -> None:
         for n in range(MAX_EVENTS)
     )
     HistoryFiles(directory).compact(history.snapshot())
-
-
-def baseline_tree(ref: str, into: Path) -> Path:
-    """The package as it was at `ref`, exported next to nothing else (imports come from it)."""
-    into.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(measure.ROOT), "archive", ref, "sidecar"], capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
 
 
 @contextlib.contextmanager
@@ -237,7 +226,7 @@ def main() -> int:
             log("filling a year of history")
             fill(work / "history", table, time.time() - 5)
             path = f"/history?window=365d&points=2000&table={table}"
-            before = baseline_tree(options.baseline, work / "baseline")
+            before = measure.baseline_tree(options.baseline, work / "baseline")
             script = work / "random-points.lua"
             script.write_text(
                 RANDOM_POINTS.format(path=f"/history?window=365d&table={table}&points=")

@@ -96,6 +96,17 @@ def process(
             proc.wait()
 
 
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The package as it was at commit `ref`, exported next to nothing else: pass it as
+    `process(..., root=)` to measure the baseline side by side with this checkout."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "sidecar"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
 def bench_server_command(kind: str, port: int, *extra: str) -> list[str]:
     """`python -m bench.servers KIND --port PORT ...`"""
     return [sys.executable, "-m", "bench.servers", kind, "--port", str(port), *extra]

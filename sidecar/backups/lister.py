@@ -36,6 +36,7 @@ from sidecar.backups.catalog import BackupFile, Listing, Skipped, matches, regul
 
 HOT = 64
 SWEEP = 256
+BULK = 512  # changes in one look past which the order is sorted anew, not bisected
 RACY = 2.0  # seconds: coarser than any filesystem's timestamps we expect (FAT keeps 2 s)
 
 
@@ -79,6 +80,7 @@ class Lister:
         self._links: set[str] = set()  # names whose path is where their symlink resolves
         self._listing: Listing | None = None
         self._cursor = 0
+        self._bulk = False
 
     def look(self, now: float, settle: float, hot: Iterable[str] = ()) -> Look:
         """The directory as it is now (see the module docstring for what is read)."""
@@ -94,11 +96,15 @@ class Lister:
             gone = [n for n in (*self._files, *self._skipped) if n not in names]
         else:
             gone = []
+        due = self._due(names, hot)
+        # Many changes at once (the first look, a mass delete): one sort, not a bisect each.
+        self._bulk = len(gone) + len(due) > BULK
         for name in gone:
             self._forget(name)
-        due = self._due(names, hot)
         changed, stated = bool(gone), 0
         moved: set[str] = set()
+        placed: list[BackupFile] = []
+        prefix = os.path.join(root, "")
         for name in due:
             stated += 1
             try:
@@ -109,7 +115,12 @@ class Lister:
                 continue
             except OSError as exc:
                 kept = f"cannot stat it: {exc.strerror}"
-            changed |= self._keep(root, name, kept, moved)
+            changed |= self._keep(prefix, name, kept, moved, placed)
+        if self._bulk:
+            self._ascending = sorted(self._files.values(), key=_order)
+        else:
+            for file in placed:
+                bisect.insort(self._ascending, file, key=_order)
         if changed or self._listing is None:
             self._listing = Listing(
                 self.directory,
@@ -157,8 +168,16 @@ class Lister:
         due.update(dict.fromkeys(n for n in self._skipped if names is None or n in names))
         return list(due)
 
-    def _keep(self, root: Path, name: str, kept: BackupFile | str, moved: set[str]) -> bool:
-        """Record what a stat found; whether the listing changed."""
+    def _keep(
+        self,
+        prefix: str,
+        name: str,
+        kept: BackupFile | str,
+        moved: set[str],
+        placed: list[BackupFile],
+    ) -> bool:
+        """Record what a stat found (a file to place in the order into `placed`); whether the
+        listing changed."""
         before = self._files.get(name)
         if isinstance(kept, BackupFile):
             if before is not None and (before.size, before.mtime_ns) == (kept.size, kept.mtime_ns):
@@ -168,8 +187,8 @@ class Lister:
                 self._remove(before)
             self._skipped.pop(name, None)
             self._files[name] = kept
-            bisect.insort(self._ascending, kept, key=_order)
-            if kept.path != os.path.join(root, name):
+            placed.append(kept)
+            if kept.path != prefix + name:
                 self._links.add(name)
             return True
         if before is not None:
@@ -186,6 +205,8 @@ class Lister:
         self._links.discard(name)
 
     def _remove(self, file: BackupFile) -> None:
+        if self._bulk:
+            return  # the order is sorted anew from the files at the end of the look
         at = bisect.bisect_left(self._ascending, _order(file), key=_order)
         assert self._ascending[at] is file
         del self._ascending[at]

@@ -9,6 +9,9 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
+from sidecar.backups import lister as lister_module
 from sidecar.backups.catalog import list_backups
 from sidecar.backups.lister import Lister, Look
 
@@ -38,18 +41,26 @@ def names(look: Look) -> list[str]:
     return [f.name for f in look.listing.files]
 
 
-def test_a_look_says_what_list_backups_says_newest_first(backup_dir: Path) -> None:
-    dumps(backup_dir, 40)
+@pytest.mark.parametrize("bulk", [10, 512])  # sorted anew, or each change bisected in
+def test_a_look_says_what_list_backups_says_newest_first(
+    backup_dir: Path, bulk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lister_module, "BULK", bulk)
+    paths = dumps(backup_dir, 40)
     (backup_dir / "dir.sql").mkdir()
     (backup_dir / "link.sql").symlink_to(backup_dir / "app-005.sql")
     (backup_dir / "notes.txt").write_text("not a dump")
     lister = Lister(backup_dir, ("*.sql",), hot=2, sweep=4)
-    for _ in range(3):
+    for turn in range(3):
+        if turn == 2:  # changes in between: one rewritten, one gone, one new
+            paths[1].write_bytes(SQL * 2)  # among the newest: stat'ed every look
+            paths[7].unlink()
+            (backup_dir / "app-new.sql").write_bytes(SQL)
         look = lister.look(NOW, SETTLE)
         listed = list_backups(backup_dir, ("*.sql",))
         assert look.listing.files == listed.files
         assert look.listing.skipped == listed.skipped
-        assert look.writing == frozenset()
+        assert look.writing == (frozenset() if turn < 2 else {paths[1].name, "app-new.sql"})
 
 
 def test_an_unchanged_directory_costs_a_bounded_number_of_stats(backup_dir: Path) -> None:
