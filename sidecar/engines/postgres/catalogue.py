@@ -1,7 +1,8 @@
 """What PostgreSQL's catalogue says about named tables: estimates, generations, indexes.
 
 `pg_class` is a real table indexed on (relname, relnamespace), so `relname = ANY($1)` in one
-schema is an index lookup per name and its cost follows the names asked for, not the schema.
+schema is an index lookup per name and its cost follows the names asked for, not the schema
+(no statistics view is joined: those compute a row for every table before the join).
 Names are matched exactly (the checks quote every identifier, so `User` is the table Prisma
 creates as `"User"` and never `user`), in the connection's current schema (the first schema of
 `search_path` that exists: `public` unless the role or database sets another).
@@ -23,17 +24,27 @@ _KINDS = "('r', 'p', 'v', 'm', 'f')"  # tables, partitioned tables, views, mater
 _SCHEMA = "COALESCE($2::text, current_schema())"
 _LOOKUP = (
     # relkind is of type "char", which asyncpg hands over as bytes: cast to text.
-    "SELECT c.relname, c.relkind::text, c.reltuples::float8, s.n_live_tup, c.oid::int8"
+    # n_live_tup from its function, for the named tables only: joined as the view
+    # pg_stat_user_tables, it was computed for every table of the database (the view groups
+    # by table), 62 ms a lookup at 15,000 tables against 0.2 ms (bench/pg_schema.py).
+    "SELECT c.relname, c.relkind::text, c.reltuples::float8,"
+    " CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_catalog.pg_stat_get_live_tuples(c.oid) END,"
+    " c.oid::int8"
     " FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    " LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid"
     f" WHERE n.nspname = {_SCHEMA} AND c.relname = ANY($1::text[]) AND c.relkind IN {_KINDS}"
 )
+# The oldest relations (OIDs count up from FirstNormalObjectId, 16384), not the first by name:
+# pg_class has no index that starts with the schema, and in name order every table's
+# `pg_toast_<oid>` and its index sort before most user tables, so a LIMIT by name read 30,000
+# rows at 15,000 tables to find 18; by OID it reads the user objects from the first, about 4
+# a table (the table, its toast table and index, its primary key).
+_FIRST_USER_OID = 16384
 _LIST = (
     "SELECT c.relname FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     f" WHERE n.nspname = current_schema() AND c.relkind IN {_KINDS}"
-    " ORDER BY c.relname LIMIT $1"
+    f" AND c.oid >= {_FIRST_USER_OID} ORDER BY c.oid LIMIT $1"
 )
 # A column leads an index that can answer MAX(): a btree whose first key is the column, not
 # partial (a partial index holds only some rows) and not an expression.
@@ -70,7 +81,7 @@ async def lookup(
 
 
 async def list_tables(db: Database, limit: int) -> list[str]:
-    """The first `limit` relations of the current schema by name."""
+    """The `limit` oldest relations of the current schema (by OID: see `_LIST`)."""
     result = await db.query(_LIST, [limit])
     return [str(row[0]) for row in result.rows]
 
