@@ -101,10 +101,13 @@ PG_WATCHED = (
 )
 
 
-def pg_add_tables(server: "PostgresServer", database: str, count: int) -> list[str]:
-    """Create `count` small tables in `database`'s public schema; their names."""
+def pg_add_tables(
+    server: "PostgresServer", database: str, count: int, ddl: str = PG_DDL
+) -> list[str]:
+    """Create `count` small tables in `database`'s public schema (`ddl`, a format() string of
+    the name); their names."""
     names = [filler_name(i) for i in range(count)]
-    _pg_run(server, database, names, f"format('{PG_DDL}', name)")
+    _pg_run(server, database, names, f"format('{ddl}', name)")
     return names
 
 

@@ -90,12 +90,7 @@ class Throughput:
 @contextlib.contextmanager
 def cached_cluster(cache_dir: Path) -> Iterator[PostgresServer]:
     """A cluster on `cache_dir/postgres` (kept between runs), logging every statement."""
-    server = PostgresServer(settings=LOGGING)
-    shutil.rmtree(server.base)  # the cluster lives in the cache instead
-    server.base = server.sockets = cache_dir / "postgres"
-    server.datadir = server.base / "data"
-    server.base.mkdir(parents=True, exist_ok=True)
-    server._own(server.base)
+    server = PostgresServer.kept_at(cache_dir / "postgres", LOGGING)
     (server.base / "server.log").unlink(missing_ok=True)  # this run's statements only
     server.start(timeout=120)
     try:
@@ -175,7 +170,8 @@ def cycle(server: PostgresServer, rows: int, runs: int, state: Path) -> Cycle:
     }
     state.mkdir(parents=True, exist_ok=True)
     # The cycle loop bench/measure.py times MariaDB's with (warm-up, background count awaited).
-    cycle_ms, row_ms, details, status, exact_ms = asyncio.run(measure._cycles(settings, runs))
+    measured = asyncio.run(measure.cycles_in_process(settings, runs))
+    cycle_ms, row_ms, details, status, exact_ms = measured
     return Cycle(
         rows,
         statistics.median(cycle_ms),

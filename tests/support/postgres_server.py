@@ -95,6 +95,18 @@ class PostgresServer:
         # Extra `-c name=value` server options (a benchmark's statement logging, say).
         self.settings = dict(settings or {})
 
+    @classmethod
+    def kept_at(cls, base: Path, settings: dict[str, str] | None = None) -> "PostgresServer":
+        """A cluster under `base`, kept there between runs (a benchmark's cache: seeding
+        millions of rows or thousands of tables once); started as any other, never removed."""
+        server = cls(settings=settings)
+        shutil.rmtree(server.base)  # the cluster lives in `base` instead
+        server.base = server.sockets = base
+        server.datadir = base / "data"
+        base.mkdir(parents=True, exist_ok=True)
+        server._own(base)
+        return server
+
     # -- lifecycle ---------------------------------------------------------------------
     def initialise(self) -> None:
         """initdb a new, empty cluster, as the official image's entrypoint does on a new volume."""
