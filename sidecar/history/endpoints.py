@@ -5,6 +5,7 @@ cookie), as `/metrics` does. Bad parameters get 400 with one line saying which a
 that is not watched gets 404.
 """
 
+import functools
 import json
 import math
 import time
@@ -129,7 +130,7 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
         def prepare() -> Callable[[], bytes]:
             kept = tuple(history.events)  # events are immutable: the tuple is the copy
-            return lambda: _events_body(kept, since, limit)
+            return functools.partial(_events_body, kept, since, limit)
 
         # Keyed by what was asked (`1h` means the same within one cycle), not by the time.
         key = ("events", query.get("since"), limit)
@@ -154,7 +155,7 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
         def prepare() -> Callable[[], bytes]:
             series = history.cycles if table is None else history.tables[table]
             kept = series.copy()
-            return lambda: _samples_body(kept, window, most, table)
+            return functools.partial(_samples_body, kept, window, most, table)
 
         key = ("history", window, most, table)
         await renders.turn()
