@@ -27,6 +27,7 @@ A directory of at most HOT + SWEEP dumps is read whole every look, as `list_back
 
 import bisect
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ class Lister:
         self.directory = directory
         self.patterns = tuple(patterns)
         self.hot, self.sweep, self.racy = hot, sweep, racy
+        self._lock = threading.Lock()
         self._reset()
 
     def _reset(self) -> None:
@@ -84,6 +86,12 @@ class Lister:
 
     def look(self, now: float, settle: float, hot: Iterable[str] = ()) -> Look:
         """The directory as it is now (see the module docstring for what is read)."""
+        # One look at a time: a cycle out of time leaves its look running in its thread while
+        # the next cycle's begins.
+        with self._lock:
+            return self._look(now, settle, hot)
+
+    def _look(self, now: float, settle: float, hot: Iterable[str]) -> Look:
         try:
             root = self.directory.resolve(strict=True)
             names = self._names(root)

@@ -154,8 +154,10 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
         def prepare() -> Callable[[], bytes]:
             series = history.cycles if table is None else history.tables[table]
-            kept = series.copy()
-            return functools.partial(_samples_body, kept, window, most, table)
+            # The one tier the window reads (a quarter of the bytes a render is handed), and
+            # the newest time from the finest tier, as the whole series would say it.
+            kept = series.copy(WINDOWS[window])
+            return functools.partial(_samples_body, kept, window, most, table, series.newest)
 
         key = ("history", window, most, table)
         await renders.turn()
@@ -176,9 +178,11 @@ def _events_body(events: tuple[Event, ...], since: float | None, limit: int) -> 
     return _dumps_list({"truncated": len(found) > limit}, "events", shown)
 
 
-def _samples_body(series: Series, window: str, most: int, table: str | None) -> bytes:
+def _samples_body(
+    series: Series, window: str, most: int, table: str | None, newest: float | None
+) -> bytes:
     names = _CYCLE_NAMES if table is None else _TABLE_NAMES
-    until = series.newest or 0.0
+    until = newest or 0.0
     found = series.window(until - WINDOWS[window], until, most, breathe)
     document: dict[str, Any] = {"window": window, "resolution": found.resolution}
     if table is not None:

@@ -79,8 +79,8 @@ def test_renders_run_in_a_worker_thread_one_at_a_time() -> None:
     lock = threading.Lock()
     original = history.tables["User"].copy
 
-    def watched_copy() -> object:
-        copy = original()
+    def watched_copy(span: float | None = None) -> object:
+        copy = original(span)
         window = copy.window
 
         def counted(*args: object, **kwargs: object) -> object:
@@ -147,7 +147,8 @@ def parent_only(parent: int) -> bytes:
 
 
 def _samples(history: History) -> Callable[[], bytes]:
-    return functools.partial(_samples_body, history.tables["User"].copy(), "365d", 2000, "User")
+    series = history.tables["User"]
+    return functools.partial(_samples_body, series.copy(), "365d", 2000, "User", series.newest)
 
 
 def _reaped(pid: int) -> None:
