@@ -520,7 +520,8 @@ def directory_section(results: list[DirectoryCost], seconds: float, baseline: st
         " dumps); the judgement makes a Backup (and a ledger lookup) only of the dumps it reads"
         " (the newest, the size window, the restore candidate): survey.NewestFirst. A"
         f" directory of at most {HOT + SWEEP} dumps is stat'ed whole every cycle, as before."
-        " The max column holds the cycle where the names are read again.",
+        " The max column holds the first cycle (every dump stat'ed once, about 0.1 s at 10,000,"
+        " in the thread) and those that read the names again (a dump came or went).",
         "",
     ]
     return lines

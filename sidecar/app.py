@@ -20,7 +20,6 @@ from sidecar import health
 from sidecar.access import DetailsGate, unauthorized
 from sidecar.config import ResolvedConfig
 from sidecar.history import endpoints as history_endpoints
-from sidecar.history.renders import Renders, RenderWorker
 from sidecar.metrics import build_registry
 from sidecar.request_bodies import BodyLimits
 from sidecar.results import Report, Status
@@ -83,24 +82,18 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
             return unauthorized()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    # History bodies are rendered in a child process, started at the first read.
-    renders = Renders(RenderWorker())
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async with service:
-                await service.start()
-                yield {}
-        finally:
-            await renders.aclose()
+        async with service:
+            await service.start()
+            yield {}
 
     routes = [
         Route("/livez", livez, methods=_METHODS),
         Route("/readyz", readyz, methods=_METHODS),
         Route("/health", health_endpoint, methods=_METHODS),
         Route("/metrics", metrics, methods=_METHODS),
-        *history_endpoints.routes(service.history, gate, renders),
+        *history_endpoints.routes(service.history, gate),
         # `/` is the verdict as on /readyz (also for HAProxy's `OPTIONS /`), or for a browser
         # the status page, which is also at /status.
         *statuspage.routes(

@@ -5,7 +5,6 @@ cookie), as `/metrics` does. Bad parameters get 400 with one line saying which a
 that is not watched gets 404.
 """
 
-import functools
 import json
 import math
 import time
@@ -130,7 +129,7 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
         def prepare() -> Callable[[], bytes]:
             kept = tuple(history.events)  # events are immutable: the tuple is the copy
-            return functools.partial(_events_body, kept, since, limit)
+            return lambda: _events_body(kept, since, limit)
 
         # Keyed by what was asked (`1h` means the same within one cycle), not by the time.
         key = ("events", query.get("since"), limit)
@@ -154,10 +153,8 @@ def routes(history: History, gate: DetailsGate, renders: Renders | None = None) 
 
         def prepare() -> Callable[[], bytes]:
             series = history.cycles if table is None else history.tables[table]
-            # The one tier the window reads (a quarter of the bytes a render is handed), and
-            # the newest time from the finest tier, as the whole series would say it.
-            kept = series.copy(WINDOWS[window])
-            return functools.partial(_samples_body, kept, window, most, table, series.newest)
+            kept = series.copy()
+            return lambda: _samples_body(kept, window, most, table)
 
         key = ("history", window, most, table)
         await renders.turn()
@@ -178,11 +175,9 @@ def _events_body(events: tuple[Event, ...], since: float | None, limit: int) -> 
     return _dumps_list({"truncated": len(found) > limit}, "events", shown)
 
 
-def _samples_body(
-    series: Series, window: str, most: int, table: str | None, newest: float | None
-) -> bytes:
+def _samples_body(series: Series, window: str, most: int, table: str | None) -> bytes:
     names = _CYCLE_NAMES if table is None else _TABLE_NAMES
-    until = newest or 0.0
+    until = series.newest or 0.0
     found = series.window(until - WINDOWS[window], until, most, breathe)
     document: dict[str, Any] = {"window": window, "resolution": found.resolution}
     if table is not None:

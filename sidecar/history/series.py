@@ -222,12 +222,10 @@ class Series:
         for tier in self.tiers:
             tier.add(time, row)
 
-    def copy(self, span: float | None = None) -> "Series":
-        """A copy another thread (or process) may read while this one changes (the arrays are
-        copied); with `span`, of the one tier a window of that span reads (`tier_for`)."""
-        tiers = self.tiers if span is None else (self.tier_for(span),)
-        twin = Series(self.columns, [tier.spec for tier in tiers])
-        for mine, theirs in zip(tiers, twin.tiers, strict=True):
+    def copy(self) -> "Series":
+        """A copy another thread may read while this one changes (the arrays are copied)."""
+        twin = Series(self.columns, [tier.spec for tier in self.tiers])
+        for mine, theirs in zip(self.tiers, twin.tiers, strict=True):
             theirs.buckets = array("q", mine.buckets)
             theirs.values = [array("d", values) for values in mine.values]
         return twin

@@ -3,21 +3,17 @@ once per history revision, off the loop, however many clients ask at once, and a
 pace that leaves the loop to the probes (bench/history_reads.py measures `/livez` under it)."""
 
 import asyncio
-import functools
-import os
-import signal
 import threading
 import time
-from collections.abc import Callable
 
 import httpx
 from starlette.applications import Starlette
 
 from sidecar.access import DetailsGate
 from sidecar.history import Event, History, Kind
-from sidecar.history.endpoints import _samples_body, routes
+from sidecar.history.endpoints import routes
 from sidecar.history.history import CycleSample, TableSample
-from sidecar.history.renders import KEPT, READS_PER_SECOND, Renders, RenderWorker
+from sidecar.history.renders import KEPT, READS_PER_SECOND, Renders
 from sidecar.results import Status
 from tests.history.test_series import year_of_cycles
 
@@ -79,8 +75,8 @@ def test_renders_run_in_a_worker_thread_one_at_a_time() -> None:
     lock = threading.Lock()
     original = history.tables["User"].copy
 
-    def watched_copy(span: float | None = None) -> object:
-        copy = original(span)
+    def watched_copy() -> object:
+        copy = original()
         window = copy.window
 
         def counted(*args: object, **kwargs: object) -> object:
@@ -110,53 +106,3 @@ def test_renders_run_in_a_worker_thread_one_at_a_time() -> None:
     assert renders.rendered == KEPT + 19
     assert threading.get_ident() not in seen  # never on the loop's thread
     assert most[0] == 1
-
-
-def test_renders_run_in_a_child_process_and_survive_its_death() -> None:
-    """The sidecar's own wiring (app.py): the GIL the loop needs is never held by a render."""
-    history, _ = year()
-    worker = RenderWorker()
-    renders = Renders(worker)
-
-    async def run() -> None:
-        async with client(history, renders) as http:
-            in_child = await asyncio.gather(*(http.get(YEAR_OF_POINTS) for _ in range(20)))
-            pid = worker.pid
-            assert pid is not None and pid != os.getpid() and renders.rendered == 1
-            in_thread = await Renders().body(0, "k", lambda: _samples(history))
-            assert {a.content for a in in_child} == {in_thread}  # the same body either way
-            os.kill(pid, signal.SIGKILL)  # the child dies: the next render starts another
-            await asyncio.to_thread(_reaped, pid)
-            again = await http.get("/history?window=365d&points=1999&table=User")
-            assert again.status_code == 200 and len(again.json()["points"]) <= 1999
-            assert worker.pid not in (None, pid)
-            # A render that fails in the child is rendered in a thread instead.
-            job = functools.partial(parent_only, os.getpid())
-            assert await renders.body(1, "k", lambda: job) == b"rendered here"
-        await renders.aclose()
-        assert worker.pid is None
-
-    asyncio.run(run())
-
-
-def parent_only(parent: int) -> bytes:
-    """A render that works in this process only."""
-    if os.getpid() != parent:
-        raise RuntimeError("not in the parent")
-    return b"rendered here"
-
-
-def _samples(history: History) -> Callable[[], bytes]:
-    series = history.tables["User"]
-    return functools.partial(_samples_body, series.copy(), "365d", 2000, "User", series.newest)
-
-
-def _reaped(pid: int) -> None:
-    """Wait until the killed child is gone (its parent, this process, reaps it)."""
-    for _ in range(500):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} was never reaped")
