@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 
 from bench.many_tables import WATCHED_ROWS, pg_add_tables, pg_add_watched, watching
+from sidecar.dburl import parse_db_url
+from sidecar.engines import connect
 from sidecar.engines.postgres import catalogue
 from sidecar.evaluator import Evaluator
+from sidecar.identity.relations import RelationsSource
 from sidecar.identity.schema import BESIDE
 from sidecar.results import Status
 from tests.support.evaluate import check
@@ -112,9 +115,9 @@ def test_the_catalogue_reads_touch_the_names_asked_for_not_the_schema(
     cluster: PostgresServer,
 ) -> None:
     names = "ARRAY['User', 't00001', 't00002']"
-    lookup = catalogue._LOOKUP.replace("$1::text[]", names).replace("$2::text", "NULL")
-    index = catalogue._LEADS_INDEX.replace("$1::text[]", names)
-    listing = catalogue._LIST.replace("$1", str(BESIDE + 2))
+    lookup = catalogue.LOOKUP.replace("$1::text[]", names).replace("$2::text", "NULL")
+    index = catalogue.LEADS_INDEX.replace("$1::text[]", names)
+    listing = catalogue.LIST.replace("$1", str(BESIDE + 2))
     # A plan that walks the schema produces a row for each of the FILLERS tables at least.
     for sql in (lookup, index, listing):
         assert _plan_rows(cluster, sql, "many") <= FILLERS // 4, sql
@@ -163,3 +166,19 @@ async def test_the_incident_is_caught_in_the_first_cycle_among_many_tables(
     identity = check(after, "volume:identity")
     assert after.status is Status.FAIL and identity.status is Status.FAIL, identity.output
     assert identity.duration < 1.0  # within the cycle's budget (SIDECAR_TIMEOUT 1s)
+
+
+async def test_without_a_watched_table_the_oldest_tables_are_read_and_said(
+    cluster: PostgresServer,
+) -> None:
+    db = connect(parse_db_url(cluster.url(MONITOR, MONITOR_PASSWORD, "many")), 2.0)
+    try:
+        source = RelationsSource(())
+        reading = await source.read(db)
+    finally:
+        db.close()
+    assert isinstance(reading.value, dict)
+    # `User` was created first (seed), then the fillers in order: the oldest, by OID.
+    assert sorted(reading.value) == sorted(["User", *[f"t{i:05d}" for i in range(BESIDE - 1)]])
+    said = source.show(reading.value)
+    assert said.endswith(", a sample: the 16 oldest (by OID), listed every 10m")

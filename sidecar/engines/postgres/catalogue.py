@@ -22,7 +22,7 @@ from sidecar.engines.base import Database, TableEntry, groups
 
 _KINDS = "('r', 'p', 'v', 'm', 'f')"  # tables, partitioned tables, views, materialised, foreign
 _SCHEMA = "COALESCE($2::text, current_schema())"
-_LOOKUP = (
+LOOKUP = (
     # relkind is of type "char", which asyncpg hands over as bytes: cast to text.
     # n_live_tup from its function, for the named tables only: joined as the view
     # pg_stat_user_tables, it was computed for every table of the database (the view groups
@@ -39,16 +39,16 @@ _LOOKUP = (
 # `pg_toast_<oid>` and its index sort before most user tables, so a LIMIT by name read 30,000
 # rows at 15,000 tables to find 18; by OID it reads the user objects from the first, about 4
 # a table (the table, its toast table and index, its primary key).
-_FIRST_USER_OID = 16384
-_LIST = (
+FIRST_USER_OID = 16384
+LIST = (
     "SELECT c.relname FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     f" WHERE n.nspname = current_schema() AND c.relkind IN {_KINDS}"
-    f" AND c.oid >= {_FIRST_USER_OID} ORDER BY c.oid LIMIT $1"
+    f" AND c.oid >= {FIRST_USER_OID} ORDER BY c.oid LIMIT $1"
 )
 # A column leads an index that can answer MAX(): a btree whose first key is the column, not
 # partial (a partial index holds only some rows) and not an expression.
-_LEADS_INDEX = (
+LEADS_INDEX = (
     "SELECT t.relname, a.attname FROM pg_catalog.pg_index i"
     " JOIN pg_catalog.pg_class t ON t.oid = i.indrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
@@ -73,7 +73,7 @@ async def lookup(
     """The catalogue entries of the named tables that exist, by name."""
     found: dict[str, TableEntry] = {}
     for group in groups(sorted(set(names))):
-        result = await db.query(_LOOKUP, [list(group), schema])
+        result = await db.query(LOOKUP, [list(group), schema])
         for name, kind, reltuples, live, oid in result.rows:
             rows = estimate(reltuples, live) if kind == "r" else None
             found[str(name)] = TableEntry(str(name), kind != "v", rows, None, str(oid))
@@ -81,8 +81,8 @@ async def lookup(
 
 
 async def list_tables(db: Database, limit: int) -> list[str]:
-    """The `limit` oldest relations of the current schema (by OID: see `_LIST`)."""
-    result = await db.query(_LIST, [limit])
+    """The `limit` oldest relations of the current schema (by OID: see `LIST`)."""
+    result = await db.query(LIST, [limit])
     return [str(row[0]) for row in result.rows]
 
 
@@ -91,6 +91,6 @@ async def leading_index(db: Database, columns: Sequence[tuple[str, str]]) -> set
     leading: set[tuple[str, str]] = set()
     wanted = set(columns)
     for group in groups(sorted({table for table, _ in columns})):
-        result = await db.query(_LEADS_INDEX, [list(group)])
+        result = await db.query(LEADS_INDEX, [list(group)])
         leading.update(p for p in ((str(t), str(c)) for t, c in result.rows) if p in wanted)
     return leading
