@@ -5,13 +5,19 @@ cycle's cost grows with them (bench/schema.py) and the tests that pin it
 Creating a table costs MariaDB a few milliseconds (its .frm and .ibd files, the InnoDB
 dictionary): measured 3 ms a table on an idle machine, 15 ms with the machine busy, so 15,000
 take one to four minutes. They go in over one connection, many statements per round trip.
+On PostgreSQL (the `pg_` functions) a table costs about a millisecond, a thousand to a
+transaction.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymysql
 
 from sidecar.demo.mariadb import MariaDBServer
+
+if TYPE_CHECKING:  # the runtime package never imports the tests' cluster
+    from sidecar.demo.postgres import PostgresServer
 
 # Statements per round trip: enough to make the round trips vanish beside the work.
 _PER_TRIP = 200
@@ -81,3 +87,45 @@ def _run(server: MariaDBServer, database: str, statements: list[str]) -> None:
                     pass
     finally:
         conn.close()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+# One transaction per thousand: a table takes a lock until commit (max_locks_per_transaction).
+_PG_PER_TRANSACTION = 1000
+PG_DDL = "CREATE TABLE IF NOT EXISTS %I (id int PRIMARY KEY)"
+PG_WATCHED = (
+    'CREATE TABLE IF NOT EXISTS %1$I (id serial PRIMARY KEY, "createdAt" timestamp(3) NOT NULL);'
+    ' CREATE INDEX IF NOT EXISTS %2$I ON %1$I ("createdAt");'
+    " INSERT INTO %1$I (\"createdAt\") SELECT (now() AT TIME ZONE ''UTC'')"
+    " - (g || '' minutes'')::interval FROM generate_series(1, {rows}) g"
+)
+
+
+def pg_add_tables(
+    server: "PostgresServer", database: str, count: int, ddl: str = PG_DDL
+) -> list[str]:
+    """Create `count` small tables in `database`'s public schema (`ddl`, a format() string of
+    the name); their names."""
+    names = [filler_name(i) for i in range(count)]
+    _pg_run(server, database, names, f"format('{ddl}', name)")
+    return names
+
+
+def pg_add_watched(server: "PostgresServer", database: str, count: int) -> list[str]:
+    """`count` tables of `WATCHED_ROWS` rows each, `"createdAt"` indexed; their names."""
+    names = [watched_name(i) for i in range(count)]
+    ddl = PG_WATCHED.format(rows=WATCHED_ROWS)
+    _pg_run(server, database, names, f"format('{ddl}', name, name || '_createdAt_idx')")
+    return names
+
+
+def _pg_run(server: "PostgresServer", database: str, names: list[str], statement: str) -> None:
+    """EXECUTE `statement` (an SQL expression of `name`) for each name, as the superuser."""
+    for start in range(0, len(names), _PG_PER_TRANSACTION):
+        batch = ",".join(f"'{n}'" for n in names[start : start + _PG_PER_TRANSACTION])
+        server.psql(
+            f"DO $$ DECLARE name text; BEGIN FOREACH name IN ARRAY ARRAY[{batch}] LOOP"
+            f" EXECUTE {statement}; END LOOP; END $$",
+            database=database,
+            timeout=1800,
+        )

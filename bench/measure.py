@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from sidecar.checks.row_count import RowCountCheck
 from sidecar.config import load_settings
 from sidecar.demo.mariadb import MariaDBServer
 from sidecar.demo.throwaway import free_port
@@ -95,6 +96,17 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The package as it was at commit `ref`, exported next to nothing else: pass it as
+    `process(..., root=)` to measure the baseline side by side with this checkout."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "sidecar"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def bench_server_command(kind: str, port: int, *extra: str) -> list[str]:
@@ -212,17 +224,23 @@ class CycleResult:
     reason: str
 
 
-async def _cycles(
+async def cycles_in_process(
     settings: dict[str, str], runs: int
 ) -> tuple[list[float], list[float], dict[str, object], str, float | None]:
+    """`runs` cycles of an evaluator built from `settings`, after a warm-up and after the row
+    count's background exact count: cycle ms, row count ms, its details, the verdict and the
+    exact count's ms (None when none ran)."""
     evaluator = build_evaluator(load_settings(settings))
     try:
         report = await evaluator.run_cycle()  # warm-up; schedules a background exact count
         began = time.perf_counter()
-        background = [t for c in evaluator.checks if (t := getattr(c, "_background", None))]
+        background = [
+            c.background for c in evaluator.checks if isinstance(c, RowCountCheck) and c.background
+        ]
         await asyncio.gather(*background, return_exceptions=True)
         exact_ms = (time.perf_counter() - began) * 1000 if background else None
-        cycle_ms, row_ms = [], []
+        cycle_ms: list[float] = []
+        row_ms: list[float] = []
         for _ in range(runs):
             began = time.perf_counter()
             report = await evaluator.run_cycle()
@@ -231,7 +249,7 @@ async def _cycles(
                 next((c.duration or 0) for c in report.checks if c.key.endswith(":rowCount")) * 1000
             )
         row_check = next(c for c in report.checks if c.key.endswith(":rowCount"))
-        details = {**row_check.details, "output": row_check.output}
+        details: dict[str, object] = {**row_check.details, "output": row_check.output}
         return cycle_ms, row_ms, details, str(report.status), exact_ms
     finally:
         await evaluator.aclose()
@@ -250,7 +268,7 @@ def cycle_cost(
         "interval": "5s",
         "timeout": "2s",
     }
-    cycle_ms, row_ms, details, status, exact_ms = asyncio.run(_cycles(settings, runs))
+    cycle_ms, row_ms, details, status, exact_ms = asyncio.run(cycles_in_process(settings, runs))
     naive = []
     conn = server.connect(database="bench")
     try:

@@ -35,9 +35,9 @@ import asyncpg
 import httpx
 
 from bench import dataset, measure, report
-from sidecar.demo.postgres import PostgresServer
 from sidecar.demo.throwaway import free_port
 from tests.support.postgres_app import MONITOR, MONITOR_PASSWORD, seed
+from tests.support.postgres_server import PostgresTestServer
 
 COMMAND = "bench.postgres"
 HEADING = "## PostgreSQL: the check cycle, statements caused by probes, /health throughput"
@@ -88,14 +88,9 @@ class Throughput:
 
 # -- the cluster --------------------------------------------------------------------------
 @contextlib.contextmanager
-def cached_cluster(cache_dir: Path) -> Iterator[PostgresServer]:
+def cached_cluster(cache_dir: Path) -> Iterator[PostgresTestServer]:
     """A cluster on `cache_dir/postgres` (kept between runs), logging every statement."""
-    server = PostgresServer(settings=LOGGING)
-    shutil.rmtree(server.base)  # the cluster lives in the cache instead
-    server.base = server.sockets = cache_dir / "postgres"
-    server.datadir = server.base / "data"
-    server.base.mkdir(parents=True, exist_ok=True)
-    server._own(server.base)
+    server = PostgresTestServer.kept_at(cache_dir / "postgres", LOGGING)
     (server.base / "server.log").unlink(missing_ok=True)  # this run's statements only
     server.start(timeout=120)
     try:
@@ -108,7 +103,7 @@ def database_of(rows: int) -> str:
     return f"rows_{rows}"
 
 
-def ensure_rows(server: PostgresServer, rows: int) -> str:
+def ensure_rows(server: PostgresTestServer, rows: int) -> str:
     """A database whose `"User"` holds exactly `rows` rows, seeded only when it does not."""
     database = database_of(rows)
     if server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
@@ -132,11 +127,11 @@ def ensure_rows(server: PostgresServer, rows: int) -> str:
     return database
 
 
-def monitor_url(server: PostgresServer, database: str) -> str:
+def monitor_url(server: PostgresTestServer, database: str) -> str:
     return server.url(MONITOR, MONITOR_PASSWORD, database)
 
 
-def add_exporter_role(server: PostgresServer) -> str:
+def add_exporter_role(server: PostgresTestServer) -> str:
     """The exporter's own role (pg_monitor, as its README grants); its DATA_SOURCE_NAME."""
     user, password = EXPORTER_ROLE
     if not server.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'"):
@@ -162,7 +157,7 @@ async def _naive_count(url: str, runs: int = 3) -> float:
         await conn.close()
 
 
-def cycle(server: PostgresServer, rows: int, runs: int, state: Path) -> Cycle:
+def cycle(server: PostgresTestServer, rows: int, runs: int, state: Path) -> Cycle:
     """The cycle's median cost on `rows` rows, and the naive count beside it."""
     url = monitor_url(server, database_of(rows))
     settings = {
@@ -175,7 +170,8 @@ def cycle(server: PostgresServer, rows: int, runs: int, state: Path) -> Cycle:
     }
     state.mkdir(parents=True, exist_ok=True)
     # The cycle loop bench/measure.py times MariaDB's with (warm-up, background count awaited).
-    cycle_ms, row_ms, details, status, exact_ms = asyncio.run(measure._cycles(settings, runs))
+    measured = asyncio.run(measure.cycles_in_process(settings, runs))
+    cycle_ms, row_ms, details, status, exact_ms = measured
     return Cycle(
         rows,
         statistics.median(cycle_ms),

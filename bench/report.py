@@ -12,11 +12,19 @@ _PREFIX = MARKER.split("{", 1)[0]
 
 
 def _sections(text: str) -> list[tuple[str, int, int]]:
-    """The marked sections of `text` as (marker line, first line, end line), in order."""
+    """The marked sections of `text` as (marker line, first line, end line), in order.
+
+    A section ends at the next marker or at the next `## ` heading after its own: a section
+    written by hand after a marked one is not the marked one's to replace."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith(_PREFIX)]
-    ends = [*starts[1:], len(lines)][: len(starts)]
-    return [(lines[start], start, end) for start, end in zip(starts, ends, strict=True)]
+    sections = []
+    limits = [*starts[1:], len(lines)][: len(starts)]
+    for start, limit in zip(starts, limits, strict=True):
+        headings = [i for i in range(start + 1, limit) if lines[i].startswith("## ")]
+        end = headings[1] if len(headings) > 1 else limit
+        sections.append((lines[start], start, end))
+    return sections
 
 
 def _read(path: Path) -> str:
@@ -26,7 +34,9 @@ def _read(path: Path) -> str:
 def write_main(path: Path, text: str) -> None:
     """Write the full report, keeping the sections other commands wrote into `path`."""
     old = _read(path).splitlines()
-    kept = ["\n".join(old[start:end]).rstrip() for _, start, end in _sections("\n".join(old))]
+    # Everything from the first marked section on: the marked ones and those written by hand.
+    sections = _sections("\n".join(old))
+    kept = ["\n".join(old[sections[0][1] :]).rstrip()] if sections else []
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join([text.rstrip(), *kept]) + "\n")
 

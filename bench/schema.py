@@ -127,7 +127,11 @@ async def _cycles(settings: dict[str, Any], runs: int, counter: measure.StatusCo
     evaluator = build_evaluator(load_settings(settings))
     try:
         await evaluator.run_cycle()  # warm-up: connections, the first listing, index lookups
-        cycle_ms, statements, selects, client, by_check = [], [], [], [], {}
+        cycle_ms: list[float] = []
+        statements: list[float] = []
+        selects: list[float] = []
+        client: list[float] = []
+        by_check: dict[str, list[float]] = {}
         report = None
         for _ in range(runs):
             queries, status0 = evaluator.db.queries, counter.read()

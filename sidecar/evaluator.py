@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sidecar.checks import Check
-from sidecar.checks.base import JudgeContext, Judgement, ObserveContext, Problem, metric_labels
+from sidecar.checks.base import (
+    CheckError,
+    JudgeContext,
+    Judgement,
+    ObserveContext,
+    Problem,
+    metric_labels,
+    unobserved,
+)
 from sidecar.durations import format_duration
 from sidecar.engines.base import Database, DatabaseError, ErrorKind
 from sidecar.results import CheckResult, Report, Status
@@ -75,8 +83,8 @@ class Evaluator:
         try:
             async with asyncio.timeout(self.budget):
                 observation = await check.observe(ctx)
-        except DatabaseError as exc:
-            observation = Problem(exc.kind, exc.reason)
+        except (CheckError, DatabaseError) as exc:
+            observation = unobserved(exc)
         except TimeoutError:
             reason = f"timed out after {format_duration(self.budget)}"
             observation = Problem(ErrorKind.TIMEOUT, reason, "budget")

@@ -17,6 +17,7 @@ import pytest
 
 from sidecar.backups.catalog import list_backups
 from sidecar.backups.ledger import LEDGER_FILE, Ledger
+from sidecar.checks.base import Problem
 from sidecar.config import ConfigError, load_settings
 from sidecar.evaluator import Evaluator
 from sidecar.metrics import report_samples
@@ -311,3 +312,19 @@ def test_an_undecodable_backup_name_is_shown_escaped_everywhere(
     listing = list_backups(backups)
     loaded = Ledger.load(state / LEDGER_FILE)
     assert all(loaded.lookup(f, ["User"], "app", time.time()) for f in listing.files)
+
+
+async def test_a_backup_directory_that_cannot_be_listed_is_a_file_problem_not_a_database_one(
+    seeded: MariaDBTestServer, tmp_path: Path
+) -> None:
+    """The evaluator's one seam for "could not observe": a file error passes as itself."""
+    evaluator = watching(seeded, tmp_path / "absent", tmp_path)
+    try:
+        report = await evaluator.run_cycle()
+    finally:
+        await evaluator.aclose()
+    freshness = check(report, "backup:freshness")
+    assert freshness.status is Status.FAIL
+    assert freshness.output == "cannot list the backup directory: No such file or directory"
+    assert isinstance(freshness.observation, Problem) and freshness.observation.origin == "file"
+    assert report.status is Status.WARN, report.reasons()

@@ -20,6 +20,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from itertools import islice
 from pathlib import Path
 
 DEFAULT_PATTERNS = ("*.sql", "*.sql.gz", "*.sql.zst")  # pg_dump -Fc files: add *.dump
@@ -31,7 +32,7 @@ class BackupFile:
 
     name: str  # the directory entry (a symlink's own name)
     # What to open: the entry, or where its symlink resolves inside the directory. A plain
-    # entry keeps scandir's str: at 10,000 dumps, a Path each cost 0.1 s of every listing.
+    # entry keeps a str: at 10,000 dumps, a Path each cost 0.1 s of every listing.
     path: Path | str
     size: int
     mtime_ns: int
@@ -99,31 +100,32 @@ def list_backups(directory: Path, patterns: Sequence[str] = DEFAULT_PATTERNS) ->
     try:
         root = directory.resolve(strict=True)
         with os.scandir(root) as entries:
-            found = [entry for entry in entries if matches(entry.name, patterns)]
+            found = [entry.name for entry in entries if matches(entry.name, patterns)]
     except OSError as exc:
         return replace(listing, problem=f"cannot list the backup directory: {exc.strerror}")
     files: list[BackupFile] = []
     skipped: list[Skipped] = []
-    for entry in found:
+    for name in found:
         try:
-            kept = _regular(root, entry)
+            kept = regular(root, name)
         except OSError as exc:
             kept = f"cannot stat it: {exc.strerror}"
         if isinstance(kept, BackupFile):
             files.append(kept)
         else:
-            skipped.append(Skipped(entry.name, kept))
+            skipped.append(Skipped(name, kept))
     files.sort(key=lambda f: (f.mtime_ns, f.name), reverse=True)
     skipped.sort(key=lambda s: s.name)
     return replace(listing, files=tuple(files), skipped=tuple(skipped))
 
 
-def _regular(root: Path, entry: os.DirEntry[str]) -> BackupFile | str:
-    """The entry as a BackupFile, or why it is skipped."""
-    info = entry.stat(follow_symlinks=False)
-    path: Path | str = entry.path
+def regular(root: Path, name: str) -> BackupFile | str:
+    """The entry `name` of the (resolved) directory `root` as a BackupFile, or why it is
+    skipped; OSError when it cannot be stat'ed."""
+    path: Path | str = os.path.join(root, name)
+    info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
-        target = Path(os.path.realpath(entry.path))
+        target = Path(os.path.realpath(path))
         if not target.is_relative_to(root):
             return "a symlink pointing outside the backup directory"
         try:
@@ -133,7 +135,7 @@ def _regular(root: Path, entry: os.DirEntry[str]) -> BackupFile | str:
         path = target
     if not stat.S_ISREG(info.st_mode):
         return f"not a regular file ({_file_type(info.st_mode)})"
-    return BackupFile(entry.name, path, info.st_size, info.st_mtime_ns)
+    return BackupFile(name, path, info.st_size, info.st_mtime_ns)
 
 
 def _file_type(mode: int) -> str:
@@ -181,12 +183,14 @@ class SizeComparison:
         return 1 - self.newest / self.median if self.median else 0.0
 
 
-def compare_sizes(files: Sequence[BackupFile], window: int = 7) -> SizeComparison | None:
-    """The first of `files` (newest first) against up to `window` earlier ones of its kind."""
-    if not files:
+def compare_sizes(files: Iterable[BackupFile], window: int = 7) -> SizeComparison | None:
+    """The first of `files` (newest first) against up to `window` earlier ones of its kind
+    (read only as far as those: at a year of dumps, the rest is never reached)."""
+    them = iter(files)
+    newest = next(them, None)
+    if newest is None:
         return None
-    newest = files[0]
-    earlier = [f.size for f in files[1:] if f.kind == newest.kind][:window]
+    earlier = list(islice((f.size for f in them if f.kind == newest.kind), window))
     if not earlier:
         return None
     return SizeComparison(newest.size, statistics.median(earlier), len(earlier))

@@ -2,7 +2,7 @@
 
     count = count_rows(Path("/backups/app-2026-11-25.sql.gz"), ["User"], database="app")
     count.rows("User")   # 14, or None when the dump does not hold it (or cannot be trusted)
-    count.problem        # None, or Problem(kind, message): why the dump is not usable
+    count.problem        # None, or DumpProblem(kind, message): why the dump is not usable
     count.complete       # the `-- Dump completed` line was there (None: no header to expect it)
 
 The compression is told by magic bytes, not by the name, and so is the dialect: the first
@@ -78,7 +78,7 @@ class ProblemKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Problem:
+class DumpProblem:
     """What is wrong with a dump, in one line."""
 
     kind: ProblemKind
@@ -105,7 +105,7 @@ class DumpCount:
     complete: bool | None = None  # `-- Dump completed` seen; None when no header promised it
     compression: str = "plain"
     sql_bytes: int = 0  # uncompressed bytes read
-    problem: Problem | None = None
+    problem: DumpProblem | None = None
 
     def rows(self, table: str) -> int | None:
         """Rows of `table` in the database asked for; None when not known for certain."""
@@ -146,7 +146,7 @@ class DumpCount:
                 complete=None if complete is None else bool(complete),
                 compression=_str(data["compression"]),
                 sql_bytes=_count(data["sqlBytes"]),
-                problem=Problem(ProblemKind(problem["kind"]), _str(problem["message"]))
+                problem=DumpProblem(ProblemKind(problem["kind"]), _str(problem["message"]))
                 if problem is not None
                 else None,
             )
@@ -297,7 +297,7 @@ def count_rows(
     try:
         handle = open_dump(path)
     except Unreadable as exc:
-        return replace(result, problem=Problem(ProblemKind.UNREADABLE, str(exc)))
+        return replace(result, problem=DumpProblem(ProblemKind.UNREADABLE, str(exc)))
     scanner: Scanner | PgScanner = Scanner(frozenset(wanted))
     with handle:
         try:
@@ -321,26 +321,26 @@ def count_rows(
                 scanner = PgScanner(frozenset(wanted))
             _scan(scanner, blocks, chunk, max_statement)
         except pgrestore.RestoreMissing as exc:
-            return replace(result, problem=Problem(ProblemKind.UNREADABLE, str(exc)))
+            return replace(result, problem=DumpProblem(ProblemKind.UNREADABLE, str(exc)))
         except pgrestore.RestoreExpands:
-            problem = Problem(
+            problem = DumpProblem(
                 ProblemKind.EXPANSION, f"it expands past {size_text(limit)} of SQL: not counted"
             )
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except pgrestore.RestoreFailed as exc:
-            problem = Problem(ProblemKind.TRUNCATED, str(exc))
+            problem = DumpProblem(ProblemKind.TRUNCATED, str(exc))
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except OSError as exc:
-            problem = Problem(ProblemKind.UNREADABLE, f"reading it failed: {exc.strerror}")
+            problem = DumpProblem(ProblemKind.UNREADABLE, f"reading it failed: {exc.strerror}")
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except NotADump as exc:
-            problem = Problem(ProblemKind.NOT_A_DUMP, str(exc))
+            problem = DumpProblem(ProblemKind.NOT_A_DUMP, str(exc))
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except _Expands as exc:
-            problem = Problem(ProblemKind.EXPANSION, str(exc))
+            problem = DumpProblem(ProblemKind.EXPANSION, str(exc))
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
         except (_Truncated, CutShort) as exc:
-            problem = Problem(ProblemKind.TRUNCATED, str(exc))
+            problem = DumpProblem(ProblemKind.TRUNCATED, str(exc))
             return replace(result, sql_bytes=scanner.consumed, problem=problem)
     return _result(result, scanner)
 
@@ -405,7 +405,7 @@ def _result(result: DumpCount, scanner: Scanner | PgScanner) -> DumpCount:
     asked = result.database
     databases = tuple(scanner.databases)
     if not scanner.header and not scanner.statements:
-        problem: Problem | None = Problem(
+        problem: DumpProblem | None = DumpProblem(
             ProblemKind.NOT_A_DUMP,
             "not a SQL dump: no dump header and no CREATE, USE or INSERT statement",
         )
@@ -443,9 +443,9 @@ def _problem(
     uncountable: dict[tuple[str, str], str],
     complete: bool | None,
     footer: str,
-) -> Problem | None:
+) -> DumpProblem | None:
     if complete is False:
-        return Problem(
+        return DumpProblem(
             ProblemKind.TRUNCATED, f"no `{footer}` line at the end: the dump was cut short"
         )
     for table in tables:
@@ -453,18 +453,18 @@ def _problem(
             continue
         elsewhere = sorted({db for db, name in counts if name == table})
         if elsewhere:
-            return Problem(
+            return DumpProblem(
                 ProblemKind.OTHER_DATABASE,
                 f"a dump of another database: {table} is in {_names(elsewhere)}, not in `{asked}`",
             )
     if databases and asked not in databases:
-        return Problem(
+        return DumpProblem(
             ProblemKind.OTHER_DATABASE,
             f"a dump of another database: it holds {_names(databases)}, not `{asked}`",
         )
     for (database, table), why in uncountable.items():
         if table in tables:
-            return Problem(
+            return DumpProblem(
                 ProblemKind.UNCOUNTABLE, f"cannot count the rows of `{database}`.`{table}`: {why}"
             )
     return None

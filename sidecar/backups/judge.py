@@ -23,6 +23,7 @@ Rules:
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from sidecar.backups.catalog import BackupFile, compare_sizes, shown, size_text
@@ -69,7 +70,7 @@ class TableVerdict:
 
 
 @dataclass(frozen=True)
-class Judgement:
+class BackupVerdicts:
     """Everything the backup check reports, decided from one listing."""
 
     freshness: Verdict
@@ -87,31 +88,49 @@ def judge(
     now: float,
     max_age: float = MAX_AGE,
     size_max_drop: float | None = None,
-) -> Judgement:
+) -> BackupVerdicts:
     """The verdicts on `backups` for the tables of `max_drop` (see the module docstring)."""
     ordered = sorted(backups, key=lambda b: (b.file.mtime_ns, b.file.name), reverse=True)
     settled = [b for b in ordered if not b.writing]
-    writing = [b for b in ordered if b.writing]
+    writing = next((b for b in ordered if b.writing), None)
+    return judge_newest_first(settled, writing, high_water, max_drop, now, max_age, size_max_drop)
+
+
+def judge_newest_first(
+    settled: Sequence[Backup],
+    writing: Backup | None,
+    high_water: Mapping[str, int | None],
+    max_drop: Mapping[str, float],
+    now: float,
+    max_age: float = MAX_AGE,
+    size_max_drop: float | None = None,
+) -> BackupVerdicts:
+    """`judge` of the settled dumps already newest first, and the newest still being written.
+
+    Every rule reads the head of `settled` only: the newest, the first counted, up to
+    SIZE_WINDOW before it, and in a failure the older ones down to a restore candidate. A lazy
+    sequence (survey.NewestFirst) thus makes a year of dumps cost what the verdict reads.
+    """
     drop = max(max_drop.values(), default=0.5) if size_max_drop is None else size_max_drop
-    judged = next((b for b in settled if b.count is not None), None)
+    at = next((i for i, b in enumerate(settled) if b.count is not None), None)
+    judged = settled[at] if at is not None else None
     # Everything newer than the judged dump is not counted yet: the newest of it comes first.
-    newer = settled[: settled.index(judged)] if judged is not None else settled
-    to_count = [b.file for b in newer[:1]]
+    to_count = [settled[0].file] if settled and at != 0 else []
     if judged is None:  # the label is then the whole story
         label = "no backup counted yet" if settled else _none_yet(writing)
     else:
-        label = "the newest backup" if not newer else "the newest counted backup"
+        label = "the newest backup" if at == 0 else "the newest counted backup"
     rows = tuple(
         TableVerdict(table, _rows(table, judged, label, high_water.get(table), max_drop[table]))
         for table in max_drop
     )
     candidate = None
-    if any(t.verdict.status is Status.FAIL for t in rows) and judged is not None:
-        candidate, uncounted = _restore_candidate(settled, judged, high_water, max_drop)
+    if any(t.verdict.status is Status.FAIL for t in rows) and at is not None:
+        candidate, uncounted = _restore_candidate(settled, at, high_water, max_drop)
         if uncounted is not None and uncounted not in to_count:
             to_count.append(uncounted)
         rows = tuple(_with_candidate(t, candidate, uncounted, now) for t in rows)
-    return Judgement(
+    return BackupVerdicts(
         freshness=_freshness(settled, writing, now, max_age),
         size=_size(settled, drop),
         rows=rows,
@@ -121,16 +140,18 @@ def judge(
     )
 
 
-def _none_yet(writing: list[Backup]) -> str:
+def _none_yet(writing: Backup | None) -> str:
     """Why no dump can be judged: there is none, or none is finished yet."""
-    if not writing:
+    if writing is None:
         return "no backup found"
-    return f"no finished backup yet ({shown(writing[0].file.name)} is being written)"
+    return f"no finished backup yet ({shown(writing.file.name)} is being written)"
 
 
-def _freshness(settled: list[Backup], writing: list[Backup], now: float, max_age: float) -> Verdict:
+def _freshness(
+    settled: Sequence[Backup], writing: Backup | None, now: float, max_age: float
+) -> Verdict:
     expected = {"maxAge": max_age}
-    in_progress = f" ({shown(writing[0].file.name)} is being written)" if writing else ""
+    in_progress = f" ({shown(writing.file.name)} is being written)" if writing else ""
     if not settled:
         return Verdict(Status.FAIL, None, "s", _none_yet(writing), expected)
     newest = settled[0].file
@@ -146,11 +167,11 @@ def _freshness(settled: list[Backup], writing: list[Backup], now: float, max_age
     return Verdict(status, round(age), "s", output, details)
 
 
-def _size(settled: list[Backup], max_drop: float) -> Verdict:
+def _size(settled: Sequence[Backup], max_drop: float) -> Verdict:
     if not settled:
         return Verdict(Status.FAIL, None, "bytes", "no backup found")
     newest = settled[0].file
-    comparison = compare_sizes([b.file for b in settled], SIZE_WINDOW)
+    comparison = compare_sizes((b.file for b in settled), SIZE_WINDOW)
     details: dict[str, Any] = {"backup": shown(newest.name), "maxDrop": max_drop}
     if comparison is None:
         return Verdict(Status.PASS, newest.size, "bytes", "", {**details, "compared": 0})
@@ -210,13 +231,14 @@ def _holds(
 
 
 def _restore_candidate(
-    settled: list[Backup],
-    judged: Backup,
+    settled: Sequence[Backup],
+    judged_at: int,
     high_water: Mapping[str, int | None],
     max_drop: Mapping[str, float],
 ) -> tuple[Backup | None, BackupFile | None]:
-    """The newest older dump that passes, or the first older one still to count."""
-    for backup in settled[settled.index(judged) + 1 :]:
+    """The newest dump older than `settled[judged_at]` that passes, or the first older one
+    still to count."""
+    for backup in islice(settled, judged_at + 1, None):
         if backup.count is None:
             return None, backup.file
         if _holds(backup.count, high_water, max_drop):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sidecar.backups.dump import DumpCount, Problem, ProblemKind, count_rows
+from sidecar.backups.dump import DumpCount, DumpProblem, ProblemKind, count_rows
 
 # Memory beyond the longest statement: the interpreter, the read buffer and its copies.
 _STATEMENT_SHARE = 4
@@ -45,7 +45,7 @@ def run(request: dict[str, Any]) -> DumpCount:
             min_expansion=int(request["minExpansion"]),
         )
     except MemoryError:
-        problem = Problem(
+        problem = DumpProblem(
             ProblemKind.BUDGET, f"counting needed more than its {memory // 2**20} MiB of memory"
         )
         return DumpCount(database=database, tables=tuple(tables), problem=problem)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sidecar.backups.dump import MAX_RATIO, MIN_EXPANSION, DumpCount, Problem, ProblemKind
+from sidecar.backups.dump import MAX_RATIO, MIN_EXPANSION, DumpCount, DumpProblem, ProblemKind
 
 
 @dataclass(frozen=True)
@@ -113,5 +113,5 @@ def count_now(
 
 def _failed(database: str, tables: Sequence[str], message: str) -> DumpCount:
     return DumpCount(
-        database=database, tables=tuple(tables), problem=Problem(ProblemKind.BUDGET, message)
+        database=database, tables=tuple(tables), problem=DumpProblem(ProblemKind.BUDGET, message)
     )

@@ -13,15 +13,68 @@ ledger, so that a cycle never waits for a dump to be read.
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import overload
 
 from sidecar.backups.catalog import BackupFile, Listing, list_backups, still_being_written
-from sidecar.backups.judge import Backup, Judgement, judge
+from sidecar.backups.dump import DumpCount
+from sidecar.backups.judge import Backup, BackupVerdicts, judge
 from sidecar.backups.ledger import Ledger
 from sidecar.backups.runner import DEFAULT_BUDGET, Budget, count_in_child, count_now
 
 # A dump whose size and mtime held still this long is done: mariadb-dump writes steadily,
 # but may wait on a table lock for a while before its first row.
 SETTLE = 120.0
+
+
+class NewestFirst(Sequence[Backup]):
+    """A look's settled dumps, newest first, each made a Backup (its ledger count looked up)
+    only when the judgement reaches it: the verdict reads the head (judge_newest_first), so a
+    year of old dumps costs nothing a cycle."""
+
+    def __init__(
+        self,
+        files: tuple[BackupFile, ...],
+        writing: frozenset[str],
+        count: Callable[[BackupFile], DumpCount | None],
+    ) -> None:
+        head = 0  # what is being written is the newest, as a rule: the head of the listing
+        while writing and head < len(files) and head < len(writing) and files[head].name in writing:
+            head += 1
+        self.files = files[head:] if head == len(writing) else _settled(files, writing)
+        newest = None if not writing else files[0] if head else _first(files, writing)
+        self.writing = Backup(newest, True) if newest is not None else None
+        self._count = count
+        self._made: dict[int, Backup] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @overload
+    def __getitem__(self, index: int) -> Backup: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Backup]: ...
+    def __getitem__(self, index: int | slice) -> Backup | Sequence[Backup]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self.files)
+        if index not in self._made:
+            file = self.files[index]  # IndexError past the end ends an iteration
+            self._made[index] = Backup(file, False, self._count(file))
+        return self._made[index]
+
+    @property
+    def read(self) -> int:
+        """How many dumps were made Backups: what the judgement cost."""
+        return len(self._made)
+
+
+def _first(files: tuple[BackupFile, ...], writing: frozenset[str]) -> BackupFile | None:
+    return next((f for f in files if f.name in writing), None)
+
+
+def _settled(files: tuple[BackupFile, ...], writing: frozenset[str]) -> tuple[BackupFile, ...]:
+    return tuple(f for f in files if f.name not in writing)
 
 
 def known_backups(
@@ -68,7 +121,7 @@ def look_now(
     ledger: Ledger,
     now: float,
     budget: Budget = DEFAULT_BUDGET,
-) -> Judgement:
+) -> BackupVerdicts:
     """Judge the directory as it is, counting (blocking, each in the service's bounded child
     process) whatever the judgement asks for until it has its answer: for `sidecar volumes`
     on the host during an incident, where waiting for the restore candidate is the point."""

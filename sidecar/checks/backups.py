@@ -12,9 +12,10 @@ turns `/readyz` at most to warn (still 200). Taking the database out of the load
 a missed dump would be wrong, and gating the app on its first backup would deadlock a first
 deployment (no dump yet, and the first one taken before the app's migrations).
 
-The three checks share one `BackupWatch`: it lists the directory once a cycle (cheap: scandir
-and stat), and counts dumps in the background, one at a time, each in a niced child process
-within a budget (sidecar/backups/runner.py), so a cycle never waits for a dump to be read.
+The three checks share one `BackupWatch`: it looks at the directory once a cycle (at a cost
+that does not grow with the old dumps: sidecar/backups/lister.py), and counts dumps in the
+background, one at a time, each in a niced child process within a budget
+(sidecar/backups/runner.py), so a cycle never waits for a dump to be read.
 What each file held is kept in `backups.json` beside the state, so each dump is read once.
 """
 
@@ -25,13 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.backups import judge as backup_judge
-from sidecar.backups.catalog import Listing, list_backups
-from sidecar.backups.judge import Backup, Verdict
+from sidecar.backups.catalog import BackupFile
+from sidecar.backups.dump import DumpCount
+from sidecar.backups.judge import BackupVerdicts, Verdict, judge_newest_first
 from sidecar.backups.ledger import LEDGER_FILE, Ledger, LedgerError
-from sidecar.backups.survey import count_files, known_backups
+from sidecar.backups.lister import Lister, Look
+from sidecar.backups.survey import SETTLE, NewestFirst, count_files
 from sidecar.checks.base import (
     Check,
+    CheckError,
     JudgeContext,
     Judgement,
     ObserveContext,
@@ -39,7 +42,7 @@ from sidecar.checks.base import (
     metric_labels,
 )
 from sidecar.config import BackupSettings, TableConfig
-from sidecar.engines.base import DatabaseError, ErrorKind
+from sidecar.engines.base import ErrorKind
 from sidecar.results import JSON, Family, PerfDatum, Sample, Status
 from sidecar.state import Memory
 
@@ -54,15 +57,20 @@ ROWS = Family("sidecar_backup_rows", "Rows of the table in the newest counted ba
 
 @dataclass(frozen=True)
 class BackupSurvey:
-    """The backup directory as listed this cycle, each dump with what is known of it."""
+    """The backup directory as looked at this cycle, the dumps with what is known of them."""
 
-    backups: tuple[Backup, ...]
+    dumps: NewestFirst  # the settled dumps, newest first (made Backups as they are read)
     skipped: int  # entries named like dumps that are not regular files (directories, FIFOs)
     listed_at: float | None = None  # epoch seconds: what the ages are judged against
 
 
 class BackupWatch:
-    """Lists the backup directory once a cycle and counts dumps in the background."""
+    """Looks at the backup directory once a cycle and counts dumps in the background.
+
+    A cycle's cost does not grow with the dumps that did not change (sidecar/backups/lister.py
+    reads what may have; survey.NewestFirst looks up only the dumps the verdict reads): at a
+    year of dumps, as at a week of them.
+    """
 
     def __init__(
         self, settings: BackupSettings, tables: Sequence[TableConfig], database: str
@@ -73,10 +81,11 @@ class BackupWatch:
         self.database = database
         self._ledger_path = settings.state_dir / LEDGER_FILE if settings.state_dir else None
         self._ledger = self._load_ledger()
-        self._previous: Listing | None = None
+        self._lister = Lister(settings.directory, settings.patterns)
+        self._consulted: frozenset[str] = frozenset()  # what the last verdict read: kept fresh
         self._surveyed: tuple[ObserveContext, asyncio.Task[BackupSurvey]] | None = None
         self._counting: asyncio.Task[None] | None = None
-        self._judged: tuple[BackupSurvey, Any, backup_judge.Judgement] | None = None
+        self._judged: tuple[BackupSurvey, Any, BackupVerdicts] | None = None
 
     def _load_ledger(self) -> Ledger:
         if self._ledger_path is None:
@@ -89,21 +98,21 @@ class BackupWatch:
             return Ledger()
 
     async def survey(self, ctx: ObserveContext) -> BackupSurvey:
-        """This cycle's survey: listed once, whichever of the backup checks asks first."""
+        """This cycle's survey: looked at once, whichever of the backup checks asks first."""
         if self._surveyed is None or self._surveyed[0] is not ctx:
             self._surveyed = (ctx, asyncio.ensure_future(self._list(ctx)))
         return await asyncio.shield(self._surveyed[1])
 
     async def _list(self, ctx: ObserveContext) -> BackupSurvey:
-        # In a thread: linear in the dumps (scandir, a stat and a ledger lookup each, then the
-        # judgement's sorting), at a year of them (8,760) what the probes must not wait behind.
+        # In a thread: the look stats a bounded number of dumps, but a stat on a slow or
+        # network filesystem is what the probes must never wait behind.
         now = ctx.clock()
         marks = self._marks(ctx.memory)
-        listing, survey = await asyncio.to_thread(
-            self._look, self._previous, self._ledger, now, marks
-        )
-        self._previous = listing
-        self._ledger = self._ledger.keep(listing.files)
+        look, survey = await asyncio.to_thread(self._look, self._ledger, now, marks)
+        if look.listing.problem is not None:
+            raise CheckError(ErrorKind.OTHER, look.listing.problem.removeprefix(_UNLISTED))
+        if look.changed:
+            self._ledger = self._ledger.keep(look.listing.files)
         # What to count next depends on the remembered marks: a failing dump sends us looking
         # for an older one that still holds them.
         wanted = self.verdicts(survey, ctx.memory, now)
@@ -112,13 +121,17 @@ class BackupWatch:
         return survey
 
     def _look(
-        self, previous: Listing | None, ledger: Ledger, now: float, marks: dict[str, int | None]
-    ) -> tuple[Listing, BackupSurvey]:
-        listing = list_backups(self.settings.directory, self.settings.patterns)
-        backups = known_backups(listing, previous, ledger, self.tables, self.database, now)
-        survey = BackupSurvey(backups, len(listing.skipped), now)
+        self, ledger: Ledger, now: float, marks: dict[str, int | None]
+    ) -> tuple[Look, BackupSurvey]:
+        look = self._lister.look(now, SETTLE, self._consulted)
+
+        def count(file: BackupFile) -> DumpCount | None:
+            return ledger.lookup(file, self.tables, self.database, now)
+
+        dumps = NewestFirst(look.listing.files, look.writing, count)
+        survey = BackupSurvey(dumps, len(look.listing.skipped), now)
         self._judged = (survey, tuple(marks.items()), self._judge(survey, marks))
-        return listing, survey
+        return look, survey
 
     async def _count(self, files: Sequence[Any], ctx: ObserveContext) -> None:
         self._ledger = await count_files(
@@ -130,17 +143,17 @@ class BackupWatch:
             except OSError as exc:
                 log.warning("cannot save %s: %s", self._ledger_path, exc.strerror)
 
-    def verdicts(self, survey: BackupSurvey, memory: Memory, now: float) -> backup_judge.Judgement:
-        """The backup verdicts for this survey against the remembered marks (pure).
+    def verdicts(self, survey: BackupSurvey, memory: Memory, now: float) -> BackupVerdicts:
+        """The backup verdicts for this survey against the remembered marks.
 
         Judged as of the listing (`survey.listed_at`; `now` only when there is none): every
-        backup check of a cycle asks the same question, answered once, in the listing's
-        thread, unless the marks moved since (sorting 10,000 dumps costs the loop ~0.1 s).
+        backup check of a cycle asks the same question, answered once, in the look's thread,
+        unless the marks moved since.
         """
         marks = self._marks(memory)
         if self._judged is not None:
             seen, seen_marks, judged = self._judged
-            if seen is survey and seen_marks == tuple(marks.items()):  # `is`: 10,000 dumps
+            if seen is survey and seen_marks == tuple(marks.items()):
                 return judged
         judgement = self._judge(survey, marks, now)
         self._judged = (survey, tuple(marks.items()), judgement)
@@ -154,10 +167,20 @@ class BackupWatch:
 
     def _judge(
         self, survey: BackupSurvey, marks: dict[str, int | None], now: float | None = None
-    ) -> backup_judge.Judgement:
+    ) -> BackupVerdicts:
         at = survey.listed_at if survey.listed_at is not None else now
         assert at is not None
-        return backup_judge.judge(survey.backups, marks, self.max_drop, at, self.settings.max_age)
+        dumps = survey.dumps
+        verdicts = judge_newest_first(
+            dumps, dumps.writing, marks, self.max_drop, at, self.settings.max_age
+        )
+        # Next look stats what this verdict stood on, however old: the judged dump, the
+        # restore candidate, what is being counted.
+        self._consulted = frozenset(
+            [b.file.name for b in (verdicts.judged, verdicts.restore_candidate) if b]
+            + [f.name for f in verdicts.to_count]
+        )
+        return verdicts
 
     async def aclose(self) -> None:
         """Stop a count still running (its child process goes with it)."""
@@ -166,6 +189,9 @@ class BackupWatch:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+_UNLISTED = "cannot list the backup directory: "
 
 
 def _judgement(verdict: Verdict, samples: tuple[Sample, ...], perf: PerfDatum | None) -> Judgement:
@@ -188,7 +214,7 @@ def _judgement(verdict: Verdict, samples: tuple[Sample, ...], perf: PerfDatum | 
 
 def _unlisted(problem: Problem) -> Judgement:
     # The directory could not be listed: the checks cannot say the backups are fine.
-    reason = f"cannot list the backup directory: {problem.reason}"
+    reason = f"{_UNLISTED}{problem.reason}"
     return Judgement(Status.FAIL, None, reason, gates=False)
 
 
@@ -201,11 +227,11 @@ class _BackupCheck:
         self.watch = watch
 
     async def observe(self, ctx: ObserveContext) -> BackupSurvey:
-        """The directory as listed this cycle (once for all three checks)."""
+        """The directory as looked at this cycle (once for all three checks)."""
         try:
             return await self.watch.survey(ctx)
         except OSError as exc:
-            raise _listing_error(exc) from exc
+            raise CheckError(ErrorKind.OTHER, exc.strerror or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
         """Stop the background count (the watch is shared; closing twice is harmless)."""
@@ -219,7 +245,7 @@ class _DirectoryCheck(_BackupCheck):
     family: Family
     perf_unit: str
 
-    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+    def verdict(self, judged: BackupVerdicts) -> Verdict:
         """This check's verdict of the judgement."""
         raise NotImplementedError
 
@@ -242,7 +268,7 @@ class BackupFreshnessCheck(_DirectoryCheck):
     labels = metric_labels("backupFreshness")
     family, perf_unit = AGE, "s"
 
-    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+    def verdict(self, judged: BackupVerdicts) -> Verdict:
         """The freshness verdict."""
         return judged.freshness
 
@@ -255,7 +281,7 @@ class BackupSizeCheck(_DirectoryCheck):
     labels = metric_labels("backupSize")
     family, perf_unit = SIZE, "B"
 
-    def verdict(self, judged: backup_judge.Judgement) -> Verdict:
+    def verdict(self, judged: BackupVerdicts) -> Verdict:
         """The size verdict."""
         return judged.size
 
@@ -281,11 +307,6 @@ class BackupRowsCheck(_BackupCheck):
         samples = (Sample(ROWS, rows, (self.table,)),) if rows is not None else ()
         perf = PerfDatum(self.key, rows) if rows is not None else None
         return _judgement(verdict, samples, perf)
-
-
-def _listing_error(exc: OSError) -> DatabaseError:
-    # Not a database error, but the same shape: a kind for logic, a reason to show.
-    return DatabaseError(ErrorKind.OTHER, exc.strerror or type(exc).__name__)
 
 
 def backup_checks(

@@ -1,6 +1,8 @@
 """The contract every check keeps: observe (queries only), then judge (a pure function).
 
-`observe` asks the database and returns what it saw, or raises `DatabaseError`. `judge` turns
+`observe` asks the database (or reads a file) and returns what it saw, or raises what stood in
+its way: the engine's `DatabaseError`, or a `CheckError` for anything else (a backup directory
+that cannot be listed). The evaluator makes either a `Problem` (`unobserved`). `judge` turns
 that observation (or the `Problem` that stood in its way), the memory of earlier cycles and
 the time into a `Judgement`: status, reason, expectation, metric samples, perfdata and the
 lessons to remember. Judges touch nothing, so every verdict rule is tested without a server
@@ -28,13 +30,35 @@ def metric_labels(check: str, table: str = "") -> tuple[tuple[str, str], ...]:
     return (("check", check), ("table", table))
 
 
+Origin = Literal["database", "file", "budget", "crash"]
+
+
 @dataclass(frozen=True)
 class Problem:
-    """Why a check has no observation: a database error, its budget ran out, or it crashed."""
+    """Why a check has no observation: a database or file error, its budget ran out, or it
+    crashed."""
 
     kind: ErrorKind
     reason: str  # safe to show: never a host, a user or a password
-    origin: Literal["database", "budget", "crash"] = "database"
+    origin: Origin = "database"
+
+
+class CheckError(Exception):
+    """A check could not observe, for a reason that is not the database's: `kind` for logic,
+    `reason` (safe to show) for people, `origin` for where it came from."""
+
+    def __init__(self, kind: ErrorKind, reason: str, origin: Origin = "file") -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.origin: Origin = origin
+
+
+def unobserved(exc: CheckError | DatabaseError) -> Problem:
+    """The one seam from "could not observe" to the judge: a database error is one such."""
+    if isinstance(exc, CheckError):
+        return Problem(exc.kind, exc.reason, exc.origin)
+    return Problem(exc.kind, exc.reason, "database")
 
 
 @dataclass(frozen=True)
@@ -106,7 +130,8 @@ class Check(Protocol[Seen]):
         ...
 
     async def observe(self, ctx: ObserveContext) -> Seen:
-        """Query what the check needs; raise `DatabaseError` when the database says no."""
+        """Query what the check needs; raise `DatabaseError` when the database says no,
+        `CheckError` when anything else stands in the way."""
         ...
 
     def judge(self, seen: Seen | Problem, ctx: JudgeContext) -> Judgement:

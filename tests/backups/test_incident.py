@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.backups.catalog import Listing, list_backups
-from sidecar.backups.judge import Judgement, judge
+from sidecar.backups.judge import BackupVerdicts, judge
 from sidecar.backups.ledger import Ledger
 from sidecar.backups.survey import count_files, known_backups
 from sidecar.results import Status
@@ -29,7 +29,7 @@ async def look(
     now: float,
     ledger: Ledger,
     previous: Listing | None = None,
-) -> tuple[Judgement, Ledger, Listing]:
+) -> tuple[BackupVerdicts, Ledger, Listing]:
     """What the backup check does over a few cycles: look, judge, count what it asks for."""
     for _ in range(10):
         listing = list_backups(directory)

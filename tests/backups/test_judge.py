@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.backups.catalog import BackupFile
-from sidecar.backups.dump import DumpCount, Problem, ProblemKind, TableRows
-from sidecar.backups.judge import Backup, Judgement, age_text, judge, size_text
+from sidecar.backups.catalog import BackupFile, size_text
+from sidecar.backups.dump import DumpCount, DumpProblem, ProblemKind, TableRows
+from sidecar.backups.judge import Backup, BackupVerdicts, age_text, judge
 from sidecar.results import Status
 
 NOW = 1_800_000_000.0
@@ -29,12 +29,12 @@ def backup(
         database="app",
         tables=("User", "Note"),
         counts=tuple(TableRows("app", t, n) for t, n in (rows or {}).items()),
-        problem=Problem(problem, f"{problem} explained") if problem else None,
+        problem=DumpProblem(problem, f"{problem} explained") if problem else None,
     )
     return Backup(file, writing, count)
 
 
-def run(*backups: Backup, high_water: int | None = 14, **kwargs: object) -> Judgement:
+def run(*backups: Backup, high_water: int | None = 14, **kwargs: object) -> BackupVerdicts:
     return judge(backups, {"User": high_water}, {"User": 0.5}, NOW, **kwargs)  # type: ignore[arg-type]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.backups.catalog import BackupFile
-from sidecar.backups.dump import DumpCount, Problem, ProblemKind, TableRows
+from sidecar.backups.dump import DumpCount, DumpProblem, ProblemKind, TableRows
 from sidecar.backups.ledger import LEDGER_FILE, Entry, Ledger, LedgerError
 
 FILE = BackupFile("app-2026-11-25.sql.gz", Path("/backups/app-2026-11-25.sql.gz"), 1234, 10**18)
@@ -25,7 +25,7 @@ COUNT = DumpCount(
 
 
 def failed(kind: ProblemKind) -> DumpCount:
-    return DumpCount(database="app", tables=("User",), problem=Problem(kind, "why"))
+    return DumpCount(database="app", tables=("User",), problem=DumpProblem(kind, "why"))
 
 
 def test_a_recorded_count_is_found_for_the_same_file() -> None:

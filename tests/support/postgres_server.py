@@ -2,6 +2,7 @@
 restart, a streaming replica and its promotion, pg_dump and a dump restored."""
 
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -12,6 +13,18 @@ from sidecar.demo.throwaway import ServerError, kill_group
 
 class PostgresTestServer(PostgresServer):
     """A `PostgresServer` that fault scenarios can kill, hang, fail over and restore."""
+
+    @classmethod
+    def kept_at(cls, base: Path, settings: dict[str, str] | None = None) -> "PostgresTestServer":
+        """A cluster under `base`, kept there between runs (a benchmark's cache: seeding
+        millions of rows or thousands of tables once); started as any other, never removed."""
+        server = cls(settings=settings)
+        shutil.rmtree(server.base)  # the cluster lives in `base` instead
+        base.mkdir(parents=True, exist_ok=True)
+        server.base = server.sockets = base
+        server.datadir = base / "data"
+        server._own(base)
+        return server
 
     def kill(self) -> None:
         """Kill the postmaster and its backends at once, as a crash or an OOM kill would."""
