@@ -16,7 +16,7 @@ from sidecar.demo.mariadb import MariaDBServer
 from tests.support.mariadb import MariaDBTestServer
 
 DATABASE = "bench"
-MONITOR = ("bench_monitor", "Bench-Monitor-2f9")
+MONITOR = ("bench_monitor", "Bench-Scheduler-2f9")
 BUFFER_POOL = 2 * 1024**3
 # One INSERT ... SELECT per million rows keeps each transaction's undo log modest.
 CHUNK = 1_000_000

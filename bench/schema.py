@@ -42,7 +42,7 @@ from tests.support.mariadb import MariaDBTestServer
 
 COMMAND = "bench.schema"
 HEADING = "## Many tables: cycle cost by schema size and by watched tables"
-MONITOR = ("bench_schema_monitor", "Schema-Monitor-5e1")
+MONITOR = ("bench_schema_monitor", "Schema-Scheduler-5e1")
 USERS = 14
 # What the identity read every cycle before issue 24: the whole schema's creation times.
 WHOLE_SCHEMA = (

@@ -10,7 +10,7 @@ report, which is what every probe costs on a cache miss):
    with the runbook), with the history of a simulated year (24 h and 7 days charts), and with
    an empty history; and a cached page;
 2. the history after a simulated year of 5 s cycles, fed through `History.record` as the
-   monitor's listener feeds it: bytes in its arrays, resident memory grown, the snapshot on
+   scheduler's listener feeds it: bytes in its arrays, resident memory grown, the snapshot on
    disk, the journal's bound, how long compacting and loading take;
 3. what recording one cycle costs with the journal on disk.
 """
@@ -39,8 +39,8 @@ from sidecar.history.files import HistoryFiles, encode
 from sidecar.history.history import COMPACT_LINES, MAX_EVENTS, CycleSample, TableSample
 from sidecar.history.series import DAY, bound
 from sidecar.identity.registry import build_sources
-from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
+from sidecar.scheduler import Scheduler
 from sidecar.service import build_evaluator
 from sidecar.state import Memory, TableMemory
 from sidecar.statuspage.page import StatusPage
@@ -140,7 +140,7 @@ def render(results: dict[str, object], command: str, started: datetime.datetime)
         " latestRecord, identity); the failing one holds it against a memory of ten times the"
         " rows and another storage",
         f"- history: {results['cycles']:,} cycles of {INTERVAL:g} s ({results['days']:g} days)"
-        " fed through `History.record`, the monitor listener's path",
+        " fed through `History.record`, the scheduler listener's path",
         "",
         "| rendering | median ms | p95 ms | vs `/health` body | bytes |",
         "| --- | --- | --- | --- | --- |",
@@ -219,7 +219,7 @@ def main() -> int:
     asyncio.run(recorder.on_report(failing))  # the events of the transition
 
     def page_for(h: History) -> StatusPage:
-        return StatusPage(Monitor(_Idle(), INTERVAL, 2.0), h, DetailsGate(None), INTERVAL)
+        return StatusPage(Scheduler(_Idle(), INTERVAL, 2.0), h, DetailsGate(None), INTERVAL)
 
     full, bare = page_for(history), page_for(empty)
     log(f"rendering, {runs} runs each")

@@ -1,7 +1,7 @@
 """The HTTP face: `/livez`, `/readyz`, `/health`, `/metrics`, `/events`, `/history` and the status
 page (GET and HEAD), served from memory.
 
-No handler touches the database; each reads the monitor's current report. Bodies are rendered
+No handler touches the database; each reads the scheduler's current report. Bodies are rendered
 once per report and reused, so a thousand probes a second cost what one costs.
 """
 
@@ -48,26 +48,26 @@ class _BodyCache:
 def create_app(config: ResolvedConfig, service: Service | None = None) -> Starlette:
     """The Starlette app; its lifespan runs the service (evaluation loop and notifier)."""
     service = service or Service(config)
-    monitor = service.monitor
+    scheduler = service.scheduler
     gate = DetailsGate(config.details_token)
-    registry = build_registry(monitor, service.notifier)
+    registry = build_registry(scheduler, service.notifier)
     cache = _BodyCache()
 
     def status_code(report: Report) -> int:
         return 503 if report.status is Status.FAIL else 200
 
     async def livez(request: Request) -> Response:
-        alive = monitor.loop_alive
+        alive = scheduler.loop_alive
         return Response(
             b"ok\n" if alive else b"loop stopped\n", 200 if alive else 503, media_type="text/plain"
         )
 
     async def readyz(request: Request) -> Response:
-        report = monitor.current()
+        report = scheduler.current()
         return Response(f"{report.status}\n".encode(), status_code(report), media_type="text/plain")
 
     async def health_endpoint(request: Request) -> Response:
-        report = monitor.current()
+        report = scheduler.current()
         return Response(
             cache.body(report, gate.allows(request)),
             status_code(report),
@@ -97,7 +97,7 @@ def create_app(config: ResolvedConfig, service: Service | None = None) -> Starle
         # `/` is the verdict as on /readyz (also for HAProxy's `OPTIONS /`), or for a browser
         # the status page, which is also at /status.
         *statuspage.routes(
-            statuspage.StatusPage(monitor, service.history, gate, config.settings.interval),
+            statuspage.StatusPage(scheduler, service.history, gate, config.settings.interval),
             readyz,
         ),
     ]

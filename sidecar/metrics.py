@@ -13,8 +13,8 @@ from prometheus_client.registry import Collector
 
 from sidecar import __version__
 from sidecar.alerts import Notifier
-from sidecar.monitor import Monitor
 from sidecar.results import Family, Report, Sample
+from sidecar.scheduler import Scheduler
 
 BUILD = Family("sidecar_build_info", "Build information", ("version",))
 VERDICT = Family("sidecar_verdict", "Overall verdict: 0 pass, 1 warn, 2 fail")
@@ -66,23 +66,23 @@ def families(samples: Iterable[Sample]) -> Iterable[Metric]:
 
 
 class ReportCollector(Collector):
-    """Turns the monitor's current report (and the service's counters) into metric families."""
+    """Turns the scheduler's current report (and the service's counters) into metric families."""
 
-    def __init__(self, monitor: Monitor, notifier: Notifier) -> None:
-        self.monitor = monitor
+    def __init__(self, scheduler: Scheduler, notifier: Notifier) -> None:
+        self.scheduler = scheduler
         self.notifier = notifier
 
     def collect(self) -> Iterable[Metric]:
         """Metric families for one scrape."""
-        monitor = self.monitor
+        scheduler = self.scheduler
         samples = [Sample(BUILD, 1, (__version__,))]
-        samples += report_samples(monitor.current())
-        if monitor.latest is not None:
-            samples.append(Sample(LAST_CYCLE, monitor.latest.finished))
+        samples += report_samples(scheduler.current())
+        if scheduler.latest is not None:
+            samples.append(Sample(LAST_CYCLE, scheduler.latest.finished))
         samples += [
-            Sample(CYCLE_DURATION, monitor.last_cycle_seconds),
-            Sample(CYCLES, monitor.cycles),
-            Sample(CYCLE_ERRORS, monitor.cycle_errors),
+            Sample(CYCLE_DURATION, scheduler.last_cycle_seconds),
+            Sample(CYCLES, scheduler.cycles),
+            Sample(CYCLE_ERRORS, scheduler.cycle_errors),
         ]
         if self.notifier.enabled:
             samples += [
@@ -92,8 +92,8 @@ class ReportCollector(Collector):
         yield from families(samples)
 
 
-def build_registry(monitor: Monitor, notifier: Notifier) -> CollectorRegistry:
+def build_registry(scheduler: Scheduler, notifier: Notifier) -> CollectorRegistry:
     """A fresh registry holding only this service's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReportCollector(monitor, notifier))
+    registry.register(ReportCollector(scheduler, notifier))
     return registry

@@ -18,8 +18,8 @@ from sidecar.config import ResolvedConfig
 from sidecar.engines import connect
 from sidecar.evaluator import Evaluator
 from sidecar.history import History, Recorder
-from sidecar.monitor import Monitor
 from sidecar.results import Report
+from sidecar.scheduler import Scheduler
 from sidecar.state import Memory, StateError, StateStore
 
 log = logging.getLogger("sidecar.service")
@@ -64,7 +64,7 @@ class Service:
         settings = config.settings
         self.config = config
         self.evaluator = build_evaluator(config, memory, clock)
-        self.monitor = Monitor(self.evaluator, settings.interval, settings.timeout, clock)
+        self.scheduler = Scheduler(self.evaluator, settings.interval, settings.timeout, clock)
         self.notifier = Notifier(settings.webhook_url, settings.push_url)
         # Filled only by the running service (`start`): one-shot commands leave it alone.
         self.history = History(settings.state_dir, [table.name for table in config.tables])
@@ -80,18 +80,18 @@ class Service:
             for source in check.sources
         ]
         recorder = Recorder(self.history, sources, lambda: self.evaluator.memory)
-        self.monitor.listeners.append(recorder.on_report)
+        self.scheduler.listeners.append(recorder.on_report)
         await self.notifier.start()
-        self.monitor.listeners.append(self.notifier.on_report)
-        await self.monitor.start()
+        self.scheduler.listeners.append(self.notifier.on_report)
+        await self.scheduler.start()
 
     async def evaluate_once(self) -> Report:
         """One cycle, outside the loop (the one-shot commands)."""
-        return await self.monitor.run_once()
+        return await self.scheduler.run_once()
 
     async def aclose(self) -> None:
         """Stop the loop, deliver what is queued, close the connections."""
-        await self.monitor.stop()
+        await self.scheduler.stop()
         await self.notifier.stop()
         await self.evaluator.aclose()
         self.history.close()

@@ -150,8 +150,8 @@ def test_the_status_page_and_the_history_of_a_wired_service_hide_the_secrets(
         }
     )
     service = Service(config)
-    page = StatusPage(service.monitor, service.history, DetailsGate(config.details_token), 5.0)
-    report = service.monitor.current()
+    page = StatusPage(service.scheduler, service.history, DetailsGate(config.details_token), 5.0)
+    report = service.scheduler.current()
     for details in (True, False):
         _assert_clean(page.build(report, details).decode())
     _assert_clean(repr(vars(service.history)) + repr(vars(page)))

@@ -126,7 +126,7 @@ async def _serve(
     logs.configure("warning", config.secrets())
     service = Service(config)
     narrator = _Narrator()
-    service.monitor.listeners.append(narrator)
+    service.scheduler.listeners.append(narrator)
     http = build_server(create_app(config, service), "127.0.0.1", port, handle_signals=False)
     stopping, hurried = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -164,7 +164,7 @@ async def _serve(
         await asyncio.to_thread(server.replay, MONITOR_PASSWORD)
         _say("the app's 'migrations' re-created the schema and seeded 1 admin user;")
         _say(f"{server.pings} would call this healthy. Watch the sidecar:")
-        narrator.quiet_until = service.monitor.clock()
+        narrator.quiet_until = service.scheduler.clock()
 
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stopping.wait())]
     if duration:

@@ -2,7 +2,7 @@
 
 `series.py` bounds the samples (three resolutions), `events.py` is the timeline's entries,
 `files.py` the crash-safe journal and snapshot, `history.py` the whole of it in memory, and
-`recorder.py` the monitor listener that feeds it from each report.
+`recorder.py` the scheduler listener that feeds it from each report.
 """
 
 from sidecar.history.events import Change, Event, Kind

@@ -1,4 +1,4 @@
-"""From reports to history: a monitor listener that never touches the database.
+"""From reports to history: a scheduler listener that never touches the database.
 
 Each report gives one cycle sample (the watched tables' counts, marks and ages, from the samples
 the checks hand out) and the events that tell what changed since the last report: the verdict,
@@ -63,7 +63,7 @@ def reasons_text(report: Report) -> str:
 
 
 class Recorder:
-    """Feeds `history` from every report (append `on_report` to the monitor's listeners)."""
+    """Feeds `history` from every report (append `on_report` to the scheduler's listeners)."""
 
     def __init__(
         self, history: History, sources: Sequence[Source], memory: Callable[[], Memory]

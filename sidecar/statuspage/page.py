@@ -29,8 +29,8 @@ from starlette.templating import Jinja2Templates
 
 from sidecar.access import COOKIE, DetailsGate
 from sidecar.history import History
-from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
+from sidecar.scheduler import Scheduler
 from sidecar.statuspage import charts, view
 
 PATH = "/status"
@@ -58,9 +58,9 @@ class StatusPage:
     """Renders the page and caches it per report, history revision and access."""
 
     def __init__(
-        self, monitor: Monitor, history: History, gate: DetailsGate, refresh: float
+        self, scheduler: Scheduler, history: History, gate: DetailsGate, refresh: float
     ) -> None:
-        self.monitor = monitor
+        self.scheduler = scheduler
         self.history = history
         self.gate = gate
         self.refresh = max(2, min(30, round(refresh)))
@@ -123,7 +123,7 @@ class StatusPage:
 
     def response(self, request: Request) -> Response:
         """The page as an HTTP response, with the verdict's status code (as /readyz)."""
-        report = self.monitor.current()
+        report = self.scheduler.current()
         failed = request.query_params.get("login") == "failed"
         path = "/" if request.url.path == "/" else PATH
         body = self.render(report, self.gate.allows(request), failed and not self.gate.open, path)

@@ -4,8 +4,8 @@ import asyncio
 
 from sidecar.config import ResolvedConfig, load_settings
 from sidecar.demo.throwaway import free_port
-from sidecar.monitor import Monitor
 from sidecar.results import Report, Status
+from sidecar.scheduler import Scheduler
 from sidecar.service import build_evaluator
 
 
@@ -35,28 +35,28 @@ def _config() -> ResolvedConfig:
 
 def test_starting_until_the_first_cycle_then_stale_after_three_intervals() -> None:
     clock = Clock()
-    monitor = Monitor(build_evaluator(_config()), 5.0, 2.0, clock=clock)
-    first = monitor.current()
+    scheduler = Scheduler(build_evaluator(_config()), 5.0, 2.0, clock=clock)
+    first = scheduler.current()
     assert (first.status, first.output) == (Status.FAIL, "starting")
-    monitor.latest = Report(Status.PASS, (), clock.now, clock.now)
+    scheduler.latest = Report(Status.PASS, (), clock.now, clock.now)
     clock.now += 3 * 5 + 2  # exactly the limit: still fresh
-    assert monitor.current().status is Status.PASS
+    assert scheduler.current().status is Status.PASS
     clock.now += 1
-    stale = monitor.current()
+    stale = scheduler.current()
     assert stale.status is Status.FAIL
     assert stale.output == "stale: no check cycle completed for 18s"
 
 
 async def test_a_hung_loop_turns_the_verdict_to_fail_while_livez_stays_up() -> None:
     clock = Clock()
-    monitor = Monitor(HungEvaluator(), _config().settings.interval, 2.0, clock=clock)
-    monitor.latest = Report(Status.PASS, (), clock.now, clock.now)
-    await monitor.start()
+    scheduler = Scheduler(HungEvaluator(), _config().settings.interval, 2.0, clock=clock)
+    scheduler.latest = Report(Status.PASS, (), clock.now, clock.now)
+    await scheduler.start()
     try:
         await asyncio.sleep(0.05)
-        assert monitor.loop_alive  # /livez: the process and its loop are alive ...
+        assert scheduler.loop_alive  # /livez: the process and its loop are alive ...
         clock.now += 60
-        assert monitor.current().status is Status.FAIL  # ... but no green light goes stale
+        assert scheduler.current().status is Status.FAIL  # ... but no green light goes stale
     finally:
-        await monitor.stop()
-    assert not monitor.loop_alive
+        await scheduler.stop()
+    assert not scheduler.loop_alive

@@ -16,7 +16,7 @@ from typing import Protocol
 from sidecar.durations import approximate
 from sidecar.results import Report, Status
 
-log = logging.getLogger("sidecar.monitor")
+log = logging.getLogger("sidecar.scheduler")
 
 Listener = Callable[[Report], Awaitable[None]]
 
@@ -32,7 +32,7 @@ class Cycle(Protocol):
         ...
 
 
-class Monitor:
+class Scheduler:
     """Owns the evaluation loop task and the latest report."""
 
     def __init__(
