@@ -12,9 +12,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,6 +23,7 @@ from sidecar.checks.row_count import RowCountCheck
 from sidecar.config import load_settings
 from sidecar.demo.mariadb import MariaDBServer
 from sidecar.demo.throwaway import free_port
+from sidecar.results import Report, Status
 from sidecar.service import build_evaluator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,6 +253,48 @@ async def cycles_in_process(
         row_check = next(c for c in report.checks if c.key.endswith(":rowCount"))
         details: dict[str, object] = {**row_check.details, "output": row_check.output}
         return cycle_ms, row_ms, details, str(report.status), exact_ms
+    finally:
+        await evaluator.aclose()
+
+
+@dataclass
+class CountedCycles:
+    """Cycles of one evaluator with what each cost: its time, the statements the sidecar sent,
+    the server's own counters' deltas, and every check's time."""
+
+    cycle_ms: list[float]
+    client: list[float]  # statements the sidecar counts it sent, per cycle
+    server: dict[str, list[float]]  # each server counter's delta, per cycle
+    by_check: dict[str, list[float]]  # each check's ms, per cycle
+    report: Report  # the last cycle's
+
+    def check_medians(self) -> dict[str, float]:
+        return {key: statistics.median(ms) for key, ms in self.by_check.items()}
+
+
+async def counted_cycles(
+    settings: dict[str, Any],
+    runs: int,
+    counters: Callable[[], Awaitable[Mapping[str, float]]],
+) -> CountedCycles:
+    """`runs` cycles of an evaluator built from `settings` after a warm-up one (connections,
+    the first listing, index lookups), with `counters()` read before and after each."""
+    evaluator = build_evaluator(load_settings(settings))
+    try:
+        await evaluator.run_cycle()
+        counted = CountedCycles([], [], {}, {}, Report(Status.FAIL, (), 0.0, 0.0))
+        for _ in range(runs):
+            queries, before = evaluator.db.queries, await counters()
+            began = time.perf_counter()
+            counted.report = await evaluator.run_cycle()
+            counted.cycle_ms.append((time.perf_counter() - began) * 1000)
+            after = await counters()
+            for name, value in after.items():
+                counted.server.setdefault(name, []).append(value - before[name])
+            counted.client.append(evaluator.db.queries - queries)
+            for check in counted.report.checks:
+                counted.by_check.setdefault(check.key, []).append((check.duration or 0) * 1000)
+        return counted
     finally:
         await evaluator.aclose()
 

@@ -38,10 +38,8 @@ import httpx
 
 from bench import measure, report
 from bench.many_tables import pg_add_tables, pg_add_watched, watching
-from sidecar.config import load_settings
 from sidecar.demo.throwaway import free_port
 from sidecar.engines.postgres import catalogue
-from sidecar.service import build_evaluator
 from tests.support.postgres_app import MONITOR, MONITOR_PASSWORD, seed
 from tests.support.postgres_server import PostgresTestServer
 
@@ -132,30 +130,6 @@ def _sent(server: PostgresTestServer, database: str) -> int:
     )
 
 
-async def _cycles(settings: dict[str, Any], runs: int, server: PostgresTestServer, db: str) -> Any:
-    evaluator = build_evaluator(load_settings(settings))
-    try:
-        await evaluator.run_cycle()  # warm-up: connections, the first listing, index lookups
-        cycle_ms: list[float] = []
-        statements: list[float] = []
-        client: list[float] = []
-        by_check: dict[str, list[float]] = {}
-        report = None
-        for _ in range(runs):
-            queries, sent = evaluator.db.queries, await asyncio.to_thread(_sent, server, db)
-            began = time.perf_counter()
-            report = await evaluator.run_cycle()
-            cycle_ms.append((time.perf_counter() - began) * 1000)
-            statements.append(await asyncio.to_thread(_sent, server, db) - sent)
-            client.append(evaluator.db.queries - queries)
-            for check in report.checks:
-                by_check.setdefault(check.key, []).append((check.duration or 0) * 1000)
-        assert report is not None
-        return cycle_ms, statements, client, by_check, report
-    finally:
-        await evaluator.aclose()
-
-
 async def _timed(dsn: str, sql: str, args: list[Any], runs: int = 5) -> float:
     """Median ms of `sql` as the monitor role, after one warm-up."""
     conn = await asyncpg.connect(dsn)
@@ -200,17 +174,20 @@ def cycle_cost(
         "timeout": f"{TIMEOUT:g}s",
         **settings,
     }
-    cycle_ms, statements, client, by_check, last = asyncio.run(
-        _cycles(values, runs, server, database)
-    )
+
+    def sent() -> dict[str, float]:
+        return {"statements": _sent(server, database)}
+
+    counted = asyncio.run(measure.counted_cycles(values, runs, lambda: asyncio.to_thread(sent)))
+    last = counted.report
     return CycleCost(
         tables,
         sum(1 for c in last.checks if c.key.endswith(":rowCount")),
         runs,
-        statistics.median(cycle_ms),
-        statistics.median(statements),
-        statistics.median(client),
-        {key: statistics.median(ms) for key, ms in by_check.items()},
+        statistics.median(counted.cycle_ms),
+        statistics.median(counted.server["statements"]),
+        statistics.median(counted.client),
+        counted.check_medians(),
         catalogue_reads(server, database) if reads else {},
         status=str(last.status),
         reasons="; ".join(last.reasons())[:200],

@@ -33,11 +33,9 @@ import httpx
 
 from bench import dataset, measure, report
 from bench.many_tables import WATCHED_ROWS, add_tables, add_watched, watching
-from sidecar.config import load_settings
 from sidecar.demo.mariadb import MariaDBServer
 from sidecar.demo.mariadb_app import USER_TABLE
 from sidecar.demo.throwaway import free_port
-from sidecar.service import build_evaluator
 from tests.support.mariadb import MariaDBTestServer
 
 COMMAND = "bench.schema"
@@ -123,34 +121,6 @@ def url(server: MariaDBServer, database: str) -> str:
     return server.url(*MONITOR, database)
 
 
-async def _cycles(settings: dict[str, Any], runs: int, counter: measure.StatusCounter) -> Any:
-    evaluator = build_evaluator(load_settings(settings))
-    try:
-        await evaluator.run_cycle()  # warm-up: connections, the first listing, index lookups
-        cycle_ms: list[float] = []
-        statements: list[float] = []
-        selects: list[float] = []
-        client: list[float] = []
-        by_check: dict[str, list[float]] = {}
-        report = None
-        for _ in range(runs):
-            queries, status0 = evaluator.db.queries, counter.read()
-            began = time.perf_counter()
-            report = await evaluator.run_cycle()
-            cycle_ms.append((time.perf_counter() - began) * 1000)
-            status1 = counter.read()
-            # our own second SHOW GLOBAL STATUS counts as one question (not a SELECT)
-            statements.append(status1["Questions"] - status0["Questions"] - 1)
-            selects.append(status1["Com_select"] - status0["Com_select"])
-            client.append(evaluator.db.queries - queries)
-            for check in report.checks:
-                by_check.setdefault(check.key, []).append((check.duration or 0) * 1000)
-        assert report is not None
-        return cycle_ms, statements, selects, client, by_check, report
-    finally:
-        await evaluator.aclose()
-
-
 def cycle_cost(
     server: MariaDBServer,
     label: str,
@@ -171,22 +141,25 @@ def cycle_cost(
     }
     counter = measure.StatusCounter(server)
     try:
-        cycle_ms, statements, selects, client, by_check, last = asyncio.run(
-            _cycles(values, runs, counter)
+        counted = asyncio.run(
+            measure.counted_cycles(values, runs, lambda: asyncio.to_thread(counter.read))
         )
     finally:
         counter.close()
+    last = counted.report
+    # our own second SHOW GLOBAL STATUS counts as one question (not a SELECT)
+    statements = [questions - 1 for questions in counted.server["Questions"]]
     watched = sum(1 for c in last.checks if c.key.endswith(":rowCount"))
     result = CycleCost(
         label,
         tables,
         watched,
         runs,
-        statistics.median(cycle_ms),
+        statistics.median(counted.cycle_ms),
         statistics.median(statements),
-        statistics.median(selects),
-        statistics.median(client),
-        {key: statistics.median(ms) for key, ms in by_check.items()},
+        statistics.median(counted.server["Com_select"]),
+        statistics.median(counted.client),
+        counted.check_medians(),
         status=str(last.status),
         reasons="; ".join(last.reasons())[:200],
     )
