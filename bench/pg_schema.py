@@ -197,7 +197,7 @@ def cycle_cost(
 @contextlib.contextmanager
 def _swapped(server: PostgresTestServer) -> Iterator[None]:
     """A new cluster for the duration; the cached one (with its tables) back afterwards."""
-    aside = server.swap_cluster()
+    aside = server.swap_datadir()
     try:
         yield
     finally:

@@ -88,7 +88,7 @@ def test_a_new_cluster_on_the_same_port_has_another_identifier(
     _seed(postgres)
     before = _system_identifier(postgres)
     port = postgres.port
-    aside = postgres.swap_cluster()
+    aside = postgres.swap_datadir()
     assert aside.is_dir() and postgres.port == port
     _seed(postgres)  # the app's migrations, run again on the empty cluster
     assert _system_identifier(postgres) != before

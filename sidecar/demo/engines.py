@@ -103,7 +103,7 @@ class PostgresDemo(PostgresServer):
         postgres_app.seed(self, monitor_password, len(created), created=created)
 
     def replay(self, monitor_password: str) -> None:
-        self.swap_cluster()
+        self.swap_datadir()
         postgres_app.seed(self, monitor_password, users=0)
         postgres_app.seed_admin(self)
 

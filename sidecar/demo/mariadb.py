@@ -18,6 +18,7 @@ import pymysql
 
 from sidecar.demo.throwaway import (
     ServerError,
+    Throwaway,
     free_port,
     kill_group,
     orphans,
@@ -62,7 +63,7 @@ def sweep_orphaned_servers() -> list[int]:
     return sweep(orphaned_servers())
 
 
-class MariaDBServer:
+class MariaDBServer(Throwaway):
     """One `mariadbd` process under `base`, listening on 127.0.0.1:`port`."""
 
     def __init__(self, base: Path, port: int | None = None) -> None:
@@ -150,31 +151,10 @@ class MariaDBServer:
             time.sleep(0.05)
         raise ServerError(f"mariadbd did not answer within {timeout}s")
 
-    def stop(self) -> None:
-        """Shut the server down cleanly (SIGTERM), resuming it first if it was hung."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def swap_datadir(self) -> Path:
-        """Stop, set the datadir aside, start on a new empty one; return the old one's path.
-
-        This is the incident: same host, same port, same credentials, a brand-new datadir.
-        """
-        self.stop()
-        self._generation += 1
-        aside = self.base / f"data.{self._generation}"
-        self.datadir.rename(aside)
-        self.start()
-        return aside
+    def _interrupt(self, process: "subprocess.Popen[bytes]") -> None:
+        """SIGCONT, then SIGTERM: mariadbd's clean shutdown."""
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
 
     def connect(self, user: str = "root", password: str = "", database: str | None = None) -> Any:
         """A blocking pymysql connection (for seeding and fault injection, not the checks)."""

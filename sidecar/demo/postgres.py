@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sidecar.demo.throwaway import (
     ServerError,
+    Throwaway,
     free_port,
     kill_group,
     orphans,
@@ -85,7 +86,7 @@ def sweep_orphaned_clusters() -> list[int]:
     return sweep(orphaned_clusters())
 
 
-class PostgresServer:
+class PostgresServer(Throwaway):
     """One PostgreSQL cluster under `base` (a new directory under /tmp unless given), on
     127.0.0.1:`port`."""
 
@@ -200,31 +201,15 @@ class PostgresServer:
             time.sleep(0.05)
         raise ServerError(f"postgres did not answer within {timeout}s")
 
-    def stop(self) -> None:
-        """Shut the cluster down (fast shutdown: SIGINT), resuming it first if it was hung."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGCONT)
-            self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            kill_group(self.process.pid)
-            self.process.wait()
-        self.process = None
+    def _interrupt(self, process: "subprocess.Popen[bytes]") -> None:
+        """SIGCONT to the whole group (the backends were hung too), then SIGINT: a fast
+        shutdown, which ends the sessions rather than waiting for them."""
+        os.killpg(process.pid, signal.SIGCONT)
+        process.send_signal(signal.SIGINT)
 
-    def swap_cluster(self) -> Path:
-        """Stop, set the data directory aside, start on a new empty cluster; the old one's path.
-
-        This is the incident: same host, same port, same superuser, a brand-new cluster.
-        """
-        self.stop()
-        self._generation += 1
-        aside = self.base / f"data.{self._generation}"
-        self.datadir.rename(aside)
-        self.start()
-        return aside
+    def _force(self, process: "subprocess.Popen[bytes]") -> None:
+        """The postmaster and every backend."""
+        kill_group(process.pid)
 
     def remove(self) -> None:
         """Stop the cluster and remove everything it had."""

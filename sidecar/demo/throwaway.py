@@ -10,8 +10,10 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -118,3 +120,50 @@ def sweep(pids: list[int]) -> list[int]:
     for pid in pids:
         kill_group(pid)
     return pids
+
+
+class Throwaway(ABC):
+    """One server process on a data directory under `base`: what both engines' servers share,
+    the clean stop and the incident's swap onto a new, empty data directory."""
+
+    base: Path
+    datadir: Path
+    process: "subprocess.Popen[bytes] | None"
+    _generation: int  # how many data directories were set aside
+
+    @abstractmethod
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server on `datadir`, initialising it when empty; wait until it answers."""
+
+    @abstractmethod
+    def _interrupt(self, process: "subprocess.Popen[bytes]") -> None:
+        """Resume the server if it was hung, then ask it to shut down cleanly."""
+
+    def _force(self, process: "subprocess.Popen[bytes]") -> None:
+        """Kill what a clean shutdown left running."""
+        process.kill()
+
+    def stop(self) -> None:
+        """Shut the server down cleanly, resuming it first if it was hung."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self._interrupt(self.process)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._force(self.process)
+            self.process.wait()
+        self.process = None
+
+    def swap_datadir(self) -> Path:
+        """Stop, set the data directory aside, start on a new empty one; the old one's path.
+
+        This is the incident: same host, same port, same credentials, a brand-new datadir.
+        """
+        self.stop()
+        self._generation += 1
+        aside = self.base / f"data.{self._generation}"
+        self.datadir.rename(aside)
+        self.start()
+        return aside

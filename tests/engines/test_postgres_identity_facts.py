@@ -93,7 +93,7 @@ def _seed_table_only(server: PostgresTestServer) -> None:
 
 
 def _new_cluster(server: PostgresTestServer) -> None:
-    server.swap_cluster()
+    server.swap_datadir()
     _seed(server)
 
 

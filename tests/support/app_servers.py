@@ -273,7 +273,7 @@ class PostgresApp(AppServer):
         self.server.restart()
 
     def swap(self) -> None:
-        self.server.swap_cluster()
+        self.server.swap_datadir()
 
     def after_creation(self) -> None:
         pass  # nothing to wait for: a table made anew has a new OID

@@ -24,7 +24,7 @@ def seed(server: PostgresServer, users: int = 14, database: str = "app") -> None
 
 def incident(server: PostgresServer) -> Path:
     """The incident: a brand-new cluster, the migrations recreate the schema and seed an admin."""
-    aside = server.swap_cluster()
+    aside = server.swap_datadir()
     seed(server, users=0)
     seed_admin(server)
     return aside
