@@ -13,22 +13,9 @@ mysql_error() {
     exit 1
 }
 
-# file_env VAR [DEFAULT]: VAR from $VAR or from the file named by $VAR_FILE (container secrets).
-file_env() {
-    local var="$1" def="${2:-}"
-    local fvar="${var}_FILE"
-    if [ -n "${!var:-}" ] && [ -n "${!fvar:-}" ]; then
-        mysql_error "both $var and $fvar are set (but are exclusive)"
-    fi
-    local val="$def"
-    if [ -n "${!var:-}" ]; then
-        val="${!var}"
-    elif [ -n "${!fvar:-}" ]; then
-        val="$(<"${!fvar}")"
-    fi
-    export "$var"="$val"
-    unset "$fvar"
-}
+entrypoint_error() { mysql_error "$@"; }
+# shellcheck source=../file_env.sh
+. /usr/local/lib/file_env.sh
 
 # SQL string literal body: backslashes and quotes escaped (the default sql_mode honours \).
 sql_escape() {
