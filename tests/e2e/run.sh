@@ -54,6 +54,35 @@ part() {
     return "$rc"
 }
 
+# both_engines PYTEST... : the PostgreSQL files under podman-compose and under Docker at once,
+# each a run of its own (tests/support/e2e_runs.py): most of their time is waiting (a dump's
+# 120 s settle, Docker's health periods), and the waits overlap. Each one's output is printed
+# whole once both have ended; the status is the first failure's. A TERM reaches both (the
+# part's process group); this shell waits for their clean-up.
+both_engines() {
+    local out pids=() pid rc=0 one
+    out="$(mktemp -d)"
+    "$@" "$here/test_postgres_compose_incident.py" >"$out/podman" 2>&1 &
+    pids+=($!)
+    "$@" "$here/test_postgres_docker_compose_incident.py" >"$out/docker" 2>&1 &
+    pids+=($!)
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null' TERM INT
+    for pid in "${pids[@]}"; do
+        one=0
+        wait "$pid" || one=$?
+        while kill -0 "$pid" 2>/dev/null; do
+            one=0
+            wait "$pid" || one=$?
+        done
+        [ "$rc" != 0 ] || rc=$one
+    done
+    cat "$out/podman" "$out/docker"
+    rm -rf "$out"
+    return "$rc"
+}
+export -f both_engines
+export here
+
 sweep=(.venv/bin/python -m tests.support.e2e_sweep)
 # -rP: the passing tests' output too, where the operator's commands (sidecar preflight,
 # sidecar volumes) print what they said.
@@ -72,7 +101,7 @@ run_parts() {
     part "podman-compose" "${e2e[@]}" "$here/test_containers_conf.py" \
         "$here/test_readme_quick_start.py" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
-    part "postgres" "${e2e[@]}" "$here/test_postgres_compose_incident.py" "$@" || return
+    part "postgres" bash -c 'both_engines "$@"' _ "${e2e[@]}" "$@" || return
     part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
 }

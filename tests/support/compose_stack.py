@@ -609,3 +609,62 @@ def assert_podman_gate_held(stack: Stack, workspace: Workspace, up_output: str) 
         assert "Ignored sidecar condition check" in up_output
         app_log = stack.logs("app")
         assert app_state == "running" and "waiting for the sidecar" in app_log, app_log
+
+
+# -- PostgreSQL 18's layout mistake (tests/e2e/test_postgres_*compose_incident.py) -----------
+
+PGDATA_LINE = "      PGDATA: /var/lib/postgresql/data\n"
+
+
+def deploy_the_18_trap(workspace: Workspace, port: int) -> Stack:
+    """compose/postgres/ without its PGDATA line, on the 18-layout image: a file written for
+    16 or 17, its named volume at /var/lib/postgresql/data, pointed at PostgreSQL 18."""
+    stack = deploy(workspace.engine, POSTGRES.compose, workspace.old, port, POSTGRES)
+    compose_file = stack.dir / "compose.yaml"
+    text = compose_file.read_text()
+    assert text.count(PGDATA_LINE) == 1
+    compose_file.write_text(text.replace(PGDATA_LINE, ""))
+    env = stack.dir / ".env"
+    env.write_text(env.read_text().replace(POSTGRES.image, POSTGRES18_IMAGE))
+    return stack
+
+
+def check_18_trap_refused_before_up(stack: Stack) -> None:
+    """Before the first `up`: `sidecar preflight` exits 2, naming the data directory the image
+    keeps, the volume it misses and the two fixes."""
+    refused = sidecar_cli(stack, "preflight")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    key = POSTGRES.volume_key
+    fail = line_starting(refused.stdout, f"fail: postgres ({POSTGRES18_IMAGE}) keeps")
+    assert fail.startswith(
+        f"fail: postgres ({POSTGRES18_IMAGE}) keeps its PostgreSQL data in"
+        " /var/lib/postgresql/18/docker (PGDATA of postgres:18), on the image's own VOLUME"
+        f" /var/lib/postgresql, not on {key} mounted at /var/lib/postgresql/data;"
+    ), fail
+    assert fail.endswith(
+        f'mount it at /var/lib/postgresql: "- {key}:/var/lib/postgresql" or add'
+        ' "PGDATA: /var/lib/postgresql/data" to postgres\'s environment'
+    ), fail
+
+
+def check_18_trap_caught_after_up(stack: Stack) -> None:
+    """The named volume stayed empty, the sidecar fails on it at once, and `sidecar volumes`
+    names the anonymous volume the cluster went to."""
+    assert not (stack.volume_path(stack.volume) / "PG_VERSION").exists()
+
+    def fails_on_the_volume() -> dict[str, Any] | None:
+        # Once PostgreSQL answers (the server runs a cluster; the volume holds none).
+        doc = stack.verdict("fail")
+        if doc is None or doc["checks"]["database:connection"][0]["status"] != "pass":
+            return None
+        return doc if "holds no cluster" in doc["output"] else None
+
+    doc = poll("the sidecar to fail on the empty volume", fails_on_the_volume, 60, stack.diagnose)
+    print(f"\nsidecar /health: {doc['status']}: {doc['output']}")
+    assert_app_never_migrated(stack)
+    found = sidecar_cli(stack, "volumes")
+    assert found.returncode == 2, found.stdout + found.stderr
+    verdict = line_starting(found.stdout, "fail:")
+    assert verdict.startswith(f"fail: {stack.volume} is empty, but anonymous volume "), verdict
+    container = stack.container("postgres")
+    assert f"cluster in 18/docker (mounted by {container} at /var/lib/postgresql)" in verdict
