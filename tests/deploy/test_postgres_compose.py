@@ -68,6 +68,21 @@ def client_env(role: str, password_file: Path, port: int, **extra: str) -> dict[
     }
 
 
+def backup_once(port: int, password_file: Path, backups: Path) -> subprocess.CompletedProcess[str]:
+    """`backup.sh once` as the backup service runs it, into `backups`."""
+    env = client_env("backup", password_file, port, BACKUP_DIR=str(backups))
+    return subprocess.run(
+        ["bash", str(BACKUP_SH), "once"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def backups(tmp_path: Path) -> Path:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    return directory
+
+
 @pytest.fixture(scope="module")
 def stack_cluster(
     tmp_path_factory: pytest.TempPathFactory,
@@ -191,16 +206,10 @@ def test_the_sidecar_as_the_monitor_role_passes_with_no_privilege_warning(
 
 
 def test_the_backup_role_dumps_every_user_and_can_write_nothing(
-    migrated: tuple[PostgresServer, Path], tmp_path: Path
+    migrated: tuple[PostgresServer, Path], backups: Path
 ) -> None:
     server, secrets = migrated
-    backups = tmp_path / "backups"
-    backups.mkdir()
-    password_file = secrets / "backup_db_password.txt"
-    env = client_env("backup", password_file, server.port, BACKUP_DIR=str(backups))
-    done = subprocess.run(
-        ["bash", str(BACKUP_SH), "once"], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = backup_once(server.port, secrets / "backup_db_password.txt", backups)
     assert done.returncode == 0, done.stderr
     (path,) = backups.iterdir()  # no partial file beside it
     assert re.fullmatch(r"app-\d{4}-\d\d-\d\dT\d{6}Z\.sql\.gz", path.name), path.name
@@ -213,17 +222,12 @@ def test_the_backup_role_dumps_every_user_and_can_write_nothing(
 
 
 def test_a_failed_pg_dump_leaves_nothing_behind(
-    migrated: tuple[PostgresServer, Path], tmp_path: Path
+    migrated: tuple[PostgresServer, Path], backups: Path, tmp_path: Path
 ) -> None:
     server, _ = migrated
-    backups = tmp_path / "backups"
-    backups.mkdir()
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not-the-password\n")
-    env = client_env("backup", wrong, server.port, BACKUP_DIR=str(backups))
-    done = subprocess.run(
-        ["bash", str(BACKUP_SH), "once"], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = backup_once(server.port, wrong, backups)
     assert done.returncode != 0
     assert "dump of app failed; nothing was rotated" in done.stdout + done.stderr
     assert list(backups.iterdir()) == []

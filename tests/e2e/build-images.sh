@@ -108,7 +108,8 @@ build_sidecar() {
         -t "$sidecar_image" -f "$repo/Containerfile" "$repo"
 }
 
-# The database stand-ins are built with tests/e2e as their context, for their shared file_env.sh.
+# The database stand-ins are built with tests/e2e as their context, for their shared
+# entrypoint_lib.sh.
 build_mariadb() {
     log "building $mariadb_image"
     podman build --format docker --build-arg "BASE_IMAGE=$base_image" \

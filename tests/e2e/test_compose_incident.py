@@ -32,22 +32,18 @@ import pytest
 from sidecar.mariadb_server import free_port
 from tests.support.compose_stack import (
     COMPOSE,
-    USERS,
     Workspace,
     assert_podman_gate_held,
     bring_up_and_fill,
     check_after_vulnerable_up,
-    check_before_renamed_up,
     check_fixed_stack_kept_its_data,
+    check_fresh_dump_fails_naming,
     check_preflight_passes,
     deploy,
     enable_backups,
     follow_recovery_steps,
-    forget_state,
-    newest_dump,
-    poll,
     sidecar_cli,
-    wait_for_backup_verdict,
+    stop_and_rename,
     wait_for_fresh_datadir_verdict,
 )
 
@@ -77,11 +73,7 @@ def test_renamed_start_is_refused_then_caught_and_the_next_backup_fails(
     stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
     bring_up_and_fill(stack)
     good = enable_backups(stack)
-    old_volume = stack.volume
-    stack.compose("down")  # volumes kept, as on the incident's server
-    stack.rename(podman_workspace.new_name)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, podman_workspace.new_name)
     up_output = stack.compose("up", "-d")
     check_after_vulnerable_up(stack, old_volume)
 
@@ -89,14 +81,7 @@ def test_renamed_start_is_refused_then_caught_and_the_next_backup_fails(
     assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
     assert_podman_gate_held(stack, podman_workspace, up_output)
 
-    # The backup service does not wait for the sidecar: it dumps the new, empty database.
-    poll("a dump of the empty database", lambda: newest_dump(stack, None), 90, stack.diagnose)
-    doc = wait_for_backup_verdict(stack, good)
-    rows = doc["checks"]["User:backupRows"][0]
-    print(f"\nUser:backupRows: {rows['status']}: {rows['output']}")
-    assert rows["status"] == "fail", rows
-    assert "does not hold table User" in rows["output"], rows
-    assert f"restore candidate: {good.name} ({USERS} User rows, " in rows["output"], rows
+    check_fresh_dump_fails_naming(stack, good)
     # On the host too: `sidecar volumes` names the same dump.
     found = sidecar_cli(stack, "volumes", "--backup-dir", str(stack.dir / "backups"))
     assert found.returncode == 2
@@ -111,12 +96,7 @@ def test_renamed_start_without_state_is_caught_by_the_pin_and_recovered(
     data: down, the `name:` line, preflight passes, up; 14 users, the app starts."""
     stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
     bring_up_and_fill(stack)
-    old_volume = stack.volume
-    stack.compose("down")
-    stack.rename(podman_workspace.new_name)
-    forget_state(stack)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, podman_workspace.new_name, lose_state=True)
     up_output = stack.compose("up", "-d")
     steps = check_after_vulnerable_up(stack, old_volume)
     wait_for_fresh_datadir_verdict(stack, old_volume, "pin")

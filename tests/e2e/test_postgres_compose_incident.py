@@ -27,21 +27,18 @@ import pytest
 from sidecar.mariadb_server import free_port
 from tests.support.compose_stack import (
     POSTGRES,
-    USERS,
     Workspace,
     assert_podman_gate_held,
     bring_up_and_fill,
     check_18_trap_caught_after_up,
     check_18_trap_refused_before_up,
     check_after_vulnerable_up,
-    check_before_renamed_up,
+    check_fresh_dump_fails_naming,
     deploy,
     deploy_the_18_trap,
     enable_backups,
     follow_recovery_steps,
-    newest_dump,
-    poll,
-    wait_for_backup_verdict,
+    stop_and_rename,
     wait_for_fresh_datadir_verdict,
 )
 
@@ -63,11 +60,7 @@ def test_renamed_postgres_start_is_refused_caught_its_dump_failed_and_recovered(
     )
     bring_up_and_fill(stack)
     good = enable_backups(stack)
-    old_volume = stack.volume
-    stack.compose("down")  # volumes kept
-    stack.rename(podman_workspace.new_name)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, podman_workspace.new_name)
     up_output = stack.compose("up", "-d")
     steps = check_after_vulnerable_up(stack, old_volume)
     doc = wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
@@ -75,14 +68,7 @@ def test_renamed_postgres_start_is_refused_caught_its_dump_failed_and_recovered(
     assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
     assert_podman_gate_held(stack, podman_workspace, up_output)
 
-    # The backup service does not wait for the sidecar: it dumps the fresh cluster.
-    poll("a dump of the fresh cluster", lambda: newest_dump(stack, None), 90, stack.diagnose)
-    doc = wait_for_backup_verdict(stack, good)
-    rows = doc["checks"]["User:backupRows"][0]
-    print(f"User:backupRows: {rows['status']}: {rows['output']}")
-    assert rows["status"] == "fail", rows
-    assert "does not hold table User" in rows["output"], rows
-    assert f"restore candidate: {good.name} ({USERS} User rows, " in rows["output"], rows
+    check_fresh_dump_fails_naming(stack, good)
 
     follow_recovery_steps(stack, steps, old_volume, backups_on=True)
 

@@ -23,11 +23,10 @@ from tests.support.compose_stack import (
     check_18_trap_caught_after_up,
     check_18_trap_refused_before_up,
     check_after_vulnerable_up,
-    check_before_renamed_up,
     deploy,
     deploy_the_18_trap,
     follow_recovery_steps,
-    forget_state,
+    stop_and_rename,
     wait_for_fresh_datadir_verdict,
 )
 
@@ -48,12 +47,7 @@ def test_renamed_postgres_start_is_refused_gated_by_compose_v2_and_recovered(
         POSTGRES,
     )
     bring_up_and_fill(stack)
-    old_volume = stack.volume
-    stack.compose("down")
-    stack.rename(docker_workspace.new_name)
-    forget_state(stack)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, docker_workspace.new_name, lose_state=True)
     status, output = stack.run_compose("up", "-d")
     steps = check_after_vulnerable_up(stack, old_volume)
     assert status != 0, output

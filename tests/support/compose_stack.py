@@ -415,6 +415,19 @@ def check_before_renamed_up(stack: Stack, old_volume: str) -> None:
     assert f"volume={old_volume}, but this start would mount {stack.volume}" in pin, pin
 
 
+def stop_and_rename(stack: Stack, new_name: str, lose_state: bool = False) -> str:
+    """The incident's restart: `down` (every volume kept, as on the incident's server), the
+    directory renamed, ./state lost too if `lose_state`; then `check_before_renamed_up`. The
+    volume that holds the data."""
+    old_volume = stack.volume
+    stack.compose("down")
+    stack.rename(new_name)
+    if lose_state:
+        forget_state(stack)
+    check_before_renamed_up(stack, old_volume)
+    return old_volume
+
+
 def check_preflight_passes(stack: Stack, volume: str) -> None:
     """`sidecar preflight` lets the start go ahead (exit 0): the database volume exists."""
     passed = sidecar_cli(stack, "preflight")
@@ -511,6 +524,18 @@ def wait_for_backup_verdict(stack: Stack, good: Path) -> dict[str, Any]:
 
     doc = poll("the sidecar to fail the new dump", names_the_candidate, 240, stack.diagnose)
     return doc
+
+
+def check_fresh_dump_fails_naming(stack: Stack, good: Path) -> None:
+    """After the renamed start: the backup service, which does not wait for the sidecar, dumps
+    the new, empty database, and the sidecar fails `User:backupRows` naming `good`."""
+    poll("a dump of the new, empty database", lambda: newest_dump(stack, None), 90, stack.diagnose)
+    doc = wait_for_backup_verdict(stack, good)
+    rows = doc["checks"]["User:backupRows"][0]
+    print(f"\nUser:backupRows: {rows['status']}: {rows['output']}")
+    assert rows["status"] == "fail", rows
+    assert "does not hold table User" in rows["output"], rows
+    assert f"restore candidate: {good.name} ({USERS} User rows, " in rows["output"], rows
 
 
 def wait_for_fresh_datadir_verdict(stack: Stack, old_volume: str, against: str) -> dict[str, Any]:

@@ -15,13 +15,13 @@
 set -Eeo pipefail
 shopt -s nullglob
 
-pg_note() { printf '%s [Entrypoint]: %s\n' "$(date -u '+%F %T UTC')" "$*"; }
+entrypoint_note() { printf '%s [Entrypoint]: %s\n' "$(date -u '+%F %T UTC')" "$*"; }
 entrypoint_error() {
     printf '%s [Entrypoint] ERROR: %s\n' "$(date -u '+%F %T UTC')" "$*" >&2
     exit 1
 }
-# shellcheck source=../file_env.sh
-. /usr/local/lib/file_env.sh
+# shellcheck source=../entrypoint_lib.sh
+. /usr/local/lib/entrypoint_lib.sh
 
 : "${PGDATA:?}"
 SOCKET_DIR=/var/run/postgresql
@@ -63,7 +63,7 @@ docker_init_database_dir() {
     local args=()
     # Words, as the official image splits them; never evaluated.
     read -r -a args <<<"${POSTGRES_INITDB_ARGS:-}"
-    pg_note "initdb in $PGDATA"
+    entrypoint_note "initdb in $PGDATA"
     # The password reaches initdb through a pipe, never its command line.
     initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
         "${args[@]}" >/dev/null
@@ -72,13 +72,13 @@ docker_init_database_dir() {
 }
 
 docker_temp_server_start() {
-    pg_note "starting a temporary server (socket only)"
+    entrypoint_note "starting a temporary server (socket only)"
     PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w -s start
 }
 
 docker_temp_server_stop() {
     PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -m fast -w -s stop
-    pg_note "temporary server stopped"
+    entrypoint_note "temporary server stopped"
 }
 
 docker_setup_db() {
@@ -88,30 +88,8 @@ docker_setup_db() {
         <<<"SELECT 1 FROM pg_database WHERE datname = :'db';")"
     if [ -z "${exists//[[:space:]]/}" ]; then
         POSTGRES_DB=postgres docker_process_sql --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
-        pg_note "created database $POSTGRES_DB"
+        entrypoint_note "created database $POSTGRES_DB"
     fi
-}
-
-# shellcheck disable=SC2119  # SQL files need no extra client arguments
-docker_process_init_files() {
-    local f
-    for f in "$@"; do
-        case "$f" in
-            *.sh)
-                if [ -x "$f" ]; then
-                    pg_note "$0: running $f"
-                    "$f"
-                else
-                    pg_note "$0: sourcing $f"
-                    # shellcheck disable=SC1090
-                    . "$f"
-                fi
-                ;;
-            *.sql) pg_note "$0: running $f"; docker_process_sql -f "$f" >/dev/null ;;
-            *.sql.gz) pg_note "$0: running $f"; gunzip -c "$f" | docker_process_sql >/dev/null ;;
-            *) pg_note "$0: ignoring $f" ;;
-        esac
-    done
 }
 
 if [ "${1:0:1}" = '-' ]; then
@@ -133,9 +111,9 @@ if [ "$1" = postgres ]; then
         docker_process_init_files /docker-entrypoint-initdb.d/*
         docker_temp_server_stop
         unset PGPASSWORD
-        pg_note "PostgreSQL init process complete; ready for start up."
+        entrypoint_note "PostgreSQL init process complete; ready for start up."
     else
-        pg_note "PostgreSQL database directory appears to contain a database; skipping initialization"
+        entrypoint_note "PostgreSQL database directory appears to contain a database; skipping initialization"
     fi
 fi
 
