@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.backups.catalog import list_backups
 from sidecar.backups.dump import count_rows
 from sidecar.preflight.engines import EngineVolume
 from sidecar.preflight.sizes import Size
@@ -339,3 +340,12 @@ def test_preflight_refuses_the_incident_file_after_the_rename(tmp_path: Path) ->
         f" initialise a fresh cluster on it; {OLD}_{KEY} (created 2026-11-24, 48 MB, project"
         f' {OLD}) holds your data: add "name: {OLD}" to the compose file'
     )
+
+
+def test_the_default_backup_glob_sees_custom_format_dumps_too(backups: Path) -> None:
+    """No SIDECAR_BACKUP_GLOB in the stack: the default takes the backup service's dumps and
+    `pg_dump -Fc`'s usual `*.dump` alike, and nothing else."""
+    for name in ("app-2026-12-01T000000Z.sql.gz", "app-2026-12-02T000000Z.dump", "notes.txt"):
+        (backups / name).write_bytes(b"x")
+    names = sorted(f.name for f in list_backups(backups).files)
+    assert names == ["app-2026-12-01T000000Z.sql.gz", "app-2026-12-02T000000Z.dump"]

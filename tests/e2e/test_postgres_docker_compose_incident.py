@@ -17,6 +17,7 @@ import pytest
 from sidecar.mariadb_server import free_port
 from tests.support.compose_stack import (
     POSTGRES,
+    POSTGRES18_IMAGE,
     Workspace,
     assert_app_never_migrated,
     bring_up_and_fill,
@@ -31,6 +32,8 @@ from tests.support.compose_stack import (
 )
 
 pytestmark = pytest.mark.e2e
+# What the private dockerd gets loaded (tests/e2e/conftest.py), beside the sidecar's image.
+DATABASE_IMAGES = (POSTGRES.image, POSTGRES18_IMAGE)
 
 
 def test_renamed_postgres_start_is_refused_gated_by_compose_v2_and_recovered(
