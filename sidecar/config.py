@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         None, "where the backups are mounted (read-only); turns the backup checks on"
     )
     backup_glob: str | None = setting(
-        None, "which files are backups, comma-separated (default: *.sql,*.sql.gz,*.sql.zst)"
+        None, "which files are backups, comma-separated (default: *.sql,*.sql.gz,*.sql.zst,*.dump)"
     )
     backup_max_age: PositiveDuration | None = setting(
         None, "warn when the newest backup is older, fail past twice it (default: 26h)"

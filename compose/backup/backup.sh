@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The stack's backup job, run by compose.yaml's optional `backup` service (in the MariaDB
-# image, for its mariadb-dump): what the incident's team ran from cron as
+# image, for its mariadb-dump; in compose/postgres/, in the postgres image with DB_ENGINE=
+# postgresql, for its pg_dump): what the incident's team ran from cron as
 # /usr/local/bin/backup-databases.sh, as a loop in a container.
 #
 #   backup.sh         a dump at start, then one every BACKUP_INTERVAL (24h; or 90s, 15m, 6h, 2d)
@@ -8,7 +9,9 @@
 #                     docker compose exec backup bash /backup/backup.sh once
 #
 # Each dump is `mariadb-dump --single-transaction` of DB_NAME as DB_USER (SELECT, SHOW VIEW
-# and TRIGGER are all it needs: initdb/20-backup-user.sh), gzipped into a hidden partial file
+# and TRIGGER are all it needs: initdb/20-backup-user.sh), or on PostgreSQL `pg_dump` in its
+# plain format (one snapshot; SELECT on the tables and sequences: postgres/initdb/
+# 30-backup-role.sh), gzipped into a hidden partial file
 # in BACKUP_DIR and renamed to <DB_NAME>-<UTC time>.sql.gz only once complete, so the sidecar
 # never reads half a dump. A failed dump leaves nothing behind and removes nothing. After a
 # good one, only the newest BACKUP_KEEP (14) of this job's own dumps are kept, but never the
@@ -25,6 +28,7 @@
 set -euo pipefail
 
 db_name="${DB_NAME:?}"
+engine="${DB_ENGINE:-mariadb}"
 backup_dir="${BACKUP_DIR:?}"
 keep="${BACKUP_KEEP:-14}"
 
@@ -47,9 +51,25 @@ seconds() {
 }
 
 [[ "$keep" =~ ^[0-9]+$ && "$keep" -gt 0 ]] || fail "BACKUP_KEEP must be a positive number, not '$keep'"
+case "$engine" in
+    mariadb | postgresql) ;;
+    *) fail "DB_ENGINE must be mariadb or postgresql, not '$engine'" ;;
+esac
 if ! [ -d "$backup_dir" ] || ! [ -w "$backup_dir" ]; then
     fail "cannot write to $backup_dir"
 fi
+
+# dump_database: the dump of DB_NAME on stdout, in the engine's own client. The password
+# reaches it through its environment, never its command line.
+dump_database() {
+    if [ "$engine" = postgresql ]; then
+        PGPASSWORD="$(<"${DB_PASSWORD_FILE:?}")" pg_dump --host="${DB_HOST:-postgres}" \
+            --username="${DB_USER:?}" --no-password "$db_name"
+    else
+        MYSQL_PWD="$(<"${DB_PASSWORD_FILE:?}")" mariadb-dump --host="${DB_HOST:-mariadb}" \
+            --user="${DB_USER:?}" --single-transaction --triggers "$db_name"
+    fi
+}
 
 dump_once() {
     local stamp final partial
@@ -61,10 +81,7 @@ dump_once() {
         final="$backup_dir/$db_name-$stamp.sql.gz"
     done
     partial="$backup_dir/.$db_name-$stamp.sql.gz.partial"
-    # The password reaches the client through its environment, never its command line.
-    if ! MYSQL_PWD="$(<"${DB_PASSWORD_FILE:?}")" mariadb-dump \
-        --host="${DB_HOST:-mariadb}" --user="${DB_USER:?}" \
-        --single-transaction --triggers "$db_name" | gzip >"$partial"; then
+    if ! dump_database | gzip >"$partial"; then
         rm -f "$partial"
         log "dump of $db_name failed; nothing was rotated"
         return 1
@@ -74,7 +91,7 @@ dump_once() {
     rotate
 }
 
-# health: the sidecar's /health body, over bash's /dev/tcp (the MariaDB image has no curl).
+# health: the sidecar's /health body, over bash's /dev/tcp (the database images have no curl).
 health() {
     local url="${SIDECAR_URL:-http://sidecar:8080}" hostport host port request reply
     [[ "$url" == http://* ]] || { echo "SIDECAR_URL is not http://host:port: $url"; return 1; }

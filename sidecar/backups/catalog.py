@@ -1,6 +1,6 @@
 """The backup directory: which files are dumps, newest first, and which are still being written.
 
-    listing = list_backups(Path("/backups"))  # patterns: *.sql, *.sql.gz, *.sql.zst
+    listing = list_backups(Path("/backups"))  # patterns: *.sql, *.sql.gz, *.sql.zst, *.dump
     listing.files                             # BackupFile tuples, newest mtime first
     writing = still_being_written(listing, previous, now=time.time(), settle=60.0)
     sizes = compare_sizes(listing.files)      # the newest against the median before it
@@ -23,7 +23,8 @@ from fnmatch import fnmatchcase
 from itertools import islice
 from pathlib import Path
 
-DEFAULT_PATTERNS = ("*.sql", "*.sql.gz", "*.sql.zst")  # pg_dump -Fc files: add *.dump
+# `*.dump`: pg_dump -Fc's usual suffix (a MariaDB stack has none, so it costs nothing there).
+DEFAULT_PATTERNS = ("*.sql", "*.sql.gz", "*.sql.zst", "*.dump")
 
 
 @dataclass(frozen=True)

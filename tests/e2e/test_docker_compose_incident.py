@@ -20,11 +20,11 @@ from tests.support.compose_stack import (
     assert_app_never_migrated,
     bring_up_and_fill,
     check_after_vulnerable_up,
-    check_before_renamed_up,
     check_fixed_stack_kept_its_data,
     check_preflight_passes,
     deploy,
     poll,
+    stop_and_rename,
     wait_for_fresh_datadir_verdict,
 )
 
@@ -42,11 +42,7 @@ def test_renamed_directory_gets_an_empty_volume_and_the_gate_never_starts_the_ap
     # Gated natively on the first deployment too: started once the sidecar was healthy,
     # without waiting for /readyz itself.
     assert "waiting for the sidecar" not in stack.logs("app")
-    old_volume = stack.volume
-    stack.compose("down")  # volumes kept, as on the incident's server
-    stack.rename(docker_workspace.new_name)
-
-    check_before_renamed_up(stack, old_volume)
+    old_volume = stop_and_rename(stack, docker_workspace.new_name)
     # Compose v2 waits for the sidecar's health before it starts the app, and gives up when
     # Docker marks it unhealthy (start_period 30s, then 3 failures 10s apart).
     status, output = stack.run_compose("up", "-d")

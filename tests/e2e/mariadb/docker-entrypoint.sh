@@ -13,22 +13,10 @@ mysql_error() {
     exit 1
 }
 
-# file_env VAR [DEFAULT]: VAR from $VAR or from the file named by $VAR_FILE (container secrets).
-file_env() {
-    local var="$1" def="${2:-}"
-    local fvar="${var}_FILE"
-    if [ -n "${!var:-}" ] && [ -n "${!fvar:-}" ]; then
-        mysql_error "both $var and $fvar are set (but are exclusive)"
-    fi
-    local val="$def"
-    if [ -n "${!var:-}" ]; then
-        val="${!var}"
-    elif [ -n "${!fvar:-}" ]; then
-        val="$(<"${!fvar}")"
-    fi
-    export "$var"="$val"
-    unset "$fvar"
-}
+entrypoint_note() { mysql_note "$@"; }
+entrypoint_error() { mysql_error "$@"; }
+# shellcheck source=../entrypoint_lib.sh
+. /usr/local/lib/entrypoint_lib.sh
 
 # SQL string literal body: backslashes and quotes escaped (the default sql_mode honours \).
 sql_escape() {
@@ -109,30 +97,6 @@ docker_setup_db() {
         "$SOCKET" "$hcpw" >"$DATADIR/.my-healthcheck.cnf"
     chown mysql:mysql "$DATADIR/.my-healthcheck.cnf"
     chmod 0600 "$DATADIR/.my-healthcheck.cnf"
-}
-
-# shellcheck disable=SC2119  # SQL files need no extra client arguments
-docker_process_init_files() {
-    local f
-    for f in "$@"; do
-        case "$f" in
-            *.sh)
-                if [ -x "$f" ]; then
-                    mysql_note "$0: running $f"
-                    "$f"
-                else
-                    mysql_note "$0: sourcing $f"
-                    # shellcheck disable=SC1090
-                    . "$f"
-                fi
-                ;;
-            *.sql) mysql_note "$0: running $f"; docker_process_sql <"$f" ;;
-            *.sql.gz) mysql_note "$0: running $f"; gunzip -c "$f" | docker_process_sql ;;
-            *.sql.xz) mysql_note "$0: running $f"; xzcat "$f" | docker_process_sql ;;
-            *.sql.zst) mysql_note "$0: running $f"; zstd -dc "$f" | docker_process_sql ;;
-            *) mysql_note "$0: ignoring $f" ;;
-        esac
-    done
 }
 
 docker_init_datadir() {
