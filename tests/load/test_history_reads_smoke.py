@@ -1,7 +1,7 @@
 """`python -m bench.history_reads --quick` still runs end to end (about 40 s): the baseline
 commit and this checkout serve a year of history side by side while `/livez` is sampled.
 
-This checks the harness, not the figures (those are in docs/benchmarks.md, SPEC.md section 7).
+This checks the harness, not the figures (those are in docs/benchmarks.md).
 """
 
 import shutil
