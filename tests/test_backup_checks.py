@@ -220,7 +220,7 @@ def test_backup_settings_from_variables_and_toml(tmp_path: Path) -> None:
     base = {"db_url": "mysql://m@127.0.0.1/app", "table": "User"}
     config = load_settings({**base, "backup_dir": str(tmp_path), "backup_max_age": "2d"})
     assert config.backups is not None
-    assert config.backups.patterns == ("*.sql", "*.sql.gz", "*.sql.zst")
+    assert config.backups.patterns == ("*.sql", "*.sql.gz", "*.sql.zst", "*.dump")
     assert config.backups.max_age == 2 * 86400
     toml = tmp_path / "sidecar.toml"
     toml.write_text(f'[backups]\ndir = "{tmp_path}"\nglob = ["*.dump.gz"]\nmax_age = "12h"\n')
