@@ -1,4 +1,5 @@
-"""The evaluator's crash isolation: a check that raises costs that check, never the cycle.
+"""The evaluator: a check that raises costs that check, never the cycle; and a whole cycle
+sends the server reads only.
 
 The faulty checks here are faults injected on purpose at the check seam; every other check
 runs against a real MariaDB server and must report as if nothing had happened.
@@ -15,6 +16,7 @@ from sidecar.engines import connect
 from sidecar.evaluator import Evaluator
 from sidecar.results import Status
 from sidecar.state import Memory, StateStore
+from tests.support.evaluate import once
 from tests.support.mariadb import MariaDBTestServer
 from tests.support.servers import MONITOR_PASSWORD, MONITOR_USER
 
@@ -78,3 +80,21 @@ async def test_a_check_that_crashes_fails_alone_and_the_cycle_goes_on(
     crashes = [r for r in caplog.records if faulty.key in r.getMessage()]
     assert len(crashes) == 2
     assert all(r.exc_info is not None for r in crashes)
+
+
+async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBTestServer) -> None:
+    seeded.execute("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
+    try:
+        await once(seeded, data_dir=str(seeded.datadir))
+    finally:
+        seeded.execute("SET GLOBAL general_log = 0")
+    sent = seeded.execute(
+        f"SELECT argument FROM mysql.general_log WHERE user_host LIKE '{MONITOR_USER}%'"
+        " AND command_type = 'Query'"
+    )
+    statements = [row[0].decode() if isinstance(row[0], bytes) else row[0] for row in sent]
+    assert statements, "the general log recorded nothing"
+    # aiomysql sends a COMMIT after the session set-up; it writes nothing.
+    allowed = ("SELECT", "SET SESSION", "SET STATEMENT", "COMMIT")
+    for statement in statements:
+        assert statement.lstrip().upper().startswith(allowed), statement

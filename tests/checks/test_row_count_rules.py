@@ -1,6 +1,6 @@
 """`<table>:rowCount` verdict rules, as a table: observation + memory + settings -> verdict.
 
-No server: the judge is a pure function (the real-server tests in tests/test_checks.py show
+No server: the judge is a pure function (the real-server tests in test_row_count_server.py show
 the observations are what these rows assume).
 """
 

@@ -24,7 +24,7 @@ _BRANCH = (
     " FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = %s"
 )
 # A row per index the column leads (no LIMIT: a UNION would need each branch parenthesised,
-# and a statement must start with SELECT; tests/test_checks.py pins that).
+# and a statement must start with SELECT; tests/test_evaluator.py pins that).
 _LEADS_INDEX = (
     "SELECT {ordinal} FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
     " AND TABLE_NAME = %s AND COLUMN_NAME = %s AND SEQ_IN_INDEX = 1"

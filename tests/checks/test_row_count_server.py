@@ -1,17 +1,16 @@
-"""Each check's distinct reasons, against a real MariaDB: never a silent pass. (The cases both
-engines share are in tests/engines/test_contract.py.)"""
+"""`<table>:rowCount` against a real MariaDB: exact counts, estimates and bounded probes, the
+background count near a line, what a missing grant or a lock makes of it. (The cases both engines
+share are in tests/engines/test_contract.py; its rules, without a server, in
+test_row_count_rules.py.)"""
 
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-
-import pytest
 
 from sidecar.results import CheckResult, Status
 from tests.support.evaluate import check, cycle, evaluator_for, once
 from tests.support.mariadb import MariaDBTestServer
-from tests.support.servers import MONITOR_USER, add_users, seed
+from tests.support.servers import MONITOR_USER, add_users
 
 
 async def test_healthy_table_passes_with_exact_values(seeded: MariaDBTestServer) -> None:
@@ -22,20 +21,6 @@ async def test_healthy_table_passes_with_exact_values(seeded: MariaDBTestServer)
     latest = check(report, "User:latestRecord")
     assert isinstance(latest.observed_value, int | float) and 0 <= latest.observed_value < 60
     assert latest.details["indexed"] is True
-
-
-async def test_all_null_timestamps_are_named(mariadb: MariaDBTestServer) -> None:
-    seed(mariadb, users=0)
-    mariadb.execute(
-        "CREATE TABLE Event (id INT PRIMARY KEY, at DATETIME NULL)",
-        "INSERT INTO Event VALUES (1, NULL), (2, NULL)",
-        database="app",
-    )
-    report = await once(mariadb, table="Event", timestamp_column="at")
-    latest = check(report, "Event:latestRecord")
-    assert latest.status is Status.WARN
-    assert latest.output == "rows exist but every at is NULL"
-    assert latest.details["indexed"] is False  # and the log says MAX() scans the table
 
 
 async def test_permission_denied_is_named(seeded: MariaDBTestServer) -> None:
@@ -87,37 +72,6 @@ async def test_large_table_uses_estimates_and_bounded_probes(seeded: MariaDBTest
     assert "InnoDB estimate" in floored.output
 
 
-async def test_integer_unix_time_columns_are_understood(mariadb: MariaDBTestServer) -> None:
-    seed(mariadb, users=0)
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    mariadb.execute(
-        "CREATE TABLE Ping (id INT PRIMARY KEY, at BIGINT, INDEX (at))",
-        f"INSERT INTO Ping VALUES (1, {now_ms - 5000})",
-        database="app",
-    )
-    latest = check(await once(mariadb, table="Ping", timestamp_column="at"), "Ping:latestRecord")
-    assert latest.status is Status.PASS
-    assert latest.observed_value == pytest.approx(5, abs=3)
-
-
-async def test_the_sidecar_sends_nothing_but_reads(seeded: MariaDBTestServer) -> None:
-    seeded.execute("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
-    try:
-        await once(seeded, data_dir=str(seeded.datadir))
-    finally:
-        seeded.execute("SET GLOBAL general_log = 0")
-    sent = seeded.execute(
-        f"SELECT argument FROM mysql.general_log WHERE user_host LIKE '{MONITOR_USER}%'"
-        " AND command_type = 'Query'"
-    )
-    statements = [row[0].decode() if isinstance(row[0], bytes) else row[0] for row in sent]
-    assert statements, "the general log recorded nothing"
-    # aiomysql sends a COMMIT after the session set-up; it writes nothing.
-    allowed = ("SELECT", "SET SESSION", "SET STATEMENT", "COMMIT")
-    for statement in statements:
-        assert statement.lstrip().upper().startswith(allowed), statement
-
-
 async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
     seeded: MariaDBTestServer,
 ) -> None:
@@ -148,11 +102,3 @@ async def test_large_table_near_its_line_is_counted_in_full_in_the_background(
         assert rows.output == "400 rows, down 60% from the remembered 1000 (max_drop 50%)"
     finally:
         await evaluator.aclose()
-
-
-async def test_root_is_warned_about_by_what_it_may_do(seeded: MariaDBTestServer) -> None:
-    """Named by its privileges, never as ALL PRIVILEGES (the writing account of the contract:
-    tests/engines/test_contract.py)."""
-    root = check(await once(seeded, user="root"), "database:privileges")
-    assert root.status is Status.WARN and "ALL PRIVILEGES" not in root.output
-    assert "DROP" in root.output and "UPDATE" in root.output
