@@ -9,15 +9,82 @@ On PostgreSQL (the `pg_` functions) a table costs about a millisecond, a thousan
 transaction.
 """
 
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pymysql
 
+from bench import measure
 from sidecar.demo.mariadb import MariaDBServer
+from sidecar.demo.throwaway import free_port
 
 if TYPE_CHECKING:  # the runtime package never imports the tests' cluster
     from sidecar.demo.postgres import PostgresServer
+
+# The cycle both schema benchmarks run (the defaults of `sidecar serve`).
+INTERVAL, TIMEOUT = 5.0, 2.0
+
+
+def database_of(tables: int) -> str:
+    """`schema_15000`: the app database holding `tables` tables."""
+    return f"schema_{tables}"
+
+
+@dataclass
+class Incident:
+    tables: int
+    caught_after: float | None  # seconds from the migrated new database to /health failing
+    budget: float
+    reason: str
+
+
+def caught_after_swap(
+    db_url: str,
+    tables: int,
+    work: Path,
+    swapped: Callable[[], AbstractContextManager[None]],
+    migrate: Callable[[], None],
+) -> Incident:
+    """`sidecar serve` on `db_url`; after a few healthy cycles the storage is `swapped` for a
+    new one that the app's `migrate` seeds with `User` and one admin; seconds until /health
+    fails on the identity, within interval + timeout or not."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "SIDECAR_DB_URL": db_url,
+        "SIDECAR_TABLE": "User",
+        "SIDECAR_TIMESTAMP_COLUMN": "createdAt",
+        "SIDECAR_STATE_DIR": str(work / "state-incident"),
+        "SIDECAR_INTERVAL": f"{INTERVAL:g}s",
+        "SIDECAR_TIMEOUT": f"{TIMEOUT:g}s",
+        "SIDECAR_LOG_LEVEL": "warning",
+        "SIDECAR_PORT": str(port),
+        "SIDECAR_HOST": "127.0.0.1",
+    }
+    command = [sys.executable, "-m", "sidecar", "serve"]
+    budget = INTERVAL + TIMEOUT
+    with (
+        measure.process(command, env, work / "incident.log", f"{base}/readyz"),
+        httpx.Client(base_url=base, timeout=5) as client,
+    ):
+        time.sleep(3 * INTERVAL)  # healthy cycles: the baseline is recorded and confirmed
+        with swapped():
+            migrate()
+            migrated = time.monotonic()
+            while time.monotonic() - migrated < budget + 3 * INTERVAL:
+                body = client.get("/health").json()
+                identity = body["checks"]["volume:identity"][0]
+                if body["status"] == "fail" and identity["status"] == "fail":
+                    return Incident(tables, time.monotonic() - migrated, budget, identity["output"])
+                time.sleep(0.05)
+            return Incident(tables, None, budget, "not caught")
+
 
 # Statements per round trip: enough to make the round trips vanish beside the work.
 _PER_TRIP = 200

@@ -34,11 +34,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from bench import measure, report
-from bench.many_tables import pg_add_tables, pg_add_watched, watching
-from sidecar.demo.throwaway import free_port
+from bench.many_tables import (
+    INTERVAL,
+    TIMEOUT,
+    Incident,
+    caught_after_swap,
+    database_of,
+    pg_add_tables,
+    pg_add_watched,
+    watching,
+)
 from sidecar.engines.postgres import catalogue
 from tests.support.postgres_app import MONITOR, MONITOR_PASSWORD, seed
 from tests.support.postgres_server import PostgresTestServer
@@ -48,7 +55,6 @@ HEADING = "## PostgreSQL: cycle cost by schema size and by watched tables"
 SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
 FILLER_DDL = "CREATE TABLE IF NOT EXISTS %I (id int PRIMARY KEY, note text)"
 CHECKS = ("database:connection", "User:rowCount", "User:latestRecord", "volume:identity")
-INTERVAL, TIMEOUT = 5.0, 2.0
 # The two catalogue reads as they were before (engines/postgres/catalogue.py says why they
 # changed), timed beside the cycle at each schema size.
 LOOKUP_BEFORE = (
@@ -80,18 +86,6 @@ class CycleCost:
     reads_ms: dict[str, float] = field(default_factory=dict)  # the catalogue reads, now/before
     status: str = ""
     reasons: str = ""
-
-
-@dataclass
-class Incident:
-    tables: int
-    caught_after: float | None  # seconds from the migrated new cluster to /health failing
-    budget: float
-    reason: str
-
-
-def database_of(tables: int) -> str:
-    return f"schema_{tables}"
 
 
 def url(server: PostgresTestServer, database: str) -> str:
@@ -210,39 +204,12 @@ def _swapped(server: PostgresTestServer) -> Iterator[None]:
 def incident(server: PostgresTestServer, tables: int, work: Path) -> Incident:
     """`sidecar serve` on the largest schema; the cluster swapped; seconds until it fails."""
     database = database_of(tables)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "SIDECAR_DB_URL": url(server, database),
-        "SIDECAR_TABLE": "User",
-        "SIDECAR_TIMESTAMP_COLUMN": "createdAt",
-        "SIDECAR_STATE_DIR": str(work / "state-incident"),
-        "SIDECAR_INTERVAL": f"{INTERVAL:g}s",
-        "SIDECAR_TIMEOUT": f"{TIMEOUT:g}s",
-        "SIDECAR_LOG_LEVEL": "warning",
-        "SIDECAR_PORT": str(port),
-        "SIDECAR_HOST": "127.0.0.1",
-    }
-    command = [sys.executable, "-m", "sidecar", "serve"]
-    budget = INTERVAL + TIMEOUT
-    with (
-        measure.process(command, env, work / "incident.log", f"{base}/readyz"),
-        httpx.Client(base_url=base, timeout=5) as client,
-    ):
-        time.sleep(3 * INTERVAL)  # healthy cycles: the baseline is recorded and confirmed
-        with _swapped(server):
-            seed(server, users=0, database=database)  # the app's migrations on the new cluster
-            server.psql(
-                "INSERT INTO \"User\" (email) VALUES ('admin@example.com')", database=database
-            )
-            migrated = time.monotonic()
-            while time.monotonic() - migrated < budget + 3 * INTERVAL:
-                body = client.get("/health").json()
-                identity = body["checks"]["volume:identity"][0]
-                if body["status"] == "fail" and identity["status"] == "fail":
-                    return Incident(tables, time.monotonic() - migrated, budget, identity["output"])
-                time.sleep(0.05)
-            return Incident(tables, None, budget, "not caught")
+
+    def migrate() -> None:  # the app's migrations on the new cluster
+        seed(server, users=0, database=database)
+        server.psql("INSERT INTO \"User\" (email) VALUES ('admin@example.com')", database=database)
+
+    return caught_after_swap(url(server, database), tables, work, lambda: _swapped(server), migrate)
 
 
 def section(costs: list[CycleCost], watched: list[CycleCost], caught: Incident | None) -> list[str]:

@@ -29,13 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import dataset, measure, report
-from bench.many_tables import WATCHED_ROWS, add_tables, add_watched, watching
+from bench.many_tables import (
+    INTERVAL,
+    TIMEOUT,
+    WATCHED_ROWS,
+    Incident,
+    add_tables,
+    add_watched,
+    caught_after_swap,
+    database_of,
+    watching,
+)
 from sidecar.demo.mariadb import MariaDBServer
 from sidecar.demo.mariadb_app import USER_TABLE
-from sidecar.demo.throwaway import free_port
 from tests.support.mariadb import MariaDBTestServer
 
 COMMAND = "bench.schema"
@@ -48,7 +55,6 @@ WHOLE_SCHEMA = (
     " AND TABLE_TYPE = 'BASE TABLE' AND CREATE_TIME IS NOT NULL"
 )
 CHECKS = ("database:connection", "User:rowCount", "User:latestRecord", "volume:identity")
-INTERVAL, TIMEOUT = 5.0, 2.0
 
 
 @dataclass
@@ -67,19 +73,6 @@ class CycleCost:
     whole_schema_ms: float | None = None
     status: str = ""
     reasons: str = ""
-
-
-@dataclass
-class Incident:
-    tables: int
-    caught_after: float | None  # seconds from the migrated new datadir to /health failing
-    budget: float
-    reason: str
-
-
-def database_of(tables: int) -> str:
-    """`schema_15000`: the app database holding `tables` tables."""
-    return f"schema_{tables}"
 
 
 def app_database(server: MariaDBServer, database: str, users: int) -> None:
@@ -197,42 +190,12 @@ def _swapped(server: MariaDBTestServer) -> Iterator[None]:
 def incident(server: MariaDBTestServer, tables: int, work: Path) -> Incident:
     """`sidecar serve` on the largest schema; the datadir swapped; seconds until it fails."""
     database = database_of(tables)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "SIDECAR_DB_URL": url(server, database),
-        "SIDECAR_TABLE": "User",
-        "SIDECAR_TIMESTAMP_COLUMN": "createdAt",
-        "SIDECAR_STATE_DIR": str(work / "state-incident"),
-        "SIDECAR_INTERVAL": f"{INTERVAL:g}s",
-        "SIDECAR_TIMEOUT": f"{TIMEOUT:g}s",
-        "SIDECAR_LOG_LEVEL": "warning",
-        "SIDECAR_PORT": str(port),
-        "SIDECAR_HOST": "127.0.0.1",
-    }
-    command = [sys.executable, "-m", "sidecar", "serve"]
-    budget = INTERVAL + TIMEOUT
-    with (
-        measure.process(command, env, work / "incident.log", f"{base}/readyz"),
-        httpx.Client(base_url=base, timeout=5) as client,
-    ):
-        # Two healthy cycles: the baseline is recorded and confirmed.
-        deadline = time.monotonic() + 3 * INTERVAL
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-        with _swapped(server):
-            app_database(server, database, 0)  # the app's migrations on the empty datadir
-            server.execute(
-                "INSERT INTO User (email) VALUES ('admin@example.com')", database=database
-            )
-            migrated = time.monotonic()
-            while time.monotonic() - migrated < budget + 3 * INTERVAL:
-                body = client.get("/health").json()
-                identity = body["checks"]["volume:identity"][0]
-                if body["status"] == "fail" and identity["status"] == "fail":
-                    return Incident(tables, time.monotonic() - migrated, budget, identity["output"])
-                time.sleep(0.05)
-            return Incident(tables, None, budget, "not caught")
+
+    def migrate() -> None:  # the app's migrations on the empty datadir
+        app_database(server, database, 0)
+        server.execute("INSERT INTO User (email) VALUES ('admin@example.com')", database=database)
+
+    return caught_after_swap(url(server, database), tables, work, lambda: _swapped(server), migrate)
 
 
 def section(costs: list[CycleCost], watched: list[CycleCost], caught: Incident | None) -> list[str]:
