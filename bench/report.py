@@ -5,6 +5,8 @@ one section, marked with a comment line, which they replace in place and which a
 `python -m bench` run carries over unchanged.
 """
 
+import os
+import time
 from pathlib import Path
 
 MARKER = "<!-- section written by python -m {command}; python -m bench keeps it -->"
@@ -57,3 +59,18 @@ def write_section(path: Path, command: str, text: str) -> None:
         parts = [old.rstrip(), section]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(p for p in parts if p) + "\n")
+
+
+def publish(path: Path, command: str, run: str, lines: list[str]) -> None:
+    """Write `lines` (a heading, a blank line, the body) as `command`'s section, stamped under
+    the heading with the command `run` as given, the time and the machine's load; print it."""
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    stamp = [
+        f"Written by `{run.strip()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, load average {load} at the end of the run.",
+        "",
+    ]
+    lines = [*lines[:2], *stamp, *lines[2:]]
+    write_section(path, command, "\n".join(lines))
+    print("\n".join(lines))

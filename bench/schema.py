@@ -18,7 +18,6 @@ tables take minutes to create; later runs reuse them):
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import statistics
 import sys
@@ -339,17 +338,7 @@ def main() -> int:
                 caught = incident(server, sizes[-1], work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    lines = section(costs, watched, caught)
-    lines.insert(
-        2,
-        f"Written by `{command.strip()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-    )
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    lines.insert(3, "")
-    lines.insert(4, f"Machine: {os.cpu_count()} CPUs, load average {load} at the end of the run.")
-    lines.insert(5, "")
-    report.write_section(options.output, COMMAND, "\n".join(lines))
-    print("\n".join(lines))
+    report.publish(options.output, COMMAND, command, section(costs, watched, caught))
     return 0
 
 
