@@ -20,9 +20,9 @@ from sidecar.demo.throwaway import (
     ServerError,
     Throwaway,
     free_port,
-    kill_group,
     orphans,
     record_owner,
+    run_initialiser,
     signals_held,
     sweep,
 )
@@ -89,26 +89,7 @@ class MariaDBServer(Throwaway):
             *self._tmpdir_args(),
             *self._user_args(),
         ]
-        # mariadb-install-db runs `mariadbd --bootstrap` as its child: in a session of its own
-        # the whole group is killed if we are interrupted, never left writing the datadir.
-        installer: subprocess.Popen[bytes] | None = None
-        try:
-            with signals_held():
-                installer = subprocess.Popen(
-                    command,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            _, stderr = installer.communicate(timeout=120)
-        except BaseException:
-            if installer is not None:
-                kill_group(installer.pid)
-                installer.wait()
-            raise
-        if installer.returncode != 0:
-            raise ServerError(f"mariadb-install-db failed: {stderr.decode()[-500:]}")
+        run_initialiser(command, "mariadb-install-db")
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the server on the current datadir and wait until it answers."""

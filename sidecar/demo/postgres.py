@@ -27,6 +27,7 @@ from sidecar.demo.throwaway import (
     kill_group,
     orphans,
     record_owner,
+    run_initialiser,
     signals_held,
     sweep,
 )
@@ -133,26 +134,10 @@ class PostgresServer(Throwaway):
             "--locale=C",
             "--no-sync",  # throwaway data: durability across a power cut does not matter here
         ]
-        # initdb runs `postgres --boot` as its child: in a session of its own the whole group
-        # is killed if we are interrupted, never left writing the data directory.
-        initdb: subprocess.Popen[bytes] | None = None
         try:
-            with signals_held():
-                initdb = subprocess.Popen(  # type: ignore[call-overload]
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                    stdin=subprocess.DEVNULL, start_new_session=True, **as_server_user(),
-                )  # fmt: skip
-            assert initdb is not None
-            _, stderr = initdb.communicate(timeout=120)
-        except BaseException:
-            if initdb is not None:
-                kill_group(initdb.pid)
-                initdb.wait()
-            raise
+            run_initialiser(command, "initdb", **as_server_user())
         finally:
             pwfile.unlink(missing_ok=True)
-        if initdb.returncode != 0:
-            raise ServerError(f"initdb failed: {stderr.decode(errors='replace')[-500:]}")
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the cluster on the current data directory and wait until it answers."""

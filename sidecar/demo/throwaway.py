@@ -16,6 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 OWNER_FILE = "owner.pid"
 
@@ -120,6 +121,33 @@ def sweep(pids: list[int]) -> list[int]:
     for pid in pids:
         kill_group(pid)
     return pids
+
+
+def run_initialiser(command: list[str], what: str, **popen: Any) -> None:
+    """Run a data directory's initialiser (mariadb-install-db, initdb) to its end.
+
+    It runs the server in bootstrap mode as its child: in a session of its own the whole group
+    is killed if we are interrupted, never left writing the data directory. A failure is a
+    `ServerError` with the end of what it said."""
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        with signals_held():
+            child = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                **popen,
+            )
+        _, stderr = child.communicate(timeout=120)
+    except BaseException:
+        if child is not None:
+            kill_group(child.pid)
+            child.wait()
+        raise
+    if child.returncode != 0:
+        raise ServerError(f"{what} failed: {stderr.decode(errors='replace')[-500:]}")
 
 
 class Throwaway(ABC):
